@@ -1,0 +1,282 @@
+
+/*
+ * JSON-RPC 2.0 messages of MCP: initialize, ping, tools/list, tools/call,
+ * and notifications.  One message in, one answer (or none) out.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_mcp_module.h"
+#include "ngx_mcp_tools.h"
+
+
+#define NGX_MCP_LATEST_VERSION  "2025-11-25"
+
+
+static json_t *ngx_mcp_initialize(json_t *params);
+static json_t *ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf);
+static json_t *ngx_mcp_tools_call(ngx_http_request_t *r,
+    ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params);
+
+
+static const char  *ngx_mcp_versions[] = {
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    NULL
+};
+
+
+json_t *
+ngx_mcp_jsonrpc_error(json_t *id, int code, const char *message)
+{
+    return json_pack("{s:s, s:O?, s:{s:i, s:s}}",
+                     "jsonrpc", "2.0", "id", id,
+                     "error", "code", code, "message", message);
+}
+
+
+static json_t *
+ngx_mcp_jsonrpc_result(json_t *id, json_t *result)
+{
+    if (result == NULL) {
+        return ngx_mcp_jsonrpc_error(id, NGX_MCP_INTERNAL_ERROR,
+                                     "Internal error");
+    }
+
+    return json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id,
+                     "result", result);
+}
+
+
+json_t *
+ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
+    json_t *msg, ngx_uint_t *status)
+{
+    json_t      *id, *method, *params, *version;
+    const char  *m;
+
+    if (json_is_array(msg)) {
+        *status = NGX_HTTP_BAD_REQUEST;
+        return ngx_mcp_jsonrpc_error(NULL, NGX_MCP_INVALID_REQUEST,
+                                     "batches are not supported");
+    }
+
+    if (!json_is_object(msg)) {
+        *status = NGX_HTTP_BAD_REQUEST;
+        return ngx_mcp_jsonrpc_error(NULL, NGX_MCP_INVALID_REQUEST,
+                                     "Invalid Request: not an object");
+    }
+
+    id = json_object_get(msg, "id");
+    method = json_object_get(msg, "method");
+    params = json_object_get(msg, "params");
+    version = json_object_get(msg, "jsonrpc");
+
+    if (!json_is_string(version)
+        || ngx_strcmp(json_string_value(version), "2.0") != 0)
+    {
+        *status = NGX_HTTP_BAD_REQUEST;
+        return ngx_mcp_jsonrpc_error(json_is_string(id) || json_is_integer(id)
+                                     ? id : NULL,
+                                     NGX_MCP_INVALID_REQUEST,
+                                     "Invalid Request: jsonrpc must be "
+                                     "\"2.0\"");
+    }
+
+    if (method == NULL) {
+        if (json_object_get(msg, "result") || json_object_get(msg, "error")) {
+            /* a response to a request we never make: accepted, ignored */
+            *status = NGX_HTTP_ACCEPTED;
+            return NULL;
+        }
+
+        *status = NGX_HTTP_BAD_REQUEST;
+        return ngx_mcp_jsonrpc_error(NULL, NGX_MCP_INVALID_REQUEST,
+                                     "Invalid Request: no method");
+    }
+
+    if (!json_is_string(method)
+        || (id != NULL && !json_is_string(id) && !json_is_integer(id))
+        || (params != NULL && !json_is_object(params)))
+    {
+        *status = NGX_HTTP_BAD_REQUEST;
+        return ngx_mcp_jsonrpc_error(json_is_string(id) || json_is_integer(id)
+                                     ? id : NULL,
+                                     NGX_MCP_INVALID_REQUEST,
+                                     "Invalid Request");
+    }
+
+    m = json_string_value(method);
+
+    if (id == NULL) {
+        /* notifications (notifications/initialized, .../cancelled) */
+        *status = NGX_HTTP_ACCEPTED;
+        return NULL;
+    }
+
+    if (ngx_strcmp(m, "initialize") == 0) {
+        return ngx_mcp_jsonrpc_result(id, ngx_mcp_initialize(params));
+    }
+
+    if (ngx_strcmp(m, "ping") == 0) {
+        return ngx_mcp_jsonrpc_result(id, json_object());
+    }
+
+    if (ngx_strcmp(m, "tools/list") == 0) {
+        return ngx_mcp_jsonrpc_result(id, ngx_mcp_tools_list(mlcf));
+    }
+
+    if (ngx_strcmp(m, "tools/call") == 0) {
+        return ngx_mcp_tools_call(r, mlcf, id, params);
+    }
+
+    return ngx_mcp_jsonrpc_error(id, NGX_MCP_METHOD_NOT_FOUND,
+                                 "Method not found");
+}
+
+
+static json_t *
+ngx_mcp_initialize(json_t *params)
+{
+    json_t      *v;
+    ngx_uint_t   i;
+    const char  *version;
+
+    version = NGX_MCP_LATEST_VERSION;
+
+    v = json_object_get(params, "protocolVersion");
+
+    if (json_is_string(v)) {
+        for (i = 0; ngx_mcp_versions[i]; i++) {
+            if (ngx_strcmp(json_string_value(v), ngx_mcp_versions[i]) == 0) {
+                version = ngx_mcp_versions[i];
+                break;
+            }
+        }
+    }
+
+    return json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}",
+                     "protocolVersion", version,
+                     "capabilities", "tools", "listChanged", 0,
+                     "serverInfo", "name", "qna-mcp",
+                         "title", "QnA gateway MCP server",
+                         "version", "0.1.0",
+                     "instructions",
+                         "Financial data (sample vendor unless configured) "
+                         "and analytics tools. Market data answers carry "
+                         "metadata.source: \"sample\" data is synthetic.");
+}
+
+
+static json_t *
+ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf)
+{
+    json_t          *tools, *tool, *schema;
+    ngx_uint_t       iter;
+    json_error_t     jerr;
+    ngx_mcp_tool_t  *t;
+
+    tools = json_array();
+    if (tools == NULL) {
+        return NULL;
+    }
+
+    iter = 0;
+
+    while ((t = ngx_mcp_tool_next(&iter)) != NULL) {
+        if (mlcf->server && ngx_strcmp(mlcf->server, t->server) != 0) {
+            continue;
+        }
+
+        schema = json_loads(t->input_schema, 0, &jerr);
+        if (schema == NULL) {
+            /* a broken schema in our own table is a bug worth seeing */
+            json_decref(tools);
+            return NULL;
+        }
+
+        tool = json_pack("{s:s, s:s, s:s, s:o, s:{s:b, s:b, s:b}}",
+                         "name", t->name, "title", t->title,
+                         "description", t->description,
+                         "inputSchema", schema,
+                         "annotations", "readOnlyHint", 1,
+                             "destructiveHint", 0, "openWorldHint", 0);
+
+        if (tool == NULL || json_array_append_new(tools, tool) != 0) {
+            json_decref(tools);
+            return NULL;
+        }
+    }
+
+    return json_pack("{s:o}", "tools", tools);
+}
+
+
+static json_t *
+ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
+    json_t *id, json_t *params)
+{
+    char                  *text;
+    json_t                *name, *args, *res, *out;
+    ngx_mcp_tool_t        *tool;
+    ngx_mcp_tool_error_t   err;
+
+    name = json_object_get(params, "name");
+    args = json_object_get(params, "arguments");
+
+    if (!json_is_string(name)) {
+        return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_PARAMS,
+                                     "Invalid params: name must be a string");
+    }
+
+    tool = ngx_mcp_tool_find(json_string_value(name),
+                             json_string_length(name));
+
+    if (tool == NULL
+        || (mlcf->server && ngx_strcmp(mlcf->server, tool->server) != 0))
+    {
+        return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_PARAMS,
+                                     "Unknown tool");
+    }
+
+    if (args != NULL && !json_is_null(args) && !json_is_object(args)) {
+        return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_PARAMS,
+                                     "Invalid params: arguments must be "
+                                     "an object");
+    }
+
+    res = ngx_mcp_tool_call(tool, json_is_object(args) ? args : NULL,
+                            r->pool, &err);
+
+    if (res == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mcp: tool \"%s\" failed: %s: %s",
+                      tool->name, err.code, err.message);
+
+        out = json_pack("{s:[{s:s, s:s++}], s:{s:{s:s, s:s}}, s:b}",
+                        "content", "type", "text",
+                            "text", err.code, ": ", err.message,
+                        "structuredContent", "error",
+                            "code", err.code, "message", err.message,
+                        "isError", 1);
+
+        return ngx_mcp_jsonrpc_result(id, out);
+    }
+
+    /* text content for clients that only read text (spec: SHOULD) */
+    text = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    if (text == NULL) {
+        json_decref(res);
+        return ngx_mcp_jsonrpc_result(id, NULL);
+    }
+
+    out = json_pack("{s:[{s:s, s:s}], s:o, s:b}",
+                    "content", "type", "text", "text", text,
+                    "structuredContent", res,
+                    "isError", 0);
+    free(text);
+
+    return ngx_mcp_jsonrpc_result(id, out);
+}

@@ -1,0 +1,250 @@
+
+/*
+ * ngx_mcp_module: the "mcp" directive and its content handler.  It reads a
+ * JSON-RPC message from a POST body and answers it in JSON.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_mcp_module.h"
+#include "ngx_qna_http.h"
+
+
+static char *ngx_mcp_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void *ngx_mcp_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_mcp_handler(ngx_http_request_t *r);
+static void ngx_mcp_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *answer);
+
+
+static ngx_command_t  ngx_mcp_commands[] = {
+
+    { ngx_string("mcp"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_mcp_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_mcp_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_mcp_create_loc_conf,               /* create location configuration */
+    ngx_mcp_merge_loc_conf                 /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_mcp_module = {
+    NGX_MODULE_V1,
+    &ngx_mcp_module_ctx,                   /* module context */
+    ngx_mcp_commands,                      /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_mcp_json_type = ngx_string("application/json");
+
+
+static char *
+ngx_mcp_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_mcp_loc_conf_t  *mlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (mlcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    mlcf->enable = 1;
+    mlcf->server = NGX_MCP_SERVER_ALL;
+
+    if (cf->args->nelts == 2) {
+        value = cf->args->elts;
+
+        if (ngx_strcmp(value[1].data, "financial") == 0
+            || ngx_strcmp(value[1].data, "analytics") == 0
+            || ngx_strcmp(value[1].data, "validation") == 0)
+        {
+            mlcf->server = (const char *) value[1].data;
+
+        } else if (ngx_strcmp(value[1].data, "all") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid MCP server \"%V\", expected "
+                               "financial, analytics, validation or all",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_mcp_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_mcp_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_mcp_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_mcp_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enable = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    /* "mcp" is a content handler: it is not inherited */
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_mcp_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    if (r->method != NGX_HTTP_POST) {
+        /* no server-initiated stream yet: the transport allows 405 */
+        ngx_str_t  allow = ngx_string("POST");
+
+        if (ngx_qna_http_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_mcp_send(r, NGX_HTTP_NOT_ALLOWED,
+                            ngx_mcp_jsonrpc_error(NULL,
+                                                  NGX_MCP_INVALID_REQUEST,
+                                                  "method not allowed: use "
+                                                  "POST"));
+    }
+
+    if (!ngx_qna_http_is_json(r)) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_mcp_send(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                            ngx_mcp_jsonrpc_error(NULL,
+                                                  NGX_MCP_INVALID_REQUEST,
+                                                  "Content-Type must be "
+                                                  "application/json"));
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_mcp_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_mcp_body_handler(ngx_http_request_t *r)
+{
+    json_t              *msg, *answer;
+    ngx_str_t            body;
+    ngx_uint_t           status;
+    json_error_t         jerr;
+    ngx_mcp_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
+
+    if (ngx_qna_http_body(r, &body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    msg = json_loadb((char *) body.data, body.len,
+                     JSON_REJECT_DUPLICATES, &jerr);
+
+    if (msg == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mcp: parse error: %s", jerr.text);
+
+        ngx_http_finalize_request(r,
+            ngx_mcp_send(r, NGX_HTTP_BAD_REQUEST,
+                         ngx_mcp_jsonrpc_error(NULL, NGX_MCP_PARSE_ERROR,
+                                               "Parse error")));
+        return;
+    }
+
+    status = NGX_HTTP_OK;
+    answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status);
+
+    json_decref(msg);
+
+    ngx_http_finalize_request(r, ngx_mcp_send(r, status, answer));
+}
+
+
+/* takes the reference to "answer"; NULL with 202 is "accepted, no body" */
+
+static ngx_int_t
+ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status, json_t *answer)
+{
+    ngx_int_t  rc;
+    ngx_str_t  text;
+
+    if (answer == NULL) {
+        if (status == NGX_HTTP_ACCEPTED) {
+            return ngx_qna_http_send(r, status, &ngx_mcp_json_type, NULL, 0);
+        }
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_qna_http_dump(r->pool, answer, &text);
+    json_decref(answer);
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_qna_http_send(r, status, &ngx_mcp_json_type, text.data,
+                             text.len);
+}

@@ -1,0 +1,69 @@
+
+/*
+ * MCP tool registry: every tool is a C function over jansson values, with
+ * its JSON Schema kept as text next to it.
+ */
+
+#ifndef _NGX_MCP_TOOLS_H_INCLUDED_
+#define _NGX_MCP_TOOLS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <jansson.h>
+
+
+#define NGX_MCP_ERR_INVALID_ARGUMENT  "INVALID_ARGUMENT"
+#define NGX_MCP_ERR_DATA_UNAVAILABLE  "DATA_UNAVAILABLE"
+#define NGX_MCP_ERR_TOOL              "MCP_TOOL_ERROR"
+
+
+typedef struct {
+    const char                 *code;
+    char                        message[256];
+} ngx_mcp_tool_error_t;
+
+
+/* returns a new reference, or NULL with err filled in */
+typedef json_t *(*ngx_mcp_tool_handler_pt)(json_t *args, ngx_pool_t *pool,
+    ngx_mcp_tool_error_t *err);
+
+
+typedef struct {
+    const char                 *name;
+    const char                 *server;
+    const char                 *title;
+    const char                 *description;
+    const char                 *input_schema;
+    ngx_mcp_tool_handler_pt     handler;
+} ngx_mcp_tool_t;
+
+
+extern ngx_mcp_tool_t  ngx_mcp_analytics_tools[];
+extern ngx_mcp_tool_t  ngx_mcp_market_tools[];
+
+
+ngx_mcp_tool_t *ngx_mcp_tool_find(const char *name, size_t len);
+ngx_uint_t ngx_mcp_tools_count(void);
+ngx_mcp_tool_t *ngx_mcp_tool_next(ngx_uint_t *iter);
+json_t *ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args,
+    ngx_pool_t *pool, ngx_mcp_tool_error_t *err);
+
+/* argument helpers: each names the argument in its error */
+ngx_int_t ngx_mcp_arg_numbers(json_t *args, const char *name,
+    size_t min_len, ngx_pool_t *pool, double **out, size_t *n,
+    ngx_mcp_tool_error_t *err);
+ngx_int_t ngx_mcp_arg_int(json_t *args, const char *name, json_int_t def,
+    json_int_t min, json_int_t max, json_int_t *out,
+    ngx_mcp_tool_error_t *err);
+ngx_int_t ngx_mcp_arg_number(json_t *args, const char *name, double def,
+    double min, double max, double *out, ngx_mcp_tool_error_t *err);
+ngx_int_t ngx_mcp_arg_string(json_t *args, const char *name,
+    const char *def, size_t max_len, const char **out,
+    ngx_mcp_tool_error_t *err);
+void ngx_mcp_tool_fail(ngx_mcp_tool_error_t *err, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+json_t *ngx_mcp_json_real(double v);
+
+
+#endif /* _NGX_MCP_TOOLS_H_INCLUDED_ */

@@ -1,0 +1,55 @@
+
+/*
+ * Market-data vendors behind one interface.  v1 has the deterministic
+ * "sample" vendor only; remote vendors (alpaca, eodhd, csv) plug in here.
+ */
+
+#ifndef _NGX_MCP_VENDOR_H_INCLUDED_
+#define _NGX_MCP_VENDOR_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_mcp_tools.h"
+
+
+#define NGX_MCP_SYMBOL_MAX  16
+
+
+typedef struct {
+    time_t                      t;      /* session date, 05:00 UTC */
+    double                      o;
+    double                      h;
+    double                      l;
+    double                      c;
+    double                      vw;
+    uint64_t                    v;
+    uint64_t                    n;
+} ngx_mcp_bar_t;
+
+
+typedef struct {
+    const char                 *symbol;
+    const char                 *name;
+} ngx_mcp_asset_t;
+
+
+typedef struct {
+    const char                 *name;
+    const char                 *label;
+
+    /* the latest "limit" daily bars, oldest first */
+    ngx_int_t                 (*daily_bars)(const char *symbol, size_t limit,
+                                            ngx_pool_t *pool,
+                                            ngx_mcp_bar_t **bars, size_t *n,
+                                            ngx_mcp_tool_error_t *err);
+
+    /* the tradable universe, for screeners: NULL past the end */
+    const ngx_mcp_asset_t     *(*asset)(size_t i);
+} ngx_mcp_vendor_t;
+
+
+extern ngx_mcp_vendor_t  ngx_mcp_vendor_sample;
+
+
+#endif /* _NGX_MCP_VENDOR_H_INCLUDED_ */

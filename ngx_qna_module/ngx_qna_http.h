@@ -1,0 +1,26 @@
+
+/*
+ * HTTP helpers both modules share: the request body as one piece of
+ * memory, and a response sent from one buffer.
+ */
+
+#ifndef _NGX_QNA_HTTP_H_INCLUDED_
+#define _NGX_QNA_HTTP_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+
+
+ngx_int_t ngx_qna_http_body(ngx_http_request_t *r, ngx_str_t *body);
+ngx_int_t ngx_qna_http_is_json(ngx_http_request_t *r);
+ngx_int_t ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *content_type, u_char *data, size_t len);
+ngx_int_t ngx_qna_http_dump(ngx_pool_t *pool, json_t *json, ngx_str_t *out);
+ngx_int_t ngx_qna_http_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
+
+#endif /* _NGX_QNA_HTTP_H_INCLUDED_ */

@@ -1,0 +1,337 @@
+
+/*
+ * ngx_qna_module: directives and configuration.  The handlers live in
+ * ngx_qna_analyze.c, ngx_qna_execute.c and ngx_qna_health.c.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_qna_module.h"
+
+
+static char *ngx_qna_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_qna_set_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_qna_set_sandbox(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void *ngx_qna_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_qna_error_handler(ngx_http_request_t *r);
+
+
+static ngx_conf_num_bounds_t  ngx_qna_question_bounds = {
+    ngx_conf_check_num_bounds, 1, 100000
+};
+
+static ngx_conf_num_bounds_t  ngx_qna_memory_bounds = {
+    ngx_conf_check_num_bounds, 16, 2048
+};
+
+
+static ngx_command_t  ngx_qna_commands[] = {
+
+    { ngx_string("qna_analyze"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_ANALYZE,
+      NULL },
+
+    { ngx_string("qna_execute"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_EXECUTE,
+      NULL },
+
+    { ngx_string("qna_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_HEALTH,
+      NULL },
+
+    { ngx_string("qna_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_qna_set_error,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("qna_sandbox"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_qna_set_sandbox,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("qna_sandbox_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, sandbox_timeout),
+      NULL },
+
+    { ngx_string("qna_exec_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, exec_timeout),
+      NULL },
+
+    { ngx_string("qna_exec_memory"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, exec_memory),
+      &ngx_qna_memory_bounds },
+
+    { ngx_string("qna_question_max_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, question_max),
+      &ngx_qna_question_bounds },
+
+    { ngx_string("qna_script_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, script_max),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_qna_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_qna_create_loc_conf,               /* create location configuration */
+    ngx_qna_merge_loc_conf                 /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_qna_module = {
+    NGX_MODULE_V1,
+    &ngx_qna_module_ctx,                   /* module context */
+    ngx_qna_commands,                      /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_qna_handler(ngx_http_request_t *r)
+{
+    ngx_qna_loc_conf_t  *qlcf;
+
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
+
+    switch (qlcf->handler) {
+
+    case NGX_QNA_HANDLER_ANALYZE:
+        return ngx_qna_analyze_handler(r);
+
+    case NGX_QNA_HANDLER_EXECUTE:
+        return ngx_qna_execute_handler(r);
+
+    case NGX_QNA_HANDLER_HEALTH:
+        return ngx_qna_health_handler(r);
+
+    case NGX_QNA_HANDLER_ERROR:
+        return ngx_qna_error_handler(r);
+
+    default:
+        return NGX_DECLINED;
+    }
+}
+
+
+static char *
+ngx_qna_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_qna_loc_conf_t  *qlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (qlcf->handler != NGX_QNA_HANDLER_NONE) {
+        return "is duplicate";
+    }
+
+    qlcf->handler = (ngx_qna_handler_e) cmd->offset;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_qna_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_qna_set_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_qna_loc_conf_t  *qlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (qlcf->handler != NGX_QNA_HANDLER_NONE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_qna_error_by_name((char *) value[1].data, value[1].len,
+                              &qlcf->error)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown error code \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    qlcf->handler = NGX_QNA_HANDLER_ERROR;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_qna_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_qna_set_sandbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_qna_loc_conf_t  *qlcf = conf;
+
+    ngx_url_t   u;
+    ngx_str_t  *value;
+
+    if (qlcf->sandbox != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.no_resolve = 1;
+
+    /* a Unix socket only: sandboxd is local by design, and no DNS blocks */
+    if (u.url.len < 6 || ngx_strncmp(u.url.data, "unix:", 5) != 0) {
+        return "must be a unix: socket path";
+    }
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
+                           u.err ? u.err : "invalid address", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    qlcf->sandbox = &u.addrs[0];
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_qna_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_qna_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_qna_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->handler = NGX_QNA_HANDLER_NONE;
+     */
+
+    conf->sandbox = NGX_CONF_UNSET_PTR;
+    conf->sandbox_timeout = NGX_CONF_UNSET_MSEC;
+    conf->exec_timeout = NGX_CONF_UNSET_MSEC;
+    conf->exec_memory = NGX_CONF_UNSET_UINT;
+    conf->question_max = NGX_CONF_UNSET_UINT;
+    conf->script_max = NGX_CONF_UNSET_SIZE;
+
+    return conf;
+}
+
+
+static char *
+ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_qna_loc_conf_t *prev = parent;
+    ngx_qna_loc_conf_t *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->sandbox, prev->sandbox, NULL);
+    ngx_conf_merge_msec_value(conf->sandbox_timeout, prev->sandbox_timeout,
+                              5000);
+    ngx_conf_merge_msec_value(conf->exec_timeout, prev->exec_timeout, 30000);
+    ngx_conf_merge_uint_value(conf->exec_memory, prev->exec_memory, 512);
+    ngx_conf_merge_uint_value(conf->question_max, prev->question_max, 1000);
+    ngx_conf_merge_size_value(conf->script_max, prev->script_max,
+                              256 * 1024);
+
+    if (conf->exec_timeout < 1000 || conf->exec_timeout > 120000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"qna_exec_timeout\" must be 1s to 120s");
+        return NGX_CONF_ERROR;
+    }
+
+    if ((conf->handler == NGX_QNA_HANDLER_ANALYZE
+         || conf->handler == NGX_QNA_HANDLER_EXECUTE
+         || conf->handler == NGX_QNA_HANDLER_HEALTH)
+        && conf->sandbox == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"qna_sandbox\" is required here");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "qna_error CODE": the contract's error body for error_page targets */
+
+static ngx_int_t
+ngx_qna_error_handler(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    ngx_qna_loc_conf_t  *qlcf;
+
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (qlcf->error == NGX_QNA_PAYLOAD_TOO_LARGE) {
+        r->keepalive = 0;
+    }
+
+    return ngx_qna_send_error(r, qlcf->error, NULL, NULL, NULL);
+}

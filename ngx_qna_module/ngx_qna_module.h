@@ -1,0 +1,105 @@
+
+/*
+ * ngx_qna_module: the request path of the gateway (/analyze, /execute,
+ * /health).  Types and prototypes shared by its files.
+ */
+
+#ifndef _NGX_QNA_MODULE_H_INCLUDED_
+#define _NGX_QNA_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+
+
+#define NGX_QNA_VERSION  "0.1.0"
+
+/* ASCII classes: nginx has only ngx_tolower() and ngx_toupper() */
+#define ngx_qna_isdigit(c)  ((c) >= '0' && (c) <= '9')
+#define ngx_qna_isalpha(c)  (((c) | 0x20) >= 'a' && ((c) | 0x20) <= 'z')
+#define ngx_qna_isalnum(c)  (ngx_qna_isdigit(c) || ngx_qna_isalpha(c))
+
+#ifndef NGX_HTTP_UNPROCESSABLE_ENTITY
+#define NGX_HTTP_UNPROCESSABLE_ENTITY  422
+#endif
+
+
+typedef enum {
+    NGX_QNA_INVALID_REQUEST = 0,
+    NGX_QNA_QUESTION_TOO_LONG,
+    NGX_QNA_PAYLOAD_TOO_LARGE,
+    NGX_QNA_UNSUPPORTED_MEDIA_TYPE,
+    NGX_QNA_METHOD_NOT_ALLOWED,
+    NGX_QNA_UNAUTHORIZED,
+    NGX_QNA_FORBIDDEN,
+    NGX_QNA_NOT_FOUND,
+    NGX_QNA_RATE_LIMIT_EXCEEDED,
+    NGX_QNA_UNSUPPORTED_QUESTION,
+    NGX_QNA_SCRIPT_VALIDATION_FAILED,
+    NGX_QNA_SECURITY_VIOLATION,
+    NGX_QNA_EXECUTION_TIMEOUT,
+    NGX_QNA_MEMORY_LIMIT_EXCEEDED,
+    NGX_QNA_EXECUTION_FAILED,
+    NGX_QNA_LLM_UNAVAILABLE,
+    NGX_QNA_LLM_TIMEOUT,
+    NGX_QNA_MCP_TOOL_ERROR,
+    NGX_QNA_DATA_UNAVAILABLE,
+    NGX_QNA_SANDBOX_UNAVAILABLE,
+    NGX_QNA_SANDBOX_BUSY,
+    NGX_QNA_STORE_UNAVAILABLE,
+    NGX_QNA_INTERNAL_ERROR,
+    NGX_QNA_ERROR_LAST
+} ngx_qna_error_e;
+
+
+typedef enum {
+    NGX_QNA_HANDLER_NONE = 0,
+    NGX_QNA_HANDLER_ANALYZE,
+    NGX_QNA_HANDLER_EXECUTE,
+    NGX_QNA_HANDLER_HEALTH,
+    NGX_QNA_HANDLER_ERROR
+} ngx_qna_handler_e;
+
+
+typedef struct {
+    ngx_qna_handler_e           handler;
+    ngx_qna_error_e             error;          /* qna_error CODE */
+
+    ngx_addr_t                 *sandbox;        /* qna_sandbox unix:... */
+    ngx_msec_t                  sandbox_timeout;
+    ngx_msec_t                  exec_timeout;
+    ngx_uint_t                  exec_memory;    /* MB */
+    ngx_uint_t                  question_max;   /* characters */
+    size_t                      script_max;     /* bytes, /execute */
+} ngx_qna_loc_conf_t;
+
+
+/* ngx_qna_response.c */
+ngx_str_t ngx_qna_request_id(ngx_http_request_t *r);
+ngx_int_t ngx_qna_send_data(ngx_http_request_t *r, json_t *data);
+ngx_int_t ngx_qna_send_error(ngx_http_request_t *r, ngx_qna_error_e code,
+    const char *message, json_t *details, json_t *suggestions);
+ngx_int_t ngx_qna_error_by_name(const char *name, size_t len,
+    ngx_qna_error_e *code);
+ngx_uint_t ngx_qna_error_status(ngx_qna_error_e code);
+json_t *ngx_qna_json_str(ngx_str_t *s);
+
+/* request entry points, one file each */
+ngx_int_t ngx_qna_analyze_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_execute_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_health_handler(ngx_http_request_t *r);
+
+/* ngx_qna_analyze.c, also used by /execute */
+ngx_int_t ngx_qna_check_method_and_type(ngx_http_request_t *r);
+json_t *ngx_qna_parse_body(ngx_http_request_t *r);
+void ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
+    ngx_str_t *execution_id, ngx_str_t *script, json_t *params,
+    ngx_msec_t timeout, ngx_uint_t memory);
+
+
+extern ngx_module_t  ngx_http_qna_module;
+
+
+#endif /* _NGX_QNA_MODULE_H_INCLUDED_ */

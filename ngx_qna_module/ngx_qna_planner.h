@@ -1,0 +1,66 @@
+
+/*
+ * The builtin planner: an offline, rule-based answer to the question
+ * families of shared/questions.md.  It extracts symbols, periods and counts
+ * into the script's PARAMS, so "45-day volatility of IBM" works as well as
+ * the example it was written from.
+ */
+
+#ifndef _NGX_QNA_PLANNER_H_INCLUDED_
+#define _NGX_QNA_PLANNER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <jansson.h>
+
+
+typedef struct {
+    const char                 *family;
+    ngx_str_t                   script;
+    ngx_str_t                   explanation;
+    json_t                     *mcp_calls;     /* array of tool names */
+    json_t                     *params;        /* the PARAMS dict */
+} ngx_qna_plan_t;
+
+
+typedef struct {
+    char                        message[256];
+} ngx_qna_plan_error_t;
+
+
+/* the inputs a family's script and explanation are built from */
+typedef struct {
+    char                        symbol[16];
+    ngx_int_t                   period;        /* days, -1: not given */
+    ngx_int_t                   count;         /* -1: not given */
+    double                      confidence;    /* 0: not given */
+    double                      rate;          /* annual; 0: not given */
+    ngx_int_t                   fast;
+    ngx_int_t                   slow;
+    ngx_int_t                   signal;
+} ngx_qna_plan_input_t;
+
+
+typedef struct {
+    const char                 *name;
+    const char                 *example;
+    unsigned                    needs_symbol:1;
+    ngx_int_t                 (*build)(ngx_pool_t *pool,
+                                       ngx_qna_plan_input_t *in,
+                                       ngx_qna_plan_t *plan,
+                                       ngx_qna_plan_error_t *err);
+} ngx_qna_family_t;
+
+
+/* NGX_OK, or NGX_DECLINED with err filled in: the question is unsupported */
+ngx_int_t ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
+    ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err);
+json_t *ngx_qna_planner_suggestions(void);
+
+/* ngx_qna_planner_scripts.c: one builder per family */
+extern ngx_qna_family_t  ngx_qna_families[];
+ngx_qna_family_t *ngx_qna_family(const char *name);
+
+
+#endif /* _NGX_QNA_PLANNER_H_INCLUDED_ */

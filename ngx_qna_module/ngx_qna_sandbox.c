@@ -1,0 +1,318 @@
+
+/*
+ * The sandboxd client.  Each call is its own Unix-socket connection (a
+ * local connect costs microseconds, and a call that dies takes nothing
+ * else with it).  The connection is ours, so ngx_close_connection() is the
+ * right way to end it; a request that goes away first closes it from its
+ * pool cleanup, and sandboxd kills the execution when it sees the close.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_qna_sandbox.h"
+#include "ngx_qna_http.h"
+
+
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_peer_connection_t       peer;
+
+    u_char                     *out;
+    u_char                     *out_last;
+
+    u_char                      hdr[4];
+    size_t                      hdr_got;
+    u_char                     *in;
+    size_t                      in_len;
+    size_t                      in_got;
+
+    ngx_qna_sandbox_done_pt     done;
+    void                       *data;
+
+    unsigned                    finished:1;
+} ngx_qna_sandbox_ctx_t;
+
+
+static void ngx_qna_sandbox_write_handler(ngx_event_t *wev);
+static void ngx_qna_sandbox_read_handler(ngx_event_t *rev);
+static void ngx_qna_sandbox_finish(ngx_qna_sandbox_ctx_t *ctx,
+    ngx_qna_sandbox_rc_e rc, json_t *reply);
+static void ngx_qna_sandbox_cleanup(void *data);
+
+
+ngx_int_t
+ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
+    json_t *message, ngx_msec_t timeout, ngx_qna_sandbox_done_pt done,
+    void *data)
+{
+    u_char                 *p;
+    size_t                  len;
+    ngx_int_t               rc;
+    ngx_str_t               text;
+    ngx_connection_t       *c;
+    ngx_pool_cleanup_t     *cln;
+    ngx_qna_sandbox_ctx_t  *ctx;
+
+    if (ngx_qna_http_dump(r->pool, message, &text) != NGX_OK
+        || text.len > NGX_QNA_SANDBOX_MAX_FRAME)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_qna_sandbox_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = text.len;
+
+    p = ngx_pnalloc(r->pool, 4 + len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->out = p;
+
+    *p++ = (u_char) (len >> 24);
+    *p++ = (u_char) (len >> 16);
+    *p++ = (u_char) (len >> 8);
+    *p++ = (u_char) len;
+    ctx->out_last = ngx_cpymem(p, text.data, len);
+
+    ctx->request = r;
+    ctx->done = done;
+    ctx->data = data;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_qna_sandbox_cleanup;
+    cln->data = ctx;
+
+    ctx->peer.sockaddr = addr->sockaddr;
+    ctx->peer.socklen = addr->socklen;
+    ctx->peer.name = &addr->name;
+    ctx->peer.get = ngx_event_get_peer;
+    ctx->peer.log = r->connection->log;
+    ctx->peer.log_error = NGX_ERROR_ERR;
+
+    rc = ngx_event_connect_peer(&ctx->peer);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        ctx->finished = 1;
+        ctx->peer.connection = NULL;
+        return NGX_DECLINED;
+    }
+
+    c = ctx->peer.connection;
+    c->data = ctx;
+    c->log = r->connection->log;
+    c->read->log = c->log;
+    c->write->log = c->log;
+    c->read->handler = ngx_qna_sandbox_read_handler;
+    c->write->handler = ngx_qna_sandbox_write_handler;
+
+    /* one deadline for the whole call, writing included */
+    ngx_add_timer(c->read, timeout);
+
+    if (rc == NGX_OK) {
+        ngx_qna_sandbox_write_handler(c->write);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_qna_sandbox_write_handler(ngx_event_t *wev)
+{
+    ssize_t                 n;
+    ngx_connection_t       *c;
+    ngx_qna_sandbox_ctx_t  *ctx;
+
+    c = wev->data;
+    ctx = c->data;
+
+    while (ctx->out < ctx->out_last) {
+        n = c->send(c, ctx->out, ctx->out_last - ctx->out);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+                ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_DOWN, NULL);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_DOWN, NULL);
+            return;
+        }
+
+        ctx->out += n;
+    }
+
+    /* all sent: nothing more to write, wait for the answer */
+    wev->handler = ngx_qna_sandbox_write_handler;
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_DOWN, NULL);
+        return;
+    }
+
+    if (c->read->ready) {
+        ngx_qna_sandbox_read_handler(c->read);
+    }
+}
+
+
+static void
+ngx_qna_sandbox_read_handler(ngx_event_t *rev)
+{
+    json_t                 *reply;
+    ssize_t                 n;
+    json_error_t            jerr;
+    ngx_connection_t       *c;
+    ngx_qna_sandbox_ctx_t  *ctx;
+
+    c = rev->data;
+    ctx = c->data;
+
+    if (rev->timedout) {
+        ngx_log_error(NGX_LOG_ERR, c->log, NGX_ETIMEDOUT,
+                      "qna: sandboxd timed out");
+        ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_TIMEOUT, NULL);
+        return;
+    }
+
+    if (ctx->out < ctx->out_last) {
+        /* still writing; a readable socket now means sandboxd gave up */
+        ngx_qna_sandbox_write_handler(c->write);
+        return;
+    }
+
+    /* drain until the socket would block: events are edge-triggered */
+
+    while (ctx->hdr_got < 4) {
+        n = c->recv(c, ctx->hdr + ctx->hdr_got, 4 - ctx->hdr_got);
+
+        if (n == NGX_AGAIN) {
+            goto again;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            goto closed;
+        }
+
+        ctx->hdr_got += n;
+
+        if (ctx->hdr_got == 4) {
+            ctx->in_len = ((size_t) ctx->hdr[0] << 24)
+                          | ((size_t) ctx->hdr[1] << 16)
+                          | ((size_t) ctx->hdr[2] << 8)
+                          | (size_t) ctx->hdr[3];
+
+            if (ctx->in_len == 0 || ctx->in_len > NGX_QNA_SANDBOX_MAX_FRAME) {
+                ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                              "qna: sandboxd sent a frame of %uz bytes",
+                              ctx->in_len);
+                ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_BAD_REPLY, NULL);
+                return;
+            }
+
+            ctx->in = ngx_pnalloc(ctx->request->pool, ctx->in_len);
+            if (ctx->in == NULL) {
+                ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_BAD_REPLY, NULL);
+                return;
+            }
+        }
+    }
+
+    while (ctx->in_got < ctx->in_len) {
+        n = c->recv(c, ctx->in + ctx->in_got, ctx->in_len - ctx->in_got);
+
+        if (n == NGX_AGAIN) {
+            goto again;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            goto closed;
+        }
+
+        ctx->in_got += n;
+    }
+
+    reply = json_loadb((char *) ctx->in, ctx->in_len, JSON_REJECT_DUPLICATES,
+                       &jerr);
+
+    if (reply == NULL || !json_is_object(reply)) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "qna: sandboxd sent invalid JSON: %s", jerr.text);
+        json_decref(reply);
+        ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_BAD_REPLY, NULL);
+        return;
+    }
+
+    ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_OK, reply);
+    return;
+
+again:
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_DOWN, NULL);
+    }
+
+    return;
+
+closed:
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "qna: sandboxd closed the connection before answering");
+    ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_DOWN, NULL);
+}
+
+
+static void
+ngx_qna_sandbox_finish(ngx_qna_sandbox_ctx_t *ctx, ngx_qna_sandbox_rc_e rc,
+    json_t *reply)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    if (ctx->finished) {
+        json_decref(reply);
+        return;
+    }
+
+    ctx->finished = 1;
+
+    if (ctx->peer.connection) {
+        ngx_close_connection(ctx->peer.connection);
+        ctx->peer.connection = NULL;
+    }
+
+    r = ctx->request;
+    c = r->connection;
+
+    ctx->done(r, rc, reply, ctx->data);
+
+    /* we were woken by a foreign connection: run what the request posted */
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_qna_sandbox_cleanup(void *data)
+{
+    ngx_qna_sandbox_ctx_t  *ctx = data;
+
+    if (!ctx->finished && ctx->peer.connection) {
+        ngx_close_connection(ctx->peer.connection);
+        ctx->peer.connection = NULL;
+    }
+
+    ctx->finished = 1;
+}

@@ -1,0 +1,271 @@
+"""sandboxd's Python runtime.
+
+Loaded once in the zygote (sandboxd's own process), where it imports the
+libraries every script may use; each child then calls run() with the
+request.  The script's only door out is mcp_client, which speaks frames
+through the C module _sbx.  The answer is serialised here, inside the
+child: the parent only ever sees JSON text, never a live Python object.
+
+Nothing here is a security boundary; the kernel is (see sbx_child.c).
+"""
+
+import ast
+import builtins
+import gc
+import io
+import json
+import math
+import random
+import sys
+import time
+import traceback
+import types
+
+import numpy
+import pandas
+
+# pandas loads these lazily, on first use; load them now so that a child
+# never needs to open a file after its limits are on
+import pandas.core.resample  # noqa: F401
+import pandas.io.formats.format  # noqa: F401
+import pandas.io.formats.string  # noqa: F401
+import pandas.io.json  # noqa: F401
+import pandas.io.parsers  # noqa: F401
+import statistics  # noqa: F401
+import datetime  # noqa: F401
+import decimal  # noqa: F401
+
+import _sbx
+
+VERSIONS = "python %d.%d.%d, numpy %s, pandas %s" % (
+    sys.version_info[0], sys.version_info[1], sys.version_info[2],
+    numpy.__version__, pandas.__version__)
+
+STDOUT_LIMIT = 64 * 1024
+MAX_DEPTH = 64
+
+
+class McpError(Exception):
+    """A tool answered with an error (isError), or could not be reached."""
+
+    def __init__(self, tool, code, message):
+        super().__init__("%s: %s" % (tool, message))
+        self.tool = tool
+        self.code = code
+        self.message = message
+
+
+def _plain(value, depth=0):
+    """Python and numpy/pandas values as plain JSON values; NaN is null."""
+    if depth > MAX_DEPTH:
+        raise ValueError("the result is nested too deeply")
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, numpy.generic):
+        return _plain(value.item(), depth + 1)
+    if isinstance(value, numpy.ndarray):
+        return _plain(value.tolist(), depth + 1)
+    if isinstance(value, pandas.DataFrame):
+        return _plain(value.reset_index().to_dict(orient="records"), depth + 1)
+    if isinstance(value, pandas.Series):
+        return _plain(value.to_dict(), depth + 1)
+    if isinstance(value, (pandas.Timestamp, datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return _plain(float(value), depth + 1)
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return [_plain(v, depth + 1) for v in sorted(value, key=repr)]
+    raise TypeError("a %s cannot be part of the answer"
+                    % type(value).__name__)
+
+
+def _call(name, args=None):
+    """Call an MCP tool; returns its structuredContent."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("mcp_client.call: the tool name must be a string")
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise TypeError("mcp_client.call: the arguments must be a dict")
+    frame = json.dumps({"t": "call", "name": name, "args": _plain(args)},
+                       allow_nan=False).encode()
+    reply = json.loads(_sbx.request(frame))
+    if reply.get("ok"):
+        return reply.get("value")
+    raise McpError(name, reply.get("code") or "MCP_TOOL_ERROR",
+                   reply.get("message") or "the tool failed")
+
+
+def _progress(step):
+    """Report a step; a timeout then says how far the script got."""
+    _sbx.send(json.dumps({"t": "progress", "step": str(step)[:200]}).encode())
+
+
+mcp_client = types.ModuleType("mcp_client")
+mcp_client.call = _call
+mcp_client.progress = _progress
+mcp_client.McpError = McpError
+sys.modules["mcp_client"] = mcp_client
+
+
+class _CappedText(io.TextIOBase):
+    """print() output, kept up to a limit, then only counted."""
+
+    def __init__(self, limit):
+        self.parts = []
+        self.size = 0
+        self.limit = limit
+        self.truncated = False
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        s = str(s)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(s[:room])
+            self.size += min(len(s), room)
+        if len(s) > room:
+            self.truncated = True
+        return len(s)
+
+    def getvalue(self):
+        return "".join(self.parts)
+
+
+def _send(message):
+    _sbx.send(json.dumps(message, allow_nan=False).encode())
+
+
+def _fail(code, message, **details):
+    _send({"t": "error", "code": code, "message": message,
+           "details": _plain(details)})
+
+
+def _script_line(tb):
+    line = None
+    for frame in traceback.extract_tb(tb):
+        if frame.filename == "<script>":
+            line = frame.lineno
+    return line
+
+
+def _apply_params(tree, params):
+    """Re-run with other values: PARAMS.update(params) after PARAMS = ..."""
+    for i, node in enumerate(tree.body):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == "PARAMS"):
+            update = ast.parse("PARAMS.update(__sbx_params__)").body[0]
+            ast.copy_location(update, node)
+            ast.fix_missing_locations(update)
+            tree.body.insert(i + 1, update)
+            return True
+    return False
+
+
+def _answer(result):
+    """The contract's {description, body: [{key, value, description}]}."""
+    if (isinstance(result, dict) and "body" in result
+            and isinstance(result["body"], list)):
+        rows = []
+        for i, row in enumerate(result["body"]):
+            if isinstance(row, dict) and "key" in row:
+                rows.append({"key": str(row["key"]),
+                             "value": _plain(row.get("value")),
+                             "description": str(row.get("description", ""))})
+            else:
+                rows.append({"key": "item_%d" % (i + 1), "value": _plain(row),
+                             "description": ""})
+        return {"description": str(result.get("description", "Result")),
+                "body": rows}
+    if isinstance(result, dict):
+        return {"description": "Result",
+                "body": [{"key": str(k), "value": _plain(v), "description": ""}
+                         for k, v in result.items()]}
+    return {"description": "Result",
+            "body": [{"key": "result", "value": _plain(result),
+                      "description": ""}]}
+
+
+def run(request):
+    """The child's whole life: run one script, send one answer."""
+    req = json.loads(request)
+    script = req["script"]
+    params = req.get("params")
+
+    # every child starts from the zygote's state: make its randomness its own
+    random.seed()
+    numpy.random.seed()
+    gc.enable()
+
+    out = _CappedText(STDOUT_LIMIT)
+    sys.stdout = out
+    sys.stderr = out
+
+    try:
+        tree = ast.parse(script, "<script>")
+    except SyntaxError as e:
+        _fail("SCRIPT_VALIDATION_FAILED", "syntax error: %s" % e.msg,
+              line=e.lineno, offset=e.offset)
+        return
+    except (ValueError, MemoryError, RecursionError) as e:
+        _fail("SCRIPT_VALIDATION_FAILED", "the script cannot be parsed: %s"
+              % type(e).__name__)
+        return
+
+    scope = {"__name__": "__main__", "__builtins__": builtins,
+             "mcp_client": mcp_client}
+
+    if params is not None:
+        if not _apply_params(tree, params):
+            _fail("SCRIPT_VALIDATION_FAILED",
+                  "params were given but the script has no top-level "
+                  "PARAMS = {...}")
+            return
+        scope["__sbx_params__"] = params
+
+    try:
+        code = compile(tree, "<script>", "exec")
+        exec(code, scope)
+    except McpError as e:
+        _fail(e.code if e.code in ("DATA_UNAVAILABLE", "MCP_TOOL_ERROR")
+              else "MCP_TOOL_ERROR", str(e), tool=e.tool,
+              line=_script_line(e.__traceback__))
+        return
+    except MemoryError:
+        _fail("MEMORY_LIMIT_EXCEEDED", "the script ran out of memory")
+        return
+    except BaseException as e:  # noqa: B902 - the script's, all of them
+        _fail("EXECUTION_FAILED", "%s: %s" % (type(e).__name__, e),
+              type=type(e).__name__, message=str(e)[:1000],
+              line=_script_line(e.__traceback__))
+        return
+
+    if "result" not in scope:
+        _fail("EXECUTION_FAILED", "the script left no top-level `result`")
+        return
+
+    try:
+        answer = _answer(scope["result"])
+        _send({"t": "done", "result": answer, "stdout": out.getvalue(),
+               "stdout_truncated": out.truncated})
+    except MemoryError:
+        _fail("MEMORY_LIMIT_EXCEEDED", "the answer ran out of memory")
+    except (TypeError, ValueError) as e:
+        _fail("EXECUTION_FAILED", "the result cannot be sent: %s" % e)
+
+
+# frozen objects are never scanned again: pages stay shared after fork
+gc.collect()
+gc.disable()
+gc.freeze()

@@ -1,0 +1,141 @@
+
+/*
+ * sandboxd: runs untrusted Python for the gateway.  One single-threaded
+ * process holds a warm interpreter (numpy and pandas imported) and an
+ * epoll loop; each execution is a child forked from it.  Everything the
+ * parent hears from a child is checked: the child is the adversary.
+ */
+
+#ifndef _SBX_H_INCLUDED_
+#define _SBX_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+
+#define SBX_VERSION           "0.1.0"
+#define SBX_MAX_FRAME         (16 * 1024 * 1024)
+#define SBX_MAX_CHILD_FRAME   (4 * 1024 * 1024)
+
+
+typedef struct sbx_event_s   sbx_event_t;
+typedef struct sbx_client_s  sbx_client_t;
+typedef struct sbx_exec_s    sbx_exec_t;
+typedef struct sbx_relay_s   sbx_relay_t;
+
+typedef void (*sbx_event_handler_pt)(sbx_event_t *ev, uint32_t events);
+
+
+struct sbx_event_s {
+    int                         fd;
+    sbx_event_handler_pt        handler;
+    void                       *data;
+};
+
+
+/* a length-prefixed frame being read or written, non-blocking */
+typedef struct {
+    unsigned char               hdr[4];
+    size_t                      hdr_got;
+    unsigned char              *data;
+    size_t                      len;
+    size_t                      got;
+    size_t                      max;
+} sbx_frame_in_t;
+
+typedef struct {
+    unsigned char              *data;      /* header included */
+    size_t                      len;
+    size_t                      sent;
+} sbx_frame_out_t;
+
+
+typedef struct {
+    char                       *listen;        /* sandboxd's socket */
+    char                       *mcp_socket;    /* nginx, for the relay */
+    char                       *mcp_path;
+    char                       *pid_file;
+    char                       *user;          /* children run as it */
+    int                         max_active;
+    int                         max_queue;
+    int                         relay_timeout_ms;
+} sbx_conf_t;
+
+
+typedef struct {
+    sbx_conf_t                  conf;
+    int                         epfd;
+    int                         stopping;
+    uid_t                       child_uid;
+    gid_t                       child_gid;
+    int                         drop_user;
+    int                         devnull;
+    pid_t                       pid;
+    int64_t                     base_vm_mb;    /* the zygote's own */
+
+    int                         active;
+    int                         queued;
+    sbx_exec_t                 *queue_head;
+    sbx_exec_t                 *queue_tail;
+    sbx_exec_t                 *running;       /* list of active ones */
+    uint64_t                    executions;
+
+    char                        versions[160]; /* python, numpy, pandas */
+} sbx_cycle_t;
+
+
+extern sbx_cycle_t  sbx_cycle;
+
+
+/* sbx_main.c */
+int64_t sbx_now_ms(void);
+void sbx_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int sbx_event_add(sbx_event_t *ev, uint32_t events);
+int sbx_event_mod(sbx_event_t *ev, uint32_t events);
+void sbx_event_del(sbx_event_t *ev);
+void sbx_defer_free(void *p);
+void sbx_client_reply(sbx_client_t *cl, json_t *reply);
+void sbx_client_set_exec(sbx_client_t *cl, sbx_exec_t *ex);
+
+/* sbx_conf.c */
+int sbx_conf_load(const char *path, sbx_conf_t *conf);
+
+/* sbx_frame.c: 1 done, 0 again, -1 error or EOF */
+int sbx_frame_read(int fd, sbx_frame_in_t *in);
+int sbx_frame_write(int fd, sbx_frame_out_t *out);
+int sbx_frame_set(sbx_frame_out_t *out, const char *data, size_t len);
+int sbx_frame_set_json(sbx_frame_out_t *out, json_t *json);
+void sbx_frame_in_reset(sbx_frame_in_t *in);
+
+/* sbx_exec.c */
+void sbx_exec_submit(sbx_client_t *cl, json_t *req);
+void sbx_exec_cancel(sbx_exec_t *ex);
+void sbx_exec_reap(void);
+void sbx_exec_timers(int64_t now);
+int64_t sbx_exec_next_deadline(void);
+void sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer);
+void sbx_exec_stop_all(void);
+
+/* sbx_child.c: never returns */
+void sbx_child_run(int chan, const char *request, int64_t timeout_ms,
+    int64_t memory_mb) __attribute__((noreturn));
+
+/* sbx_python.c */
+int sbx_python_init(void);
+void sbx_python_before_fork(void);
+void sbx_python_after_fork_parent(void);
+void sbx_python_after_fork_child(void);
+void sbx_python_run(int chan, const char *request, size_t len);
+
+/* sbx_relay.c */
+sbx_relay_t *sbx_relay_start(sbx_exec_t *ex, const char *name, json_t *args,
+    int timeout_ms);
+void sbx_relay_cancel(sbx_relay_t *rl);
+void sbx_relay_timers(int64_t now);
+int64_t sbx_relay_next_deadline(void);
+
+
+#endif /* _SBX_H_INCLUDED_ */

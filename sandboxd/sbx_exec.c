@@ -1,0 +1,787 @@
+
+/*
+ * Executions: a bounded number run at once, a bounded queue waits, the
+ * rest are told SANDBOX_BUSY.  Each runs in a child forked from the warm
+ * interpreter and talks to us over a socketpair: tool calls to relay,
+ * progress, and one final answer.  The wall clock is ours: SIGKILL at the
+ * deadline, whatever the child does.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include "sbx.h"
+
+
+#define SBX_MAX_TOOL_NAME  128
+
+
+struct sbx_exec_s {
+    sbx_exec_t                 *next;
+    sbx_client_t               *client;
+    json_t                     *req;
+    char                        id[96];
+    int64_t                     timeout_ms;
+    int64_t                     memory_mb;
+
+    pid_t                       pid;
+    sbx_event_t                 chan;
+    sbx_frame_in_t              in;
+    sbx_frame_out_t             out;
+    int                         writing;
+
+    int64_t                     started;
+    int64_t                     deadline;
+    int                         timed_out;
+    int                         violation;
+
+    json_t                     *final;
+    json_t                     *calls;
+    json_t                     *sources;
+    int                         call_count;
+    int                         steps;
+    char                        last_step[256];
+
+    sbx_relay_t                *relay;
+};
+
+
+static void sbx_exec_start(sbx_exec_t *ex);
+static void sbx_exec_chan_handler(sbx_event_t *ev, uint32_t events);
+static void sbx_exec_drain(sbx_exec_t *ex);
+static void sbx_exec_finish(sbx_exec_t *ex, int status);
+static void sbx_exec_free(sbx_exec_t *ex);
+static void sbx_exec_kill(sbx_exec_t *ex, const char *why);
+
+
+static const char  *sbx_child_codes[] = {
+    "SCRIPT_VALIDATION_FAILED", "SECURITY_VIOLATION", "EXECUTION_FAILED",
+    "MEMORY_LIMIT_EXCEEDED", "MCP_TOOL_ERROR", "DATA_UNAVAILABLE", NULL
+};
+
+
+static json_t *
+sbx_suggestions(const char *code)
+{
+    if (strcmp(code, "EXECUTION_TIMEOUT") == 0) {
+        return json_pack("[s, s, s]", "Try with fewer symbols or a shorter "
+                         "period", "Increase timeout_seconds (at most 120)",
+                         "Simplify the analysis");
+    }
+
+    if (strcmp(code, "MEMORY_LIMIT_EXCEEDED") == 0) {
+        return json_pack("[s, s]", "Use less data: fewer symbols or a "
+                         "shorter period", "Increase max_memory_mb (at most "
+                         "2048)");
+    }
+
+    if (strcmp(code, "SCRIPT_VALIDATION_FAILED") == 0) {
+        return json_pack("[s]", "Fix the syntax error at the line in "
+                         "details");
+    }
+
+    if (strcmp(code, "SECURITY_VIOLATION") == 0) {
+        return json_pack("[s]", "Use only mcp_client, numpy, pandas and "
+                         "plain Python");
+    }
+
+    if (strcmp(code, "DATA_UNAVAILABLE") == 0) {
+        return json_pack("[s, s]", "Check the symbol: the sample vendor "
+                         "knows a fixed universe", "Retry later");
+    }
+
+    if (strcmp(code, "MCP_TOOL_ERROR") == 0) {
+        return json_pack("[s, s]", "Check the tool's name and arguments",
+                         "Retry later");
+    }
+
+    if (strcmp(code, "SANDBOX_BUSY") == 0) {
+        return json_pack("[s]", "Retry in a second");
+    }
+
+    return json_pack("[s, s]", "Check the error type and line in details",
+                     "Re-run with corrected code or other PARAMS");
+}
+
+
+static json_t *
+sbx_error(const char *id, const char *code, const char *message,
+    json_t *details)
+{
+    return json_pack("{s:b, s:s, s:{s:s, s:s, s:o}, s:o}",
+                     "success", 0, "execution_id", id,
+                     "error", "code", code, "message", message,
+                         "details", details ? details : json_object(),
+                     "recovery_suggestions", sbx_suggestions(code));
+}
+
+
+static int
+sbx_int_field(json_t *req, const char *name, int64_t min, int64_t max,
+    int64_t *out)
+{
+    json_t  *v;
+
+    v = json_object_get(req, name);
+
+    if (!json_is_integer(v)) {
+        return -1;
+    }
+
+    *out = json_integer_value(v);
+
+    return (*out >= min && *out <= max) ? 0 : -1;
+}
+
+
+void
+sbx_exec_submit(sbx_client_t *cl, json_t *req)
+{
+    json_t      *script, *id;
+    sbx_exec_t  *ex;
+
+    script = json_object_get(req, "script");
+    id = json_object_get(req, "execution_id");
+
+    ex = calloc(1, sizeof(sbx_exec_t));
+    if (ex == NULL) {
+        json_decref(req);
+        sbx_client_reply(cl, sbx_error("-", "EXECUTION_FAILED",
+                                       "sandboxd is out of memory", NULL));
+        return;
+    }
+
+    snprintf(ex->id, sizeof(ex->id), "%s",
+             json_is_string(id) ? json_string_value(id) : "-");
+
+    if (!json_is_string(script) || json_string_length(script) == 0
+        || sbx_int_field(req, "timeout_ms", 1, 120000, &ex->timeout_ms) != 0
+        || sbx_int_field(req, "max_memory_mb", 16, 2048, &ex->memory_mb) != 0
+        || (json_object_get(req, "params")
+            && !json_is_null(json_object_get(req, "params"))
+            && !json_is_object(json_object_get(req, "params"))))
+    {
+        json_decref(req);
+        sbx_client_reply(cl, json_pack("{s:b, s:s, s:{s:s, s:s}}",
+                                       "success", 0, "execution_id", ex->id,
+                                       "error", "code", "INTERNAL_ERROR",
+                                       "message", "malformed execute frame"));
+        free(ex);
+        return;
+    }
+
+    ex->client = cl;
+    ex->req = req;
+    ex->chan.fd = -1;
+    ex->pid = -1;
+    ex->calls = json_array();
+    ex->sources = json_array();
+    ex->in.max = SBX_MAX_CHILD_FRAME;
+
+    if (sbx_cycle.active < sbx_cycle.conf.max_active) {
+        sbx_client_set_exec(cl, ex);
+        sbx_exec_start(ex);
+        return;
+    }
+
+    if (sbx_cycle.queued < sbx_cycle.conf.max_queue) {
+        sbx_client_set_exec(cl, ex);
+
+        if (sbx_cycle.queue_tail) {
+            sbx_cycle.queue_tail->next = ex;
+        } else {
+            sbx_cycle.queue_head = ex;
+        }
+
+        sbx_cycle.queue_tail = ex;
+        sbx_cycle.queued++;
+        return;
+    }
+
+    ex->client = NULL;
+    sbx_client_reply(cl, sbx_error(ex->id, "SANDBOX_BUSY",
+                                   "every execution slot is taken and the "
+                                   "queue is full", NULL));
+    sbx_exec_free(ex);
+}
+
+
+static void
+sbx_exec_start(sbx_exec_t *ex)
+{
+    int          sv[2];
+    char        *request;
+    pid_t        pid;
+
+    sbx_cycle.active++;
+    sbx_cycle.executions++;
+
+    ex->next = sbx_cycle.running;
+    sbx_cycle.running = ex;
+
+    ex->started = sbx_now_ms();
+    ex->deadline = ex->started + ex->timeout_ms;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        sbx_log("socketpair(): %s", strerror(errno));
+        ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
+                              "code", "EXECUTION_FAILED",
+                              "message", "sandboxd cannot create a channel");
+        sbx_exec_finish(ex, 0);
+        return;
+    }
+
+    /* the child needs the request; forking hands it over for free */
+    request = json_dumps(ex->req, JSON_COMPACT);
+
+    sbx_python_before_fork();
+    pid = fork();
+
+    if (pid == 0) {
+        sbx_python_after_fork_child();
+        close(sv[0]);
+        sbx_child_run(sv[1], request, ex->timeout_ms, ex->memory_mb);
+    }
+
+    sbx_python_after_fork_parent();
+    free(request);
+    close(sv[1]);
+
+    if (pid < 0) {
+        sbx_log("fork(): %s", strerror(errno));
+        close(sv[0]);
+        ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
+                              "code", "EXECUTION_FAILED",
+                              "message", "sandboxd cannot fork");
+        sbx_exec_finish(ex, 0);
+        return;
+    }
+
+    ex->pid = pid;
+
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+
+    ex->chan.fd = sv[0];
+    ex->chan.handler = sbx_exec_chan_handler;
+    ex->chan.data = ex;
+
+    if (sbx_event_add(&ex->chan, EPOLLIN | EPOLLRDHUP) != 0) {
+        sbx_exec_kill(ex, "epoll_ctl() failed");
+    }
+}
+
+
+static void
+sbx_exec_kill(sbx_exec_t *ex, const char *why)
+{
+    if (ex->pid > 0) {
+        if (why) {
+            sbx_log("execution %s: killing pid %d: %s", ex->id, (int) ex->pid,
+                    why);
+        }
+
+        kill(ex->pid, SIGKILL);
+    }
+}
+
+
+static void
+sbx_exec_violation(sbx_exec_t *ex, const char *what)
+{
+    if (!ex->violation) {
+        ex->violation = 1;
+        json_decref(ex->final);
+        ex->final = json_pack("{s:s, s:s, s:s+}", "t", "error",
+                              "code", "SECURITY_VIOLATION",
+                              "message", "the script broke the sandbox "
+                              "protocol: ", what);
+    }
+
+    sbx_exec_kill(ex, what);
+}
+
+
+static void
+sbx_exec_add_unique(json_t *list, const char *s)
+{
+    size_t   i;
+    json_t  *v;
+
+    json_array_foreach(list, i, v) {
+        if (strcmp(json_string_value(v), s) == 0) {
+            return;
+        }
+    }
+
+    json_array_append_new(list, json_string(s));
+}
+
+
+static void
+sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
+{
+    json_t        *msg, *t, *name, *args, *step, *v;
+    const char    *type;
+    json_error_t   jerr;
+
+    msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    t = json_object_get(msg, "t");
+
+    if (!json_is_string(t)) {
+        json_decref(msg);
+        sbx_exec_violation(ex, "a frame that is not a message");
+        return;
+    }
+
+    type = json_string_value(t);
+
+    if (strcmp(type, "call") == 0) {
+        name = json_object_get(msg, "name");
+        args = json_object_get(msg, "args");
+
+        if (!json_is_string(name) || json_string_length(name) == 0
+            || json_string_length(name) > SBX_MAX_TOOL_NAME
+            || (args && !json_is_object(args)))
+        {
+            json_decref(msg);
+            sbx_exec_violation(ex, "a malformed tool call");
+            return;
+        }
+
+        if (ex->relay || ex->writing || ex->final) {
+            json_decref(msg);
+            sbx_exec_violation(ex, "a tool call out of turn");
+            return;
+        }
+
+        ex->call_count++;
+        sbx_exec_add_unique(ex->calls, json_string_value(name));
+
+        ex->relay = sbx_relay_start(ex, json_string_value(name), args,
+                                    sbx_cycle.conf.relay_timeout_ms);
+        json_decref(msg);
+        return;
+    }
+
+    if (strcmp(type, "progress") == 0) {
+        step = json_object_get(msg, "step");
+
+        if (json_is_string(step)) {
+            ex->steps++;
+            snprintf(ex->last_step, sizeof(ex->last_step), "%s",
+                     json_string_value(step));
+        }
+
+        json_decref(msg);
+        return;
+    }
+
+    if (ex->final) {
+        json_decref(msg);
+        sbx_exec_violation(ex, "a second answer");
+        return;
+    }
+
+    if (strcmp(type, "done") == 0) {
+        v = json_object_get(msg, "result");
+
+        if (!json_is_object(v)) {
+            json_decref(msg);
+            sbx_exec_violation(ex, "an answer without a result");
+            return;
+        }
+
+        ex->final = msg;
+        return;
+    }
+
+    if (strcmp(type, "error") == 0) {
+        const char  **c;
+
+        v = json_object_get(msg, "code");
+
+        for (c = sbx_child_codes; *c && json_is_string(v); c++) {
+            if (strcmp(*c, json_string_value(v)) == 0) {
+                break;
+            }
+        }
+
+        if (!json_is_string(v) || *c == NULL
+            || !json_is_string(json_object_get(msg, "message")))
+        {
+            json_decref(msg);
+            sbx_exec_violation(ex, "an error with an unknown code");
+            return;
+        }
+
+        ex->final = msg;
+        return;
+    }
+
+    json_decref(msg);
+    sbx_exec_violation(ex, "an unknown message type");
+}
+
+
+static void
+sbx_exec_chan_handler(sbx_event_t *ev, uint32_t events)
+{
+    int          rc;
+    sbx_exec_t  *ex;
+
+    ex = ev->data;
+
+    if (events & EPOLLOUT) {
+        rc = sbx_frame_write(ex->chan.fd, &ex->out);
+
+        if (rc != 0) {
+            /* sent, or the child is gone: either way stop writing */
+            ex->writing = 0;
+            sbx_event_mod(&ex->chan, EPOLLIN | EPOLLRDHUP);
+        }
+    }
+
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        sbx_exec_drain(ex);
+    }
+}
+
+
+/* read every frame the child has written; EOF stops watching it */
+
+static void
+sbx_exec_drain(sbx_exec_t *ex)
+{
+    int  rc;
+
+    while (ex->chan.fd >= 0) {
+        rc = sbx_frame_read(ex->chan.fd, &ex->in);
+
+        if (rc == 0) {
+            return;
+        }
+
+        if (rc < 0) {
+            if (errno == EMSGSIZE) {
+                sbx_exec_violation(ex, "a frame over the size limit");
+            }
+
+            sbx_frame_in_reset(&ex->in);
+            sbx_event_del(&ex->chan);
+            close(ex->chan.fd);
+            ex->chan.fd = -1;
+            return;
+        }
+
+        sbx_exec_frame(ex, (char *) ex->in.data, ex->in.len);
+        sbx_frame_in_reset(&ex->in);
+    }
+}
+
+
+void
+sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer)
+{
+    int      rc;
+    json_t  *src;
+
+    ex->relay = NULL;
+
+    src = json_object_get(json_object_get(json_object_get(answer, "value"),
+                                          "metadata"), "source");
+
+    if (json_is_string(src) && json_string_length(src) < 64) {
+        sbx_exec_add_unique(ex->sources, json_string_value(src));
+    }
+
+    if (ex->chan.fd < 0 || sbx_frame_set_json(&ex->out, answer) != 0) {
+        json_decref(answer);
+        return;
+    }
+
+    json_decref(answer);
+
+    rc = sbx_frame_write(ex->chan.fd, &ex->out);
+
+    if (rc == 0) {
+        ex->writing = 1;
+        sbx_event_mod(&ex->chan, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    }
+}
+
+
+void
+sbx_exec_reap(void)
+{
+    int          status;
+    pid_t        pid;
+    sbx_exec_t  *ex;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (ex = sbx_cycle.running; ex; ex = ex->next) {
+            if (ex->pid == pid) {
+                ex->pid = -1;
+                sbx_exec_drain(ex);
+                sbx_exec_finish(ex, status);
+                break;
+            }
+        }
+    }
+}
+
+
+static json_t *
+sbx_exec_metadata(sbx_exec_t *ex)
+{
+    return json_pack("{s:O, s:O, s:i, s:b}",
+                     "data_sources", ex->sources,
+                     "mcp_calls_made", ex->calls,
+                     "mcp_call_count", ex->call_count,
+                     "cache_hit", 0);
+}
+
+
+static json_t *
+sbx_exec_reply(sbx_exec_t *ex, int status)
+{
+    int          sig;
+    char         msg[160];
+    json_t      *reply, *v, *details;
+    const char  *type;
+
+    type = json_string_value(json_object_get(ex->final, "t"));
+
+    if (type && strcmp(type, "done") == 0) {
+        reply = json_pack("{s:b, s:s, s:O}", "success", 1,
+                          "execution_id", ex->id,
+                          "result", json_object_get(ex->final, "result"));
+
+        v = json_object_get(ex->final, "stdout");
+        if (reply && json_is_string(v)) {
+            json_object_set(reply, "stdout", v);
+            json_object_set(reply, "stdout_truncated",
+                            json_is_true(json_object_get(ex->final,
+                                                         "stdout_truncated"))
+                            ? json_true() : json_false());
+        }
+
+        return reply;
+    }
+
+    if (type && strcmp(type, "error") == 0) {
+        details = json_object_get(ex->final, "details");
+        details = json_is_object(details) ? json_incref(details) : NULL;
+
+        return sbx_error(ex->id,
+                         json_string_value(json_object_get(ex->final, "code")),
+                         json_string_value(json_object_get(ex->final,
+                                                           "message")),
+                         details);
+    }
+
+    sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+
+    if (ex->timed_out || sig == SIGXCPU) {
+        snprintf(msg, sizeof(msg), "Script execution exceeded %lld second "
+                 "limit", (long long) ((ex->timeout_ms + 999) / 1000));
+
+        return sbx_error(ex->id, "EXECUTION_TIMEOUT", msg,
+                         json_pack("{s:f, s:i, s:s?}",
+                                   "timeout_seconds",
+                                   (double) ex->timeout_ms / 1000.0,
+                                   "steps_completed", ex->steps,
+                                   "last_step",
+                                   ex->steps ? ex->last_step : NULL));
+    }
+
+    if (sig) {
+        snprintf(msg, sizeof(msg), "the script was killed by signal %d (%s)",
+                 sig, strsignal(sig));
+
+        return sbx_error(ex->id, sig == SIGSYS ? "SECURITY_VIOLATION"
+                                               : "EXECUTION_FAILED",
+                         msg, json_pack("{s:i}", "signal", sig));
+    }
+
+    snprintf(msg, sizeof(msg), "the script ended (status %d) without an "
+             "answer", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+
+    return sbx_error(ex->id, "EXECUTION_FAILED", msg, NULL);
+}
+
+
+static void
+sbx_exec_finish(sbx_exec_t *ex, int status)
+{
+    json_t       *reply;
+    sbx_exec_t  **pp;
+
+    for (pp = &sbx_cycle.running; *pp; pp = &(*pp)->next) {
+        if (*pp == ex) {
+            *pp = ex->next;
+            break;
+        }
+    }
+
+    sbx_cycle.active--;
+
+    if (ex->relay) {
+        sbx_relay_cancel(ex->relay);
+        ex->relay = NULL;
+    }
+
+    if (ex->client) {
+        reply = sbx_exec_reply(ex, status);
+
+        if (reply) {
+            json_object_set_new(reply, "execution_time_ms",
+                                json_integer(sbx_now_ms() - ex->started));
+            json_object_set_new(reply, "metadata", sbx_exec_metadata(ex));
+        }
+
+        sbx_client_reply(ex->client, reply);
+        ex->client = NULL;
+    }
+
+    sbx_exec_free(ex);
+
+    /* a slot is free: the oldest waiting execution takes it */
+    while (sbx_cycle.queue_head && !sbx_cycle.stopping
+           && sbx_cycle.active < sbx_cycle.conf.max_active)
+    {
+        ex = sbx_cycle.queue_head;
+        sbx_cycle.queue_head = ex->next;
+
+        if (sbx_cycle.queue_head == NULL) {
+            sbx_cycle.queue_tail = NULL;
+        }
+
+        sbx_cycle.queued--;
+        ex->next = NULL;
+
+        sbx_exec_start(ex);
+    }
+}
+
+
+static void
+sbx_exec_free(sbx_exec_t *ex)
+{
+    if (ex->chan.fd >= 0) {
+        sbx_event_del(&ex->chan);
+        close(ex->chan.fd);
+    }
+
+    ex->chan.fd = -1;
+
+    sbx_frame_in_reset(&ex->in);
+    free(ex->out.data);
+    json_decref(ex->req);
+    json_decref(ex->final);
+    json_decref(ex->calls);
+    json_decref(ex->sources);
+
+    sbx_defer_free(ex);
+}
+
+
+/* the client went away: a queued execution is dropped, a running killed */
+
+void
+sbx_exec_cancel(sbx_exec_t *ex)
+{
+    sbx_exec_t  **pp;
+
+    ex->client = NULL;
+
+    for (pp = &sbx_cycle.queue_head; *pp; pp = &(*pp)->next) {
+        if (*pp == ex) {
+            *pp = ex->next;
+
+            if (sbx_cycle.queue_tail == ex) {
+                sbx_cycle.queue_tail = NULL;
+
+                for (sbx_exec_t *q = sbx_cycle.queue_head; q; q = q->next) {
+                    sbx_cycle.queue_tail = q;
+                }
+            }
+
+            sbx_cycle.queued--;
+            sbx_exec_free(ex);
+            return;
+        }
+    }
+
+    sbx_exec_kill(ex, NULL);
+}
+
+
+void
+sbx_exec_timers(int64_t now)
+{
+    sbx_exec_t  *ex;
+
+    for (ex = sbx_cycle.running; ex; ex = ex->next) {
+        if (!ex->timed_out && ex->pid > 0 && ex->deadline <= now) {
+            ex->timed_out = 1;
+            sbx_exec_kill(ex, "wall-clock timeout");
+        }
+    }
+}
+
+
+int64_t
+sbx_exec_next_deadline(void)
+{
+    int64_t      next;
+    sbx_exec_t  *ex;
+
+    next = -1;
+
+    for (ex = sbx_cycle.running; ex; ex = ex->next) {
+        if (!ex->timed_out && ex->pid > 0
+            && (next < 0 || ex->deadline < next))
+        {
+            next = ex->deadline;
+        }
+    }
+
+    return next;
+}
+
+
+void
+sbx_exec_stop_all(void)
+{
+    sbx_exec_t  *ex;
+
+    for (ex = sbx_cycle.running; ex; ex = ex->next) {
+        sbx_exec_kill(ex, NULL);
+    }
+
+    while (sbx_cycle.running) {
+        int    status;
+        pid_t  pid;
+
+        pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            break;
+        }
+
+        for (ex = sbx_cycle.running; ex; ex = ex->next) {
+            if (ex->pid == pid) {
+                ex->pid = -1;
+                ex->client = NULL;
+                sbx_exec_finish(ex, status);
+                break;
+            }
+        }
+    }
+}

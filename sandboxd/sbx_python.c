@@ -1,0 +1,336 @@
+
+/*
+ * The embedded interpreter.  It is initialised once in the daemon (the
+ * zygote): Debian's libpython3.11, numpy and pandas imported, the runtime
+ * of sandbox/runtime/sbx_runtime.py loaded.  A child inherits all of it
+ * through fork and only calls runtime.run().  The C module _sbx is the
+ * child's one way out: frames over its channel, nothing else.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "sbx.h"
+
+
+/* the runtime's source, built into the binary: nothing to find at run time */
+__asm__(
+    ".section .rodata\n"
+    ".global sbx_runtime_py\n"
+    ".type sbx_runtime_py, @object\n"
+    "sbx_runtime_py:\n"
+    ".incbin \"" SBX_RUNTIME_PATH "\"\n"
+    ".byte 0\n"
+    ".previous\n"
+);
+
+extern const char  sbx_runtime_py[];
+
+
+#define SBX_MAX_REPLY  (64 * 1024 * 1024)
+
+
+static int        sbx_py_chan = -1;
+static PyObject  *sbx_py_run;
+
+
+static int
+sbx_py_write_all(int fd, const unsigned char *p, size_t len)
+{
+    ssize_t  n;
+
+    while (len) {
+        n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            return -1;
+        }
+
+        p += n;
+        len -= n;
+    }
+
+    return 0;
+}
+
+
+static int
+sbx_py_read_all(int fd, unsigned char *p, size_t len)
+{
+    ssize_t  n;
+
+    while (len) {
+        n = read(fd, p, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            return -1;
+        }
+
+        p += n;
+        len -= n;
+    }
+
+    return 0;
+}
+
+
+static int
+sbx_py_send_frame(PyObject *arg)
+{
+    char           *data;
+    Py_ssize_t      len;
+    unsigned char   hdr[4];
+
+    if (PyBytes_AsStringAndSize(arg, &data, &len) != 0) {
+        return -1;
+    }
+
+    if (len <= 0 || len > SBX_MAX_CHILD_FRAME) {
+        PyErr_SetString(PyExc_ValueError, "frame size out of range");
+        return -1;
+    }
+
+    hdr[0] = (unsigned char) (len >> 24);
+    hdr[1] = (unsigned char) (len >> 16);
+    hdr[2] = (unsigned char) (len >> 8);
+    hdr[3] = (unsigned char) len;
+
+    if (sbx_py_write_all(sbx_py_chan, hdr, 4) != 0
+        || sbx_py_write_all(sbx_py_chan, (unsigned char *) data, len) != 0)
+    {
+        PyErr_SetString(PyExc_ConnectionError, "sandbox channel closed");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static PyObject *
+sbx_py_send(PyObject *self, PyObject *arg)
+{
+    (void) self;
+
+    if (sbx_py_send_frame(arg) != 0) {
+        return NULL;
+    }
+
+    Py_RETURN_NONE;
+}
+
+
+static PyObject *
+sbx_py_request(PyObject *self, PyObject *arg)
+{
+    size_t          len;
+    PyObject       *reply;
+    unsigned char   hdr[4];
+
+    (void) self;
+
+    if (sbx_py_send_frame(arg) != 0) {
+        return NULL;
+    }
+
+    if (sbx_py_read_all(sbx_py_chan, hdr, 4) != 0) {
+        PyErr_SetString(PyExc_ConnectionError, "sandbox channel closed");
+        return NULL;
+    }
+
+    len = ((size_t) hdr[0] << 24) | ((size_t) hdr[1] << 16)
+          | ((size_t) hdr[2] << 8) | (size_t) hdr[3];
+
+    if (len == 0 || len > SBX_MAX_REPLY) {
+        PyErr_SetString(PyExc_ValueError, "reply size out of range");
+        return NULL;
+    }
+
+    reply = PyBytes_FromStringAndSize(NULL, (Py_ssize_t) len);
+    if (reply == NULL) {
+        return NULL;
+    }
+
+    if (sbx_py_read_all(sbx_py_chan,
+                        (unsigned char *) PyBytes_AS_STRING(reply), len)
+        != 0)
+    {
+        Py_DECREF(reply);
+        PyErr_SetString(PyExc_ConnectionError, "sandbox channel closed");
+        return NULL;
+    }
+
+    return reply;
+}
+
+
+static PyMethodDef  sbx_py_methods[] = {
+    { "send", sbx_py_send, METH_O, "send one frame to sandboxd" },
+    { "request", sbx_py_request, METH_O,
+      "send one frame to sandboxd and wait for its answer" },
+    { NULL, NULL, 0, NULL }
+};
+
+
+static struct PyModuleDef  sbx_py_module = {
+    PyModuleDef_HEAD_INIT, "_sbx", "sandboxd channel", -1, sbx_py_methods,
+    NULL, NULL, NULL, NULL
+};
+
+
+static PyObject *
+sbx_py_init_module(void)
+{
+    return PyModule_Create(&sbx_py_module);
+}
+
+
+static int64_t
+sbx_python_vm_mb(void)
+{
+    long   pages;
+    FILE  *f;
+
+    f = fopen("/proc/self/statm", "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    if (fscanf(f, "%ld", &pages) != 1) {
+        pages = 0;
+    }
+
+    fclose(f);
+
+    return (int64_t) pages * sysconf(_SC_PAGESIZE) / (1024 * 1024);
+}
+
+
+int
+sbx_python_init(void)
+{
+    PyObject  *code, *module, *versions;
+    PyStatus   status;
+    PyConfig   config;
+
+    /*
+     * BLAS and numexpr start worker threads on import; a thread does not
+     * survive fork, and a child must never wait on one.
+     */
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    setenv("MKL_NUM_THREADS", "1", 1);
+    setenv("NUMEXPR_NUM_THREADS", "1", 1);
+    setenv("NUMEXPR_MAX_THREADS", "1", 1);
+
+    if (PyImport_AppendInittab("_sbx", sbx_py_init_module) != 0) {
+        sbx_log("cannot register the _sbx module");
+        return -1;
+    }
+
+    /* isolated: no PYTHON* variables, no user site, no current directory */
+    PyConfig_InitIsolatedConfig(&config);
+    config.site_import = 1;
+    config.install_signal_handlers = 0;
+    config.write_bytecode = 0;
+
+    status = PyConfig_SetBytesString(&config, &config.program_name,
+                                     "/usr/bin/python3.11");
+    if (PyStatus_Exception(status)) {
+        PyConfig_Clear(&config);
+        sbx_log("cannot configure Python");
+        return -1;
+    }
+
+    status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+
+    if (PyStatus_Exception(status)) {
+        sbx_log("cannot start Python: %s",
+                status.err_msg ? status.err_msg : "?");
+        return -1;
+    }
+
+    code = Py_CompileString(sbx_runtime_py, "sbx_runtime.py", Py_file_input);
+    module = code ? PyImport_ExecCodeModule("sbx_runtime", code) : NULL;
+    Py_XDECREF(code);
+
+    if (module == NULL) {
+        PyErr_Print();
+        sbx_log("cannot load the Python runtime");
+        return -1;
+    }
+
+    sbx_py_run = PyObject_GetAttrString(module, "run");
+    versions = PyObject_GetAttrString(module, "VERSIONS");
+
+    if (sbx_py_run == NULL || versions == NULL
+        || !PyUnicode_Check(versions))
+    {
+        PyErr_Print();
+        sbx_log("the Python runtime has no run() or VERSIONS");
+        return -1;
+    }
+
+    snprintf(sbx_cycle.versions, sizeof(sbx_cycle.versions), "%s",
+             PyUnicode_AsUTF8(versions));
+
+    Py_DECREF(versions);
+    Py_DECREF(module);
+
+    sbx_cycle.base_vm_mb = sbx_python_vm_mb();
+
+    return 0;
+}
+
+
+void
+sbx_python_before_fork(void)
+{
+    PyOS_BeforeFork();
+}
+
+
+void
+sbx_python_after_fork_parent(void)
+{
+    PyOS_AfterFork_Parent();
+}
+
+
+void
+sbx_python_after_fork_child(void)
+{
+    PyOS_AfterFork_Child();
+}
+
+
+void
+sbx_python_run(int chan, const char *request, size_t len)
+{
+    PyObject  *res;
+
+    sbx_py_chan = chan;
+
+    res = PyObject_CallFunction(sbx_py_run, "y#", request, (Py_ssize_t) len);
+
+    if (res == NULL) {
+        /* run() reports every failure itself; this is its own bug */
+        PyErr_Clear();
+        _exit(102);
+    }
+
+    Py_DECREF(res);
+}
