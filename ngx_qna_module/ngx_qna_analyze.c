@@ -34,8 +34,7 @@ ngx_qna_analyze_handler(ngx_http_request_t *r)
 {
     ngx_int_t  rc;
 
-    rc = ngx_qna_check_method_and_type(r);
-    if (rc != NGX_OK) {
+    if (ngx_qna_check_method_and_type(r, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -51,57 +50,41 @@ ngx_qna_analyze_handler(ngx_http_request_t *r)
 
 
 /*
- * POST, a JSON content type, and a declared length within the limit; a
- * body is not read before all three hold.  NGX_OK or a response code.
+ * POST and a JSON content type, checked before a byte of the body is read
+ * (nginx itself refuses a declared length over client_max_body_size).
+ * NGX_OK: go on; NGX_DONE: answered, *rc is the handler's return code.
  */
 
 ngx_int_t
-ngx_qna_check_method_and_type(ngx_http_request_t *r)
+ngx_qna_check_method_and_type(ngx_http_request_t *r, ngx_int_t *rc)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                  allow = ngx_string("POST");
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t  allow = ngx_string("POST");
 
     if (r->method != NGX_HTTP_POST) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
+        *rc = ngx_http_discard_request_body(r);
+        if (*rc != NGX_OK) {
+            return NGX_DONE;
         }
 
         if (ngx_qna_http_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DONE;
         }
 
-        return ngx_qna_send_error(r, NGX_QNA_METHOD_NOT_ALLOWED,
-                                  "Use POST", NULL, NULL);
-    }
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (clcf->client_max_body_size
-        && r->headers_in.content_length_n > clcf->client_max_body_size)
-    {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        r->keepalive = 0;
-
-        return ngx_qna_send_error(r, NGX_QNA_PAYLOAD_TOO_LARGE, NULL,
-                   json_pack("{s:I}", "max_bytes",
-                             (json_int_t) clcf->client_max_body_size),
-                   NULL);
+        *rc = ngx_qna_send_error(r, NGX_QNA_METHOD_NOT_ALLOWED, "Use POST",
+                                 NULL, NULL);
+        return NGX_DONE;
     }
 
     if (!ngx_qna_http_is_json(r)) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
+        *rc = ngx_http_discard_request_body(r);
+        if (*rc != NGX_OK) {
+            return NGX_DONE;
         }
 
-        return ngx_qna_send_error(r, NGX_QNA_UNSUPPORTED_MEDIA_TYPE, NULL,
-                                  NULL, NULL);
+        *rc = ngx_qna_send_error(r, NGX_QNA_UNSUPPORTED_MEDIA_TYPE, NULL,
+                                 NULL, NULL);
+        return NGX_DONE;
     }
 
     r->request_body_in_single_buf = 1;

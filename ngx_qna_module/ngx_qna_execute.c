@@ -23,8 +23,7 @@ ngx_qna_execute_handler(ngx_http_request_t *r)
 {
     ngx_int_t  rc;
 
-    rc = ngx_qna_check_method_and_type(r);
-    if (rc != NGX_OK) {
+    if (ngx_qna_check_method_and_type(r, &rc) != NGX_OK) {
         return rc;
     }
 

@@ -319,8 +319,9 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_qna_error_handler(ngx_http_request_t *r)
 {
-    ngx_int_t            rc;
-    ngx_qna_loc_conf_t  *qlcf;
+    ngx_int_t                  rc;
+    ngx_qna_loc_conf_t        *qlcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
 
@@ -330,7 +331,16 @@ ngx_qna_error_handler(ngx_http_request_t *r)
     }
 
     if (qlcf->error == NGX_QNA_PAYLOAD_TOO_LARGE) {
+        /* the rest of the body is not worth reading */
         r->keepalive = 0;
+
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        return ngx_qna_send_error(r, qlcf->error, NULL,
+                                  json_pack("{s:I}", "max_bytes",
+                                            (json_int_t)
+                                            clcf->client_max_body_size),
+                                  NULL);
     }
 
     return ngx_qna_send_error(r, qlcf->error, NULL, NULL, NULL);

@@ -92,7 +92,8 @@ ngx_int_t ngx_qna_execute_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_health_handler(ngx_http_request_t *r);
 
 /* ngx_qna_analyze.c, also used by /execute */
-ngx_int_t ngx_qna_check_method_and_type(ngx_http_request_t *r);
+ngx_int_t ngx_qna_check_method_and_type(ngx_http_request_t *r,
+    ngx_int_t *rc);
 json_t *ngx_qna_parse_body(ngx_http_request_t *r);
 void ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
     ngx_str_t *execution_id, ngx_str_t *script, json_t *params,

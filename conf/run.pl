@@ -1,0 +1,46 @@
+#!/usr/bin/perl
+# `make run`: the whole system on 127.0.0.1:$QNA_PORT (default 8010), in the
+# foreground, until Ctrl-C or SIGTERM; then everything it started stops.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use QnA::Stack;
+
+my $port = $ENV{QNA_PORT} || 8010;
+die "QNA_PORT must be a port number\n" unless $port =~ /^\d+$/ && $port > 0 && $port < 65536;
+
+my $stack = QnA::Stack->new(
+    name => 'run',
+    dir => "$QnA::Stack::RUNTIME/run",
+    port => $port,
+    workers => $ENV{QNA_WORKERS} || 'auto',
+    execute => 1,
+);
+
+my $stop = 0;
+$SIG{INT} = $SIG{TERM} = sub { $stop = 1 };
+
+$stack->start;
+
+print "QnA gateway on http://127.0.0.1:$port (logs: ", $stack->dir, "/logs)\n",
+      "  curl -s localhost:$port/analyze -H 'Content-Type: application/json' \\\n",
+      "       -d '{\"question\":\"What is the 30-day volatility of TSLA?\"}'\n",
+      "Ctrl-C stops it.\n";
+
+until ($stop) {
+    # a part that dies takes the whole run down, loudly
+    for my $what (qw(nginx sandboxd)) {
+        my $pid = $stack->{pids}{$what} or next;
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            delete $stack->{pids}{$what};
+            warn "$what exited (status $?); stopping\n";
+            $stop = 1;
+        }
+    }
+    select(undef, undef, undef, 0.5);
+}
+
+print "stopping\n";
+$stack->stop;

@@ -1,0 +1,66 @@
+package QnA::Check;
+
+# Assertions on the contract of DESIGN.md, shared by the tests.
+
+use strict;
+use warnings;
+use Test::More;
+use Exporter 'import';
+
+our @EXPORT = qw(is_error is_success close_to log_is_clean);
+
+# the error envelope, with status and code, and the request id in the
+# header and the body alike
+sub is_error {
+    my ($r, $status, $code, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $j = $r->{json};
+    my $ok = defined $r->{status} && $r->{status} == $status
+        && ref $j eq 'HASH' && $j->{success} eq JSON::PP::false
+        && ref $j->{error} eq 'HASH' && ($j->{error}{code} // '') eq $code
+        && defined $j->{error}{message} && length $j->{error}{message}
+        && ref $j->{error}{details} eq 'HASH'
+        && ref $j->{recovery_suggestions} eq 'ARRAY'
+        && @{ $j->{recovery_suggestions} }
+        && ($j->{timestamp} // '') =~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+        && ($j->{request_id} // '') =~ /^[0-9a-f]{32}$/
+        && ($r->{headers}{'x-request-id'} // '') eq $j->{request_id};
+    ok($ok, "$name: $status $code")
+        or diag("got status " . ($r->{status} // 'none') . ": " . substr($r->{body} // '', 0, 600));
+    return $j;
+}
+
+sub is_success {
+    my ($r, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $j = $r->{json};
+    my $ok = defined $r->{status} && $r->{status} == 200
+        && ref $j eq 'HASH' && $j->{success} eq JSON::PP::true
+        && ref $j->{data} eq 'HASH'
+        && ($j->{request_id} // '') =~ /^[0-9a-f]{32}$/
+        && ($r->{headers}{'x-request-id'} // '') eq $j->{request_id};
+    ok($ok, "$name: 200 success")
+        or diag("got status " . ($r->{status} // 'none') . ": " . substr($r->{body} // '', 0, 800));
+    return $ok ? $j->{data} : {};
+}
+
+# relative tolerance, for numbers that crossed JSON at 15 digits
+sub close_to {
+    my ($got, $want, $name, $tol) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    $tol //= 1e-9;
+    my $ok = defined $got && defined $want
+        && abs($got - $want) <= $tol * (abs($want) > 1 ? abs($want) : 1);
+    ok($ok, $name) or diag("got " . ($got // 'undef') . ", want " . ($want // 'undef'));
+}
+
+# after a graceful stop: nothing at [alert], [emerg] or [crit]
+sub log_is_clean {
+    my ($stack, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @bad = $stack->bad_log_lines;
+    ok(!@bad, $name // 'error log has no [alert], [emerg] or [crit]')
+        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+}
+
+1;

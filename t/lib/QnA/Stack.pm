@@ -1,0 +1,316 @@
+package QnA::Stack;
+
+# The whole system on loopback: sandboxd and nginx with the module, started
+# from the templates in conf/, in a folder of their own under the runtime
+# folder.  Used by every test and by `make run`.  Perl core modules only.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Socket qw(SOMAXCONN);
+use Time::HiRes qw(sleep time);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+our $RUNTIME = $ENV{RUNTIME} || "$ROOT/.runtime";
+our $BUILD = "$RUNTIME/build";
+
+my $json = JSON::PP->new->utf8->canonical->allow_nonref;
+
+sub json { $json }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# new(name => 'errors', workers => 1, port => N, execute => 1,
+#     sandboxd => {max_active => 1, ...}, nginx_http => '...directives...',
+#     foreground => 0)
+sub new {
+    my ($class, %o) = @_;
+    my $name = $o{name} || 'test';
+    my $dir = $o{dir} || "$RUNTIME/t/$name.$$";
+    remove_tree($dir) unless $o{keep};
+    make_path("$dir/logs", "$dir/tmp");
+
+    my $self = bless {
+        %o,
+        name => $name,
+        dir => $dir,
+        port => $o{port} || free_port(),
+        workers => $o{workers} || 2,
+        pids => {},
+    }, $class;
+
+    $self->write_configs;
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub port { $_[0]{port} }
+
+sub render {
+    my ($self, $file, %vars) = @_;
+    open my $in, '<', "$ROOT/conf/$file" or die "$file: $!";
+    local $/;
+    my $text = <$in>;
+    close $in;
+    $text =~ s/\@([A-Z_]+)\@/exists $vars{$1} ? $vars{$1} : die "no \@$1\@ in $file"/ge;
+    return $text;
+}
+
+sub write_file {
+    my ($path, $text) = @_;
+    open my $out, '>', $path or die "$path: $!";
+    print $out $text;
+    close $out;
+}
+
+sub write_configs {
+    my ($self) = @_;
+    my $d = $self->{dir};
+
+    my $extra = '';
+    if ($self->{execute} // 1) {
+        $extra .= "        location = /execute {\n            qna_execute;\n        }\n\n";
+    }
+    $extra .= $self->{locations} // '';
+
+    my $user = $> == 0 ? 'user root root;' : '';
+
+    write_file("$d/nginx.conf", $self->render('nginx.conf.in',
+        MODULE => "$BUILD/nginx/objs/ngx_http_qna_module.so",
+        WORKERS => $self->{workers},
+        RUN => $d,
+        LOG_LEVEL => $self->{log_level} // 'info',
+        USER => $user,
+        PORT => $self->{port},
+        EXTRA_LOCATIONS => $extra,
+        EXTRA_HTTP => $self->{nginx_http} // '',
+    ));
+
+    my %s = (max_active => 0, max_queue => 64, %{ $self->{sandboxd} || {} });
+    write_file("$d/sandboxd.conf", $self->render('sandboxd.conf.in',
+        RUN => $d,
+        MAX_ACTIVE => $s{max_active},
+        MAX_QUEUE => $s{max_queue},
+    ));
+}
+
+sub spawn {
+    my ($self, $what, $log, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    $self->{pids}{$what} = $pid;
+    return $pid;
+}
+
+sub wait_for {
+    my ($self, $what, $check, $seconds) = @_;
+    my $until = time + ($seconds || 20);
+    while (time < $until) {
+        return 1 if $check->();
+        my $pid = $self->{pids}{$what};
+        if ($pid && waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{pids}{$what};
+            die "$what exited during start-up (status $?); see $self->{dir}/logs";
+        }
+        sleep 0.02;
+    }
+    die "$what did not start in time; see $self->{dir}/logs";
+}
+
+sub start_sandboxd {
+    my ($self) = @_;
+    my $sock = "$self->{dir}/sandboxd.sock";
+    $self->spawn(sandboxd => "$self->{dir}/logs/sandboxd.log",
+                 "$BUILD/sandboxd", '-c', "$self->{dir}/sandboxd.conf");
+    $self->wait_for(sandboxd => sub {
+        -S $sock && IO::Socket::UNIX->new(Peer => $sock) ? 1 : 0
+    });
+}
+
+sub start_nginx {
+    my ($self) = @_;
+    $self->spawn(nginx => "$self->{dir}/logs/nginx.stderr",
+                 '/usr/sbin/nginx', '-p', $self->{dir}, '-c',
+                 "$self->{dir}/nginx.conf", '-g', 'daemon off;');
+    my $port = $self->{port};
+    $self->wait_for(nginx => sub {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) ? 1 : 0
+    });
+}
+
+sub start {
+    my ($self) = @_;
+    $self->start_sandboxd;
+    $self->start_nginx;
+    return $self;
+}
+
+sub signal_and_wait {
+    my ($self, $what, $sig, $seconds) = @_;
+    my $pid = delete $self->{pids}{$what} or return;
+    kill $sig, $pid;
+    my $until = time + ($seconds || 15);
+    while (time < $until) {
+        return $? if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.02;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    return $?;
+}
+
+sub stop_sandboxd { $_[0]->signal_and_wait(sandboxd => $_[1] || 'TERM') }
+
+# graceful: QUIT lets the workers finish what they hold
+sub stop_nginx { $_[0]->signal_and_wait(nginx => 'QUIT') }
+
+sub reload_nginx {
+    my ($self) = @_;
+    kill 'HUP', $self->{pids}{nginx};
+}
+
+sub stop {
+    my ($self) = @_;
+    $self->stop_nginx;
+    $self->stop_sandboxd;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local $?;
+    $self->stop if $self->{pids} && %{ $self->{pids} };
+}
+
+sub error_log {
+    my ($self) = @_;
+    open my $in, '<', "$self->{dir}/logs/error.log" or return '';
+    local $/;
+    return <$in>;
+}
+
+# lines that must never appear: [alert] and [emerg] (and [crit] from us)
+sub bad_log_lines {
+    my ($self) = @_;
+    return grep { /\[(alert|emerg|crit)\]/ } split /\n/, $self->error_log;
+}
+
+# one HTTP/1.1 exchange on a fresh connection; returns a hash
+sub http {
+    my ($self, $method, $path, %o) = @_;
+    my $sock = $self->connect;
+    $self->send_request($sock, $method, $path, %o);
+    return read_response($sock, $o{timeout});
+}
+
+sub connect {
+    my ($self) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $self->{port}, Proto => 'tcp')
+        or die "connect: $!";
+    return $sock;
+}
+
+sub send_request {
+    my ($self, $sock, $method, $path, %o) = @_;
+    my $body = $o{body};
+    $body = $json->encode($o{json}) if exists $o{json};
+    my %h = (Host => 'localhost', Connection => 'close', %{ $o{headers} || {} });
+    $h{'Content-Type'} //= 'application/json' if defined $body && !exists $o{headers}{'Content-Type'};
+    if (defined $body && !$o{chunked}) {
+        $h{'Content-Length'} //= length $body;
+    }
+    $h{'Transfer-Encoding'} = 'chunked' if $o{chunked};
+    delete $h{$_} for grep { !defined $h{$_} } keys %h;
+    my $req = "$method $path HTTP/1.1\r\n";
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    $req .= "\r\n";
+    if (defined $body) {
+        if ($o{chunked}) {
+            for (my $i = 0; $i < length $body; $i += 4096) {
+                my $c = substr($body, $i, 4096);
+                $req .= sprintf("%x\r\n%s\r\n", length $c, $c);
+            }
+            $req .= "0\r\n\r\n";
+        } else {
+            $req .= $body;
+        }
+    }
+    local $SIG{PIPE} = 'IGNORE';
+    print $sock $req;
+}
+
+sub read_response {
+    my ($sock, $timeout) = @_;
+    my $buf = '';
+    my $until = time + ($timeout || 60);
+    $sock->blocking(1);
+    while (time < $until) {
+        my $rin = '';
+        vec($rin, fileno($sock), 1) = 1;
+        my $n = select(my $rout = $rin, undef, undef, 0.5);
+        next unless $n;
+        my $got = sysread($sock, $buf, 65536, length $buf);
+        last unless $got;
+    }
+    close $sock;
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    my $r = { raw => $buf, body => $body // '', headers => {} };
+    return $r unless defined $head && $head =~ m{^HTTP/1\.\d (\d+)};
+    $r->{status} = $1;
+    for my $line (split /\r\n/, $head) {
+        $r->{headers}{lc $1} = $2 if $line =~ /^([^:]+):\s*(.*)$/;
+    }
+    $r->{json} = eval { $json->decode($r->{body}) } if length $r->{body};
+    return $r;
+}
+
+sub analyze {
+    my ($self, $question, %extra) = @_;
+    return $self->http(POST => '/analyze', json => { question => $question, %extra });
+}
+
+sub execute {
+    my ($self, %body) = @_;
+    return $self->http(POST => '/execute', json => \%body);
+}
+
+my $rpc_id = 0;
+
+# a JSON-RPC call to /mcp; returns the decoded JSON-RPC answer
+sub mcp {
+    my ($self, $method, $params, %o) = @_;
+    my $r = $self->http(POST => $o{path} || '/mcp', json => {
+        jsonrpc => '2.0', id => ++$rpc_id, method => $method,
+        (defined $params ? (params => $params) : ()) });
+    return $r->{json};
+}
+
+# a tool's structuredContent, or die with its error
+sub tool {
+    my ($self, $name, $args) = @_;
+    my $a = $self->mcp('tools/call', { name => $name, arguments => $args || {} });
+    die "tools/call $name: no result" unless $a && $a->{result};
+    die "tools/call $name: $a->{result}{content}[0]{text}" if $a->{result}{isError};
+    return $a->{result}{structuredContent};
+}
+
+1;
