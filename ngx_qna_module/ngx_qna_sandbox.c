@@ -16,7 +16,7 @@
 
 typedef struct {
     ngx_http_request_t         *request;
-    ngx_peer_connection_t       peer;
+    ngx_connection_t           *conn;
 
     u_char                     *out;
     u_char                     *out_last;
@@ -34,6 +34,8 @@ typedef struct {
 } ngx_qna_sandbox_ctx_t;
 
 
+static ngx_int_t ngx_qna_sandbox_connect(ngx_qna_sandbox_ctx_t *ctx,
+    ngx_addr_t *addr, ngx_log_t *log);
 static void ngx_qna_sandbox_write_handler(ngx_event_t *wev);
 static void ngx_qna_sandbox_read_handler(ngx_event_t *rev);
 static void ngx_qna_sandbox_finish(ngx_qna_sandbox_ctx_t *ctx,
@@ -92,37 +94,113 @@ ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
     cln->handler = ngx_qna_sandbox_cleanup;
     cln->data = ctx;
 
-    ctx->peer.sockaddr = addr->sockaddr;
-    ctx->peer.socklen = addr->socklen;
-    ctx->peer.name = &addr->name;
-    ctx->peer.get = ngx_event_get_peer;
-    ctx->peer.log = r->connection->log;
-    ctx->peer.log_error = NGX_ERROR_ERR;
+    rc = ngx_qna_sandbox_connect(ctx, addr, r->connection->log);
 
-    rc = ngx_event_connect_peer(&ctx->peer);
-
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+    if (rc == NGX_DECLINED || rc == NGX_ERROR) {
         ctx->finished = 1;
-        ctx->peer.connection = NULL;
-        return NGX_DECLINED;
+        return rc;
     }
 
-    c = ctx->peer.connection;
+    c = ctx->conn;
     c->data = ctx;
-    c->log = r->connection->log;
-    c->read->log = c->log;
-    c->write->log = c->log;
     c->read->handler = ngx_qna_sandbox_read_handler;
     c->write->handler = ngx_qna_sandbox_write_handler;
 
     /* one deadline for the whole call, writing included */
     ngx_add_timer(c->read, timeout);
 
-    if (rc == NGX_OK) {
-        ngx_qna_sandbox_write_handler(c->write);
-    }
+    ngx_qna_sandbox_write_handler(c->write);
 
     return NGX_OK;
+}
+
+
+/*
+ * ngx_event_connect_peer() logs a missing socket file at [crit]; here a
+ * stopped sandboxd is an expected state (503, then recovery), so the
+ * connection is made by hand and its failure logged at [error].  A Unix
+ * stream connect either completes at once or fails: EAGAIN means a full
+ * backlog and is an answer too.
+ */
+
+static ngx_int_t
+ngx_qna_sandbox_connect(ngx_qna_sandbox_ctx_t *ctx, ngx_addr_t *addr,
+    ngx_log_t *log)
+{
+    ngx_err_t          err;
+    ngx_socket_t       s;
+    ngx_connection_t  *c;
+
+    s = ngx_socket(AF_UNIX, SOCK_STREAM, 0);
+
+    if (s == (ngx_socket_t) -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
+                      ngx_socket_n " failed");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(s, log);
+
+    if (c == NULL) {
+        if (ngx_close_socket(s) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
+                          ngx_close_socket_n " failed");
+        }
+
+        return NGX_ERROR;
+    }
+
+    c->type = SOCK_STREAM;
+    c->recv = ngx_recv;
+    c->send = ngx_send;
+    c->recv_chain = ngx_recv_chain;
+    c->send_chain = ngx_send_chain;
+    c->log = log;
+    c->read->log = log;
+    c->write->log = log;
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+
+    ctx->conn = c;
+
+    if (ngx_nonblocking(s) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
+                      ngx_nonblocking_n " failed");
+        goto failed;
+    }
+
+    if (connect(s, addr->sockaddr, addr->socklen) == -1) {
+        err = ngx_socket_errno;
+
+        ngx_log_error(NGX_LOG_ERR, log, err,
+                      "qna: cannot connect to sandboxd at %V%s", &addr->name,
+                      err == NGX_EAGAIN ? " (its backlog is full)" : "");
+        ngx_close_connection(c);
+        ctx->conn = NULL;
+
+        return NGX_DECLINED;
+    }
+
+    if (ngx_add_conn) {
+        if (ngx_add_conn(c) == NGX_ERROR) {
+            goto failed;
+        }
+
+    } else if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT)
+               != NGX_OK)
+    {
+        goto failed;
+    }
+
+    c->write->ready = 1;
+
+    return NGX_OK;
+
+failed:
+
+    ngx_close_connection(c);
+    ctx->conn = NULL;
+
+    return NGX_ERROR;
 }
 
 
@@ -289,9 +367,9 @@ ngx_qna_sandbox_finish(ngx_qna_sandbox_ctx_t *ctx, ngx_qna_sandbox_rc_e rc,
 
     ctx->finished = 1;
 
-    if (ctx->peer.connection) {
-        ngx_close_connection(ctx->peer.connection);
-        ctx->peer.connection = NULL;
+    if (ctx->conn) {
+        ngx_close_connection(ctx->conn);
+        ctx->conn = NULL;
     }
 
     r = ctx->request;
@@ -309,9 +387,9 @@ ngx_qna_sandbox_cleanup(void *data)
 {
     ngx_qna_sandbox_ctx_t  *ctx = data;
 
-    if (!ctx->finished && ctx->peer.connection) {
-        ngx_close_connection(ctx->peer.connection);
-        ctx->peer.connection = NULL;
+    if (!ctx->finished && ctx->conn) {
+        ngx_close_connection(ctx->conn);
+        ctx->conn = NULL;
     }
 
     ctx->finished = 1;

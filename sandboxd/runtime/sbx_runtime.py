@@ -146,8 +146,8 @@ def _send(message):
     _sbx.send(json.dumps(message, allow_nan=False).encode())
 
 
-def _fail(code, message, **details):
-    _send({"t": "error", "code": code, "message": message,
+def _fail(code, text, **details):
+    _send({"t": "error", "code": code, "message": text,
            "details": _plain(details)})
 
 
@@ -247,7 +247,7 @@ def run(request):
         return
     except BaseException as e:  # noqa: B902 - the script's, all of them
         _fail("EXECUTION_FAILED", "%s: %s" % (type(e).__name__, e),
-              type=type(e).__name__, message=str(e)[:1000],
+              type=type(e).__name__, error=str(e)[:1000],
               line=_script_line(e.__traceback__))
         return
 

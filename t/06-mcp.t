@@ -1,0 +1,127 @@
+#!/usr/bin/perl
+# ngx_mcp_module v1: JSON-RPC 2.0 over POST /mcp, the tools the planner
+# needs, their argument checks, and the errors of the protocol.
+
+use strict;
+use warnings;
+use Test::More;
+use QnA::Stack;
+use QnA::Check;
+
+my $s = QnA::Stack->new(name => 'mcp')->start;
+
+# the handshake
+{
+    my $a = $s->mcp('initialize', { protocolVersion => '2025-06-18', capabilities => {},
+                                    clientInfo => { name => 't', version => '1' } });
+    is $a->{jsonrpc}, '2.0', 'initialize: JSON-RPC 2.0';
+    is $a->{result}{protocolVersion}, '2025-06-18', '  a version we speak is echoed';
+    ok $a->{result}{capabilities}{tools}, '  tools capability';
+    is $a->{result}{serverInfo}{name}, 'qna-mcp', '  serverInfo';
+
+    $a = $s->mcp('initialize', { protocolVersion => '1999-01-01' });
+    is $a->{result}{protocolVersion}, '2025-11-25', '  an unknown version gets the latest';
+
+    my $r = $s->http(POST => '/mcp', json => { jsonrpc => '2.0', method => 'notifications/initialized' });
+    is $r->{status}, 202, 'a notification: 202';
+    is $r->{body}, '', '  with no body';
+
+    is_deeply $s->mcp('ping')->{result}, {}, 'ping';
+}
+
+# tools/list
+{
+    my $tools = $s->mcp('tools/list')->{result}{tools};
+    my %t = map { $_->{name} => $_ } @$tools;
+    for my $n (qw(alpaca_market_stocks_bars alpaca_market_stocks_snapshots
+                  alpaca_market_screener_most_actives calculate_volatility calculate_sma
+                  calculate_ema calculate_rsi calculate_macd calculate_bollinger_bands
+                  calculate_atr calculate_sharpe_ratio calculate_sortino_ratio
+                  calculate_max_drawdown calculate_var)) {
+        ok $t{$n}, "tool $n";
+        is $t{$n}{inputSchema}{type}, 'object', "  $n has an object schema" if $t{$n};
+        ok $t{$n}{annotations}{readOnlyHint}, "  $n is read-only" if $t{$n};
+    }
+
+    my $fin = $s->mcp('tools/list', undef, path => '/mcp/financial')->{result}{tools};
+    ok !grep({ $_->{name} =~ /^calculate_/ } @$fin), '/mcp/financial serves only financial tools';
+    my $ana = $s->mcp('tools/list', undef, path => '/mcp/analytics')->{result}{tools};
+    ok !grep({ $_->{name} !~ /^calculate_/ } @$ana), '/mcp/analytics serves only analytics tools';
+}
+
+# tools/call: text and structured content, the sample label, determinism
+{
+    my $a = $s->mcp('tools/call', { name => 'alpaca_market_stocks_bars',
+                                    arguments => { symbol => 'aapl', limit => 5 } });
+    my $sc = $a->{result}{structuredContent};
+    is $a->{result}{isError}, JSON::PP::false, 'bars: not an error';
+    is $sc->{status}, 'success', '  standard shape: status';
+    is $sc->{metadata}{source}, 'sample', '  labelled sample';
+    is $sc->{data}{symbol}, 'AAPL', '  the symbol upper-cased';
+    is scalar(@{ $sc->{data}{bars} }), 5, '  5 bars';
+    is $sc->{data}{bars}[-1]{t}, '2026-10-30T05:00:00Z', '  the sample ends on its fixed date';
+    is_deeply(JSON::PP->new->decode($a->{result}{content}[0]{text}), $sc, '  text content is the same JSON');
+
+    my $again = $s->tool('alpaca_market_stocks_bars', { symbol => 'AAPL', limit => 5 });
+    is_deeply $again->{data}, $sc->{data}, '  the same numbers every time';
+    my $longer = $s->tool('alpaca_market_stocks_bars', { symbol => 'AAPL', limit => 50 });
+    is_deeply [@{ $longer->{data}{bars} }[45 .. 49]], $sc->{data}{bars}, '  and whatever the limit';
+
+    my $snap = $s->tool('alpaca_market_stocks_snapshots', { symbols => ['MSFT', 'KO'] });
+    ok $snap->{data}{MSFT}{latestTrade}{p} && $snap->{data}{KO}{latestTrade}{p}, 'snapshots of two symbols';
+
+    my $act = $s->tool('alpaca_market_screener_most_actives', { limit => 30 });
+    is scalar(@{ $act->{data}{most_actives} }), 30, 'a universe of at least 30 symbols';
+
+    my $vol = $s->tool('calculate_volatility', { returns => [0.01, -0.02, 0.015, 0.003] });
+    close_to $vol->{daily_volatility}, 0.0154704018478297, 'volatility: sample standard deviation';
+    close_to $vol->{volatility}, 0.0154704018478297 * sqrt(252), '  annualized with sqrt(252)';
+
+    my $sma = $s->tool('calculate_sma', { prices => [1, 2, 3, 4, 5], period => 2 });
+    is_deeply $sma->{values}, [1.5, 2.5, 3.5, 4.5], 'SMA values';
+}
+
+# bad arguments: isError, and the message names the argument
+for my $case (['calculate_sma', { prices => [1, 2, 3], period => 0 }, qr/period/],
+              ['calculate_sma', { prices => [1, 2, 'x'], period => 2 }, qr/prices/],
+              ['calculate_sma', { period => 2 }, qr/prices/],
+              ['calculate_sma', { prices => [1, 2], period => 5 }, qr/prices.*at least/],
+              ['calculate_volatility', { returns => [0.1] }, qr/returns/],
+              ['calculate_var', { returns => [0.1, 0.2, 0.3], confidence => 1.5 }, qr/confidence/],
+              ['calculate_atr', { high => [1, 2, 3], low => [1, 2], close => [1, 2, 3], period => 1 }, qr/same length/],
+              ['alpaca_market_stocks_bars', { symbol => 'AAPL', limit => 5000 }, qr/limit/],
+              ['alpaca_market_stocks_bars', { symbol => 'A;B' }, qr/symbol/],
+              ['alpaca_market_stocks_bars', { symbol => 'NOPE' }, qr/DATA_UNAVAILABLE/]) {
+    my ($tool, $args, $re) = @$case;
+    my $a = $s->mcp('tools/call', { name => $tool, arguments => $args });
+    is $a->{result}{isError}, JSON::PP::true, "$tool with bad arguments: isError";
+    like $a->{result}{content}[0]{text}, $re, "  the message: $a->{result}{content}[0]{text}";
+}
+
+# protocol errors
+{
+    my $a = $s->mcp('tools/call', { name => 'no_such_tool', arguments => {} });
+    is $a->{error}{code}, -32602, 'unknown tool: -32602';
+    is $s->mcp('no/such/method')->{error}{code}, -32601, 'unknown method: -32601';
+
+    my $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "2.0", "id": 1, "method": ');
+    is $r->{status}, 400, 'parse error: 400';
+    is $r->{json}{error}{code}, -32700, '  -32700';
+
+    $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "1.0", "id": 1, "method": "ping"}');
+    is $r->{json}{error}{code}, -32600, 'wrong jsonrpc version: -32600';
+    $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "2.0", "id": {}, "method": "ping"}');
+    is $r->{json}{error}{code}, -32600, 'an object as id: -32600';
+    $r = $s->http(POST => '/mcp', body => '[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]');
+    is $r->{json}{error}{code}, -32600, 'a batch: -32600 in this version';
+
+    $r = $s->http(GET => '/mcp');
+    is $r->{status}, 405, 'GET: 405';
+    $r = $s->http(POST => '/mcp', body => '{}', headers => { 'Content-Type' => 'text/plain' });
+    is $r->{status}, 415, 'text/plain: 415';
+}
+
+$s->stop;
+log_is_clean($s);
+
+done_testing;
