@@ -75,6 +75,8 @@ typedef struct {
     int                         devnull;
     pid_t                       pid;
     int64_t                     base_vm_mb;    /* the zygote's own */
+    pid_t                       spare_pid;     /* forked, waiting */
+    int                         spare_fd;
 
     int                         active;
     int                         queued;
@@ -111,6 +113,7 @@ int sbx_frame_set_json(sbx_frame_out_t *out, json_t *json);
 void sbx_frame_in_reset(sbx_frame_in_t *in);
 
 /* sbx_exec.c */
+int sbx_exec_spare_fork(void);
 void sbx_exec_submit(sbx_client_t *cl, json_t *req);
 void sbx_exec_cancel(sbx_exec_t *ex);
 void sbx_exec_reap(void);
@@ -120,15 +123,15 @@ void sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer);
 void sbx_exec_stop_all(void);
 
 /* sbx_child.c: never returns */
-void sbx_child_run(int chan, const char *request, int64_t timeout_ms,
-    int64_t memory_mb) __attribute__((noreturn));
+void sbx_child_run(int chan) __attribute__((noreturn));
 
 /* sbx_python.c */
 int sbx_python_init(void);
 void sbx_python_before_fork(void);
 void sbx_python_after_fork_parent(void);
 void sbx_python_after_fork_child(void);
-void sbx_python_run(int chan, const char *request, size_t len);
+void sbx_python_prepare(int chan);
+void sbx_python_run(const char *request, size_t len);
 
 /* sbx_relay.c */
 sbx_relay_t *sbx_relay_start(sbx_exec_t *ex, const char *name, json_t *args,

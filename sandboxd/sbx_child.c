@@ -48,19 +48,20 @@ sbx_child_limit(int resource, rlim_t value)
 static void
 sbx_child_fds(int chan)
 {
+    /* stdio first: /dev/null may sit on the descriptor the channel takes */
+    if (dup2(sbx_cycle.devnull, 0) < 0
+        || dup2(sbx_cycle.devnull, 1) < 0
+        || dup2(sbx_cycle.devnull, 2) < 0)
+    {
+        sbx_child_fail("dup2");
+    }
+
     if (chan != SBX_CHAN_FD) {
         if (dup2(chan, SBX_CHAN_FD) < 0) {
             sbx_child_fail("dup2");
         }
 
         close(chan);
-    }
-
-    if (dup2(sbx_cycle.devnull, 0) < 0
-        || dup2(sbx_cycle.devnull, 1) < 0
-        || dup2(sbx_cycle.devnull, 2) < 0)
-    {
-        sbx_child_fail("dup2");
     }
 
     /* every other descriptor of the daemon: listeners, clients, epoll */
@@ -74,11 +75,70 @@ sbx_child_fds(int chan)
 }
 
 
-void
-sbx_child_run(int chan, const char *request, int64_t timeout_ms,
-    int64_t memory_mb)
+/* the request: one frame, read whole, blocking (a child has nothing else) */
+
+static char *
+sbx_child_request(size_t *len)
 {
-    sigset_t  empty;
+    char           *buf;
+    size_t          got;
+    ssize_t         n;
+    unsigned char   hdr[4];
+
+    for (got = 0; got < 4; got += n) {
+        n = read(SBX_CHAN_FD, hdr + got, 4 - got);
+
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                n = 0;
+                continue;
+            }
+
+            /* sandboxd went away, or had no work for us after all */
+            _exit(0);
+        }
+    }
+
+    *len = ((size_t) hdr[0] << 24) | ((size_t) hdr[1] << 16)
+           | ((size_t) hdr[2] << 8) | (size_t) hdr[3];
+
+    if (*len == 0 || *len > SBX_MAX_FRAME) {
+        sbx_child_fail("request size");
+    }
+
+    buf = malloc(*len + 1);
+    if (buf == NULL) {
+        sbx_child_fail("malloc");
+    }
+
+    for (got = 0; got < *len; got += n) {
+        n = read(SBX_CHAN_FD, buf + got, *len - got);
+
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                n = 0;
+                continue;
+            }
+
+            _exit(0);
+        }
+    }
+
+    buf[*len] = '\0';
+
+    return buf;
+}
+
+
+void
+sbx_child_run(int chan)
+{
+    char          *request;
+    size_t         len;
+    json_t        *req;
+    json_int_t     timeout_ms, memory_mb;
+    sigset_t       empty;
+    json_error_t   jerr;
 
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -104,9 +164,6 @@ sbx_child_run(int chan, const char *request, int64_t timeout_ms,
         }
     }
 
-    sbx_child_limit(RLIMIT_AS, (rlim_t) (sbx_cycle.base_vm_mb + memory_mb)
-                               * 1024 * 1024);
-    sbx_child_limit(RLIMIT_CPU, (rlim_t) (timeout_ms / 1000 + 1));
     sbx_child_limit(RLIMIT_FSIZE, 0);
     sbx_child_limit(RLIMIT_CORE, 0);
     sbx_child_limit(RLIMIT_NOFILE, 16);
@@ -122,7 +179,28 @@ sbx_child_run(int chan, const char *request, int64_t timeout_ms,
         sbx_child_fail("prctl");
     }
 
-    sbx_python_run(SBX_CHAN_FD, request, strlen(request));
+    /* trusted work while no one waits: reseeding, warming the pages */
+    sbx_python_prepare(SBX_CHAN_FD);
+
+    request = sbx_child_request(&len);
+
+    /* sandboxd checked these; the limits below must not depend on luck */
+    req = json_loadb(request, len, 0, &jerr);
+    timeout_ms = json_integer_value(json_object_get(req, "timeout_ms"));
+    memory_mb = json_integer_value(json_object_get(req, "max_memory_mb"));
+    json_decref(req);
+
+    if (timeout_ms < 1 || timeout_ms > 120000
+        || memory_mb < 16 || memory_mb > 2048)
+    {
+        sbx_child_fail("limits out of range");
+    }
+
+    sbx_child_limit(RLIMIT_AS, (rlim_t) (sbx_cycle.base_vm_mb + memory_mb)
+                               * 1024 * 1024);
+    sbx_child_limit(RLIMIT_CPU, (rlim_t) (timeout_ms / 1000 + 2));
+
+    sbx_python_run(request, len);
 
     _exit(0);
 }

@@ -56,6 +56,7 @@ struct sbx_exec_s {
 static void sbx_exec_start(sbx_exec_t *ex);
 static void sbx_exec_chan_handler(sbx_event_t *ev, uint32_t events);
 static void sbx_exec_drain(sbx_exec_t *ex);
+static void sbx_exec_answer(sbx_exec_t *ex, int status);
 static void sbx_exec_finish(sbx_exec_t *ex, int status);
 static void sbx_exec_free(sbx_exec_t *ex);
 static void sbx_exec_kill(sbx_exec_t *ex, const char *why);
@@ -213,12 +214,60 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
 }
 
 
+/*
+ * A spare: a child forked and set up ahead of time, waiting on its channel
+ * for a request.  Forking a ~100 MB interpreter and faulting in the pages
+ * every run touches costs milliseconds; done while sandboxd is idle, it
+ * is off the request path.  No script byte reaches a spare before its
+ * limits are on (sbx_child.c).
+ */
+
+int
+sbx_exec_spare_fork(void)
+{
+    int    sv[2];
+    pid_t  pid;
+
+    if (sbx_cycle.spare_pid > 0 || sbx_cycle.stopping) {
+        return 0;
+    }
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        sbx_log("socketpair(): %s", strerror(errno));
+        return -1;
+    }
+
+    sbx_python_before_fork();
+    pid = fork();
+
+    if (pid == 0) {
+        sbx_python_after_fork_child();
+        close(sv[0]);
+        sbx_child_run(sv[1]);
+    }
+
+    sbx_python_after_fork_parent();
+    close(sv[1]);
+
+    if (pid < 0) {
+        sbx_log("fork(): %s", strerror(errno));
+        close(sv[0]);
+        return -1;
+    }
+
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+
+    sbx_cycle.spare_pid = pid;
+    sbx_cycle.spare_fd = sv[0];
+
+    return 0;
+}
+
+
 static void
 sbx_exec_start(sbx_exec_t *ex)
 {
-    int          sv[2];
-    char        *request;
-    pid_t        pid;
+    int  rc;
 
     sbx_cycle.active++;
     sbx_cycle.executions++;
@@ -229,51 +278,39 @@ sbx_exec_start(sbx_exec_t *ex)
     ex->started = sbx_now_ms();
     ex->deadline = ex->started + ex->timeout_ms;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        sbx_log("socketpair(): %s", strerror(errno));
+    /* no spare ready (a burst): fork one now, on the request's time */
+    if (sbx_cycle.spare_pid <= 0 && sbx_exec_spare_fork() != 0) {
         ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
                               "code", "EXECUTION_FAILED",
-                              "message", "sandboxd cannot create a channel");
+                              "message", "sandboxd cannot start a process");
         sbx_exec_finish(ex, 0);
         return;
     }
 
-    /* the child needs the request; forking hands it over for free */
-    request = json_dumps(ex->req, JSON_COMPACT);
-
-    sbx_python_before_fork();
-    pid = fork();
-
-    if (pid == 0) {
-        sbx_python_after_fork_child();
-        close(sv[0]);
-        sbx_child_run(sv[1], request, ex->timeout_ms, ex->memory_mb);
-    }
-
-    sbx_python_after_fork_parent();
-    free(request);
-    close(sv[1]);
-
-    if (pid < 0) {
-        sbx_log("fork(): %s", strerror(errno));
-        close(sv[0]);
-        ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
-                              "code", "EXECUTION_FAILED",
-                              "message", "sandboxd cannot fork");
-        sbx_exec_finish(ex, 0);
-        return;
-    }
-
-    ex->pid = pid;
-
-    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-
-    ex->chan.fd = sv[0];
+    ex->pid = sbx_cycle.spare_pid;
+    ex->chan.fd = sbx_cycle.spare_fd;
     ex->chan.handler = sbx_exec_chan_handler;
     ex->chan.data = ex;
 
-    if (sbx_event_add(&ex->chan, EPOLLIN | EPOLLRDHUP) != 0) {
-        sbx_exec_kill(ex, "epoll_ctl() failed");
+    sbx_cycle.spare_pid = -1;
+    sbx_cycle.spare_fd = -1;
+
+    if (sbx_event_add(&ex->chan, EPOLLIN | EPOLLRDHUP) != 0
+        || sbx_frame_set_json(&ex->out, ex->req) != 0)
+    {
+        sbx_exec_kill(ex, "cannot hand the request over");
+        return;
+    }
+
+    rc = sbx_frame_write(ex->chan.fd, &ex->out);
+
+    if (rc == 0) {
+        /* a large script: the rest goes when the child has read some */
+        ex->writing = 1;
+        sbx_event_mod(&ex->chan, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+
+    } else if (rc < 0) {
+        sbx_exec_kill(ex, "the child is gone");
     }
 }
 
@@ -399,6 +436,7 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
         }
 
         ex->final = msg;
+        sbx_exec_answer(ex, 0);
         return;
     }
 
@@ -422,6 +460,7 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
         }
 
         ex->final = msg;
+        sbx_exec_answer(ex, 0);
         return;
     }
 
@@ -525,6 +564,14 @@ sbx_exec_reap(void)
     sbx_exec_t  *ex;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == sbx_cycle.spare_pid) {
+            sbx_log("the spare child %d died before its turn", (int) pid);
+            close(sbx_cycle.spare_fd);
+            sbx_cycle.spare_pid = -1;
+            sbx_cycle.spare_fd = -1;
+            continue;
+        }
+
         for (ex = sbx_cycle.running; ex; ex = ex->next) {
             if (ex->pid == pid) {
                 ex->pid = -1;
@@ -617,10 +664,40 @@ sbx_exec_reply(sbx_exec_t *ex, int status)
 }
 
 
+/*
+ * The answer goes out as soon as it is known: the final frame is enough,
+ * there is no need to wait for the child's address space to be torn down
+ * (about a millisecond).  The slot stays taken until the child is reaped.
+ */
+
+static void
+sbx_exec_answer(sbx_exec_t *ex, int status)
+{
+    json_t  *reply;
+
+    if (ex->client == NULL) {
+        return;
+    }
+
+    reply = sbx_exec_reply(ex, status);
+
+    if (reply) {
+        json_object_set_new(reply, "execution_time_ms",
+                            json_integer(sbx_now_ms() - ex->started));
+        json_object_set_new(reply, "metadata", sbx_exec_metadata(ex));
+    }
+
+    sbx_client_reply(ex->client, reply);
+    ex->client = NULL;
+
+    /* the child has nothing more to say: do not let it linger */
+    sbx_exec_kill(ex, NULL);
+}
+
+
 static void
 sbx_exec_finish(sbx_exec_t *ex, int status)
 {
-    json_t       *reply;
     sbx_exec_t  **pp;
 
     for (pp = &sbx_cycle.running; *pp; pp = &(*pp)->next) {
@@ -637,19 +714,7 @@ sbx_exec_finish(sbx_exec_t *ex, int status)
         ex->relay = NULL;
     }
 
-    if (ex->client) {
-        reply = sbx_exec_reply(ex, status);
-
-        if (reply) {
-            json_object_set_new(reply, "execution_time_ms",
-                                json_integer(sbx_now_ms() - ex->started));
-            json_object_set_new(reply, "metadata", sbx_exec_metadata(ex));
-        }
-
-        sbx_client_reply(ex->client, reply);
-        ex->client = NULL;
-    }
-
+    sbx_exec_answer(ex, status);
     sbx_exec_free(ex);
 
     /* a slot is free: the oldest waiting execution takes it */
@@ -761,6 +826,13 @@ void
 sbx_exec_stop_all(void)
 {
     sbx_exec_t  *ex;
+
+    if (sbx_cycle.spare_pid > 0) {
+        kill(sbx_cycle.spare_pid, SIGKILL);
+        waitpid(sbx_cycle.spare_pid, NULL, 0);
+        close(sbx_cycle.spare_fd);
+        sbx_cycle.spare_pid = -1;
+    }
 
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
         sbx_exec_kill(ex, NULL);

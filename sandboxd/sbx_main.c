@@ -450,7 +450,7 @@ int
 main(int argc, char **argv)
 {
     int                  lfd, sfd, n, i, timeout;
-    int64_t              now, next, d;
+    int64_t              now, next, d, spare_retry;
     sigset_t             mask;
     sbx_event_t          lev, sev, *ev;
     struct epoll_event   events[64];
@@ -474,6 +474,8 @@ main(int argc, char **argv)
     }
 
     sbx_cycle.pid = getpid();
+    sbx_cycle.spare_pid = -1;
+    sbx_cycle.spare_fd = -1;
 
     sbx_cycle.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (sbx_cycle.devnull < 0) {
@@ -520,6 +522,8 @@ main(int argc, char **argv)
 
     sbx_write_pid();
 
+    spare_retry = 0;
+
     sbx_log("ready on %s (max_active %d, max_queue %d, %s)",
             sbx_cycle.conf.listen, sbx_cycle.conf.max_active,
             sbx_cycle.conf.max_queue, sbx_cycle.versions);
@@ -535,7 +539,19 @@ main(int argc, char **argv)
 
         timeout = next < 0 ? -1 : (next <= now ? 0 : (int) (next - now));
 
+        /* with no spare waiting, look for an idle moment to fork one */
+        if (sbx_cycle.spare_pid <= 0 && now >= spare_retry) {
+            timeout = 0;
+        }
+
         n = epoll_wait(sbx_cycle.epfd, events, 64, timeout);
+
+        if (n == 0 && sbx_cycle.spare_pid <= 0 && now >= spare_retry
+            && sbx_exec_spare_fork() != 0)
+        {
+            /* fork failing (limits, memory): not in a tight loop */
+            spare_retry = now + 1000;
+        }
 
         if (n < 0 && errno != EINTR) {
             sbx_log("epoll_wait(): %s", strerror(errno));

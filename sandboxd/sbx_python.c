@@ -37,6 +37,7 @@ extern const char  sbx_runtime_py[];
 
 static int        sbx_py_chan = -1;
 static PyObject  *sbx_py_run;
+static PyObject  *sbx_py_prepare;
 
 
 static int
@@ -274,9 +275,10 @@ sbx_python_init(void)
     }
 
     sbx_py_run = PyObject_GetAttrString(module, "run");
+    sbx_py_prepare = PyObject_GetAttrString(module, "prepare");
     versions = PyObject_GetAttrString(module, "VERSIONS");
 
-    if (sbx_py_run == NULL || versions == NULL
+    if (sbx_py_run == NULL || sbx_py_prepare == NULL || versions == NULL
         || !PyUnicode_Check(versions))
     {
         PyErr_Print();
@@ -318,11 +320,27 @@ sbx_python_after_fork_child(void)
 
 
 void
-sbx_python_run(int chan, const char *request, size_t len)
+sbx_python_prepare(int chan)
 {
     PyObject  *res;
 
     sbx_py_chan = chan;
+
+    res = PyObject_CallNoArgs(sbx_py_prepare);
+
+    if (res == NULL) {
+        PyErr_Clear();
+        _exit(103);
+    }
+
+    Py_DECREF(res);
+}
+
+
+void
+sbx_python_run(const char *request, size_t len)
+{
+    PyObject  *res;
 
     res = PyObject_CallFunction(sbx_py_run, "y#", request, (Py_ssize_t) len);
 
