@@ -7,6 +7,9 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use QnA::Stack;
+use POSIX ();
+
+$| = 1;
 
 my $port = $ENV{QNA_PORT} || 8010;
 die "QNA_PORT must be a port number\n" unless $port =~ /^\d+$/ && $port > 0 && $port < 65536;
@@ -29,7 +32,15 @@ print "QnA gateway on http://127.0.0.1:$port (logs: ", $stack->dir, "/logs)\n",
       "       -d '{\"question\":\"What is the 30-day volatility of TSLA?\"}'\n",
       "Ctrl-C stops it.\n";
 
+my $parent = getppid();
+
 until ($stop) {
+    # make was killed (SIGTERM to make itself): do not outlive it
+    if (getppid() != $parent) {
+        warn "parent exited; stopping\n";
+        $stop = 1;
+    }
+
     # a part that dies takes the whole run down, loudly
     for my $what (qw(nginx sandboxd)) {
         my $pid = $stack->{pids}{$what} or next;

@@ -228,7 +228,7 @@ static ngx_int_t
 ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status, json_t *answer)
 {
     ngx_int_t  rc;
-    ngx_str_t  text;
+    ngx_str_t  text, rid;
 
     if (answer == NULL) {
         if (status == NGX_HTTP_ACCEPTED) {
@@ -242,6 +242,13 @@ ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status, json_t *answer)
     json_decref(answer);
 
     if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the same id the access log can print: a tool call can be traced */
+    rid = ngx_qna_request_id(r);
+
+    if (ngx_qna_http_add_header(r, "X-Request-Id", &rid) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

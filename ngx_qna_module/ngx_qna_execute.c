@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_qna_module.h"
+#include "ngx_qna_http.h"
 
 
 #define NGX_QNA_TIMEOUT_MAX_S   120

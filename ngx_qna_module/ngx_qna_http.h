@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 
+ngx_str_t ngx_qna_request_id(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_body(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_qna_http_is_json(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,

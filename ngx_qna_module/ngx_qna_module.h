@@ -77,7 +77,6 @@ typedef struct {
 
 
 /* ngx_qna_response.c */
-ngx_str_t ngx_qna_request_id(ngx_http_request_t *r);
 ngx_int_t ngx_qna_send_data(ngx_http_request_t *r, json_t *data);
 ngx_int_t ngx_qna_send_error(ngx_http_request_t *r, ngx_qna_error_e code,
     const char *message, json_t *details, json_t *suggestions);

@@ -130,35 +130,6 @@ ngx_qna_json_str(ngx_str_t *s)
 }
 
 
-/*
- * nginx's own $request_id: 32 hex digits, random per request, the same
- * value the access log can print.
- */
-
-ngx_str_t
-ngx_qna_request_id(ngx_http_request_t *r)
-{
-    ngx_str_t                   id;
-    ngx_http_variable_value_t  *vv;
-
-    static ngx_str_t            name = ngx_string("request_id");
-
-    /* indexed and cached in the request: the same value on every call */
-    vv = ngx_http_get_variable(r->main, &name,
-                               ngx_hash_key(name.data, name.len));
-
-    if (vv == NULL || vv->not_found) {
-        ngx_str_set(&id, "-");
-        return id;
-    }
-
-    id.data = vv->data;
-    id.len = vv->len;
-
-    return id;
-}
-
-
 static ngx_int_t
 ngx_qna_send(ngx_http_request_t *r, ngx_uint_t status, json_t *body)
 {

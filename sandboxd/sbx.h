@@ -62,6 +62,7 @@ typedef struct {
     int                         max_active;
     int                         max_queue;
     int                         relay_timeout_ms;
+    int                         network_namespace;
 } sbx_conf_t;
 
 

@@ -65,6 +65,7 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->max_active = 0;
     conf->max_queue = 64;
     conf->relay_timeout_ms = 30000;
+    conf->network_namespace = 1;
 
     f = fopen(path, "r");
     if (f == NULL) {
@@ -122,6 +123,16 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
 
         } else if (strcmp(key, "max_queue") == 0) {
             rc = sbx_conf_int(path, line, value, 0, 100000, &conf->max_queue);
+
+        } else if (strcmp(key, "network_namespace") == 0) {
+            if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
+                conf->network_namespace = (value[1] == 'n');
+
+            } else {
+                fprintf(stderr, "sandboxd: %s:%d: network_namespace is on "
+                        "or off\n", path, line);
+                rc = -1;
+            }
 
         } else if (strcmp(key, "relay_timeout_ms") == 0) {
             rc = sbx_conf_int(path, line, value, 100, 600000,

@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -492,6 +493,20 @@ main(int argc, char **argv)
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /*
+     * A network namespace of our own, entered once: every child inherits
+     * one with no interface but a loopback that is down.  Unix sockets by
+     * path (nginx's, ours) still work: they live in the file system.
+     */
+    if (sbx_cycle.conf.network_namespace) {
+        if (unshare(CLONE_NEWNET) != 0) {
+            sbx_log("cannot enter a network namespace (%s): scripts keep "
+                    "the host's network; set network_namespace = off to "
+                    "accept that", strerror(errno));
+            return 1;
+        }
+    }
 
     /* the zygote: warm before the first request, not during it */
     if (sbx_python_init() != 0) {

@@ -119,6 +119,14 @@ for my $case ([{}, 'script', 'no script'],
              'fork is refused') if $> == 0;
     is_error($s->execute(script => "open('/tmp/sbx-test-write', 'w').write('x')\nresult = 1\n"),
              422, 'EXECUTION_FAILED', 'no file can be written');
+
+  SKIP: {
+        skip 'a network namespace needs root', 2 unless $> == 0;
+        my $port = $s->port;
+        my $j = is_error($s->execute(script => "import socket\nsocket.create_connection(('127.0.0.1', $port), timeout=2)\nresult = 1\n"),
+                         422, 'EXECUTION_FAILED', 'no network: not even nginx on loopback');
+        like $j->{error}{details}{type}, qr/OSError|ConnectionRefusedError|Unreachable/, "  $j->{error}{details}{type}";
+    }
 }
 
 # a full house: 2 running, 1 queued, the next one is told to come back

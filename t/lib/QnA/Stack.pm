@@ -105,6 +105,7 @@ sub write_configs {
         RUN => $d,
         MAX_ACTIVE => $s{max_active},
         MAX_QUEUE => $s{max_queue},
+        NETNS => $s{network_namespace} // ($> == 0 ? 'on' : 'off'),
     ));
 }
 
