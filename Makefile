@@ -29,10 +29,10 @@ NGX_MODULE_SRCS := config $(wildcard ngx_qna_module/*.[ch] ngx_mcp_module/*.[ch]
 SBX_SRCS    := $(wildcard sandboxd/*.c)
 SBX_HDRS    := $(wildcard sandboxd/*.h)
 SBX_RUNTIME := sandboxd/runtime/sbx_runtime.py
+# python3.11-config is asked in the recipe: `make deps` may install it first
 SBX_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-               $(shell $(PYCONFIG) --includes 2>/dev/null) \
                -DSBX_RUNTIME_PATH='"$(CURDIR)/$(SBX_RUNTIME)"'
-SBX_LDLIBS  := -ljansson $(shell $(PYCONFIG) --embed --ldflags 2>/dev/null)
+SBX_LDLIBS  := -ljansson
 
 .PHONY: all deps build run test bench clean
 
@@ -72,7 +72,8 @@ $(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(NGX_MODULE_SRCS)
 
 $(SANDBOXD): $(SBX_SRCS) $(SBX_HDRS) $(SBX_RUNTIME)
 	@mkdir -p $(BUILD)
-	$(CC) $(SBX_CFLAGS) -o $@ $(SBX_SRCS) $(SBX_LDLIBS)
+	$(CC) $(SBX_CFLAGS) $$($(PYCONFIG) --includes) -o $@ $(SBX_SRCS) \
+	    $(SBX_LDLIBS) $$($(PYCONFIG) --embed --ldflags)
 
 run: deps build
 	exec perl conf/run.pl
