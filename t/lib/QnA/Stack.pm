@@ -14,7 +14,6 @@ use IO::Socket::INET;
 use IO::Socket::UNIX;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
-use Socket qw(SOMAXCONN);
 use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -195,12 +194,15 @@ sub stop {
     $self->stop_sandboxd;
 }
 
+# a passing test leaves nothing behind; a failing one keeps its logs
 sub DESTROY {
     my ($self) = @_;
     local $?;
     $self->stop if $self->{pids} && %{ $self->{pids} };
 
-    # a passing test leaves nothing behind; a failing one keeps its logs
+    # in global destruction Test::More may be gone already: keep the files
+    return if ${^GLOBAL_PHASE} eq 'DESTRUCT';
+
     if ($self->{dir} =~ m{/t/} && Test::More->can('builder')
         && Test::More->builder->is_passing)
     {
