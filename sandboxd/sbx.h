@@ -66,23 +66,78 @@ typedef struct {
 } sbx_conf_t;
 
 
+/* a child: forked by the zygote, known here by its channel and pidfd */
+typedef struct {
+    pid_t                       pid;
+    int                         fd;            /* its channel */
+    int                         pidfd;         /* -1: kill() by pid */
+} sbx_child_t;
+
+
+/* the zygote's pair: fixed-size messages, fds as SCM_RIGHTS */
+typedef struct {
+    char                        type;          /* F R C X E */
+    int32_t                     pid;
+    int32_t                     value;         /* X: status, R: VM MB */
+    char                        text[160];     /* R: versions */
+} sbx_zygote_msg_t;
+
+
+struct sbx_exec_s {
+    sbx_exec_t                 *next;          /* running, or queued */
+    sbx_exec_t                 *wnext;         /* waiting for a child */
+    sbx_client_t               *client;
+    json_t                     *req;
+    char                        id[96];
+    int64_t                     timeout_ms;
+    int64_t                     memory_mb;
+
+    pid_t                       pid;           /* -1: none (yet, or any more) */
+    int                         pidfd;
+    int                         waiting;
+    sbx_event_t                 chan;
+    sbx_frame_in_t              in;
+    sbx_frame_out_t             out;
+    int                         writing;
+
+    int64_t                     started;
+    int64_t                     deadline;
+    int                         timed_out;
+    int                         violation;
+
+    json_t                     *final;
+    json_t                     *calls;
+    json_t                     *sources;
+    int                         call_count;
+    int                         steps;
+    char                        last_step[256];
+
+    sbx_relay_t                *relay;
+};
+
+
 typedef struct {
     sbx_conf_t                  conf;
     int                         epfd;
     int                         stopping;
+    int                         failed;
     uid_t                       child_uid;
     gid_t                       child_gid;
     int                         drop_user;
     int                         devnull;
-    pid_t                       pid;
+    pid_t                       pid;           /* sandboxd's */
+    pid_t                       zygote_pid;
     int64_t                     base_vm_mb;    /* the zygote's own */
-    pid_t                       spare_pid;     /* forked, waiting */
-    int                         spare_fd;
+
+    sbx_child_t                 spare;         /* forked, waiting */
+    int                         spare_pending;
 
     int                         active;
     int                         queued;
     sbx_exec_t                 *queue_head;
     sbx_exec_t                 *queue_tail;
+    sbx_exec_t                 *wait_head;
+    sbx_exec_t                 *wait_tail;
     sbx_exec_t                 *running;       /* list of active ones */
     uint64_t                    executions;
 
@@ -114,19 +169,36 @@ int sbx_frame_set_json(sbx_frame_out_t *out, json_t *json);
 void sbx_frame_in_reset(sbx_frame_in_t *in);
 
 /* sbx_exec.c */
-int sbx_exec_spare_fork(void);
 void sbx_exec_submit(sbx_client_t *cl, json_t *req);
 void sbx_exec_cancel(sbx_exec_t *ex);
-void sbx_exec_reap(void);
+void sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child);
+void sbx_exec_exited(pid_t pid, int status);
+void sbx_exec_start_failed(const char *why);
 void sbx_exec_timers(int64_t now);
 int64_t sbx_exec_next_deadline(void);
 void sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer);
 void sbx_exec_stop_all(void);
 
+/* sbx_reply.c */
+json_t *sbx_error(const char *id, const char *code, const char *message,
+    json_t *details);
+json_t *sbx_exec_reply(sbx_exec_t *ex, int status);
+json_t *sbx_exec_metadata(sbx_exec_t *ex);
+
+/* sbx_spawn.c: sandboxd's side of the zygote */
+int sbx_spawn_init(int ctl, pid_t zygote);
+void sbx_spawn_request(void);
+void sbx_spawn_kill(pid_t pid, int pidfd);
+void sbx_spawn_stop(void);
+void sbx_spawn_zygote_exited(pid_t pid, int status);
+
+/* sbx_zygote.c */
+int sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready);
+
 /* sbx_child.c: never returns */
 void sbx_child_run(int chan) __attribute__((noreturn));
 
-/* sbx_python.c */
+/* sbx_python.c: in the zygote and its children only */
 int sbx_python_init(void);
 void sbx_python_before_fork(void);
 void sbx_python_after_fork_parent(void);

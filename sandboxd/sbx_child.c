@@ -143,9 +143,9 @@ sbx_child_run(int chan)
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
-    /* an orphan must not outlive sandboxd */
+    /* an orphan must not outlive the zygote (which dies with sandboxd) */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
-        || getppid() != sbx_cycle.pid)
+        || getppid() != sbx_cycle.zygote_pid)
     {
         _exit(101);
     }

@@ -1,10 +1,10 @@
 
 /*
  * Executions: a bounded number run at once, a bounded queue waits, the
- * rest are told SANDBOX_BUSY.  Each runs in a child forked from the warm
- * interpreter and talks to us over a socketpair: tool calls to relay,
- * progress, and one final answer.  The wall clock is ours: SIGKILL at the
- * deadline, whatever the child does.
+ * rest are told SANDBOX_BUSY.  Each runs in a child of the zygote and
+ * talks to us over a socketpair: its request in, then tool calls to relay,
+ * progress, and one final answer out.  The wall clock is ours: SIGKILL at
+ * the deadline, whatever the child does.
  */
 
 #include <errno.h>
@@ -23,36 +23,6 @@
 #define SBX_MAX_TOOL_NAME  128
 
 
-struct sbx_exec_s {
-    sbx_exec_t                 *next;
-    sbx_client_t               *client;
-    json_t                     *req;
-    char                        id[96];
-    int64_t                     timeout_ms;
-    int64_t                     memory_mb;
-
-    pid_t                       pid;
-    sbx_event_t                 chan;
-    sbx_frame_in_t              in;
-    sbx_frame_out_t             out;
-    int                         writing;
-
-    int64_t                     started;
-    int64_t                     deadline;
-    int                         timed_out;
-    int                         violation;
-
-    json_t                     *final;
-    json_t                     *calls;
-    json_t                     *sources;
-    int                         call_count;
-    int                         steps;
-    char                        last_step[256];
-
-    sbx_relay_t                *relay;
-};
-
-
 static void sbx_exec_start(sbx_exec_t *ex);
 static void sbx_exec_chan_handler(sbx_event_t *ev, uint32_t events);
 static void sbx_exec_drain(sbx_exec_t *ex);
@@ -66,62 +36,6 @@ static const char  *sbx_child_codes[] = {
     "SCRIPT_VALIDATION_FAILED", "SECURITY_VIOLATION", "EXECUTION_FAILED",
     "MEMORY_LIMIT_EXCEEDED", "MCP_TOOL_ERROR", "DATA_UNAVAILABLE", NULL
 };
-
-
-static json_t *
-sbx_suggestions(const char *code)
-{
-    if (strcmp(code, "EXECUTION_TIMEOUT") == 0) {
-        return json_pack("[s, s, s]", "Try with fewer symbols or a shorter "
-                         "period", "Increase timeout_seconds (at most 120)",
-                         "Simplify the analysis");
-    }
-
-    if (strcmp(code, "MEMORY_LIMIT_EXCEEDED") == 0) {
-        return json_pack("[s, s]", "Use less data: fewer symbols or a "
-                         "shorter period", "Increase max_memory_mb (at most "
-                         "2048)");
-    }
-
-    if (strcmp(code, "SCRIPT_VALIDATION_FAILED") == 0) {
-        return json_pack("[s]", "Fix the syntax error at the line in "
-                         "details");
-    }
-
-    if (strcmp(code, "SECURITY_VIOLATION") == 0) {
-        return json_pack("[s]", "Use only mcp_client, numpy, pandas and "
-                         "plain Python");
-    }
-
-    if (strcmp(code, "DATA_UNAVAILABLE") == 0) {
-        return json_pack("[s, s]", "Check the symbol: the sample vendor "
-                         "knows a fixed universe", "Retry later");
-    }
-
-    if (strcmp(code, "MCP_TOOL_ERROR") == 0) {
-        return json_pack("[s, s]", "Check the tool's name and arguments",
-                         "Retry later");
-    }
-
-    if (strcmp(code, "SANDBOX_BUSY") == 0) {
-        return json_pack("[s]", "Retry in a second");
-    }
-
-    return json_pack("[s, s]", "Check the error type and line in details",
-                     "Re-run with corrected code or other PARAMS");
-}
-
-
-static json_t *
-sbx_error(const char *id, const char *code, const char *message,
-    json_t *details)
-{
-    return json_pack("{s:b, s:s, s:{s:s, s:s, s:o}, s:o}",
-                     "success", 0, "execution_id", id,
-                     "error", "code", code, "message", message,
-                         "details", details ? details : json_object(),
-                     "recovery_suggestions", sbx_suggestions(code));
-}
 
 
 static int
@@ -182,6 +96,7 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
     ex->req = req;
     ex->chan.fd = -1;
     ex->pid = -1;
+    ex->pidfd = -1;
     ex->calls = json_array();
     ex->sources = json_array();
     ex->in.max = SBX_MAX_CHILD_FRAME;
@@ -214,60 +129,10 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
 }
 
 
-/*
- * A spare: a child forked and set up ahead of time, waiting on its channel
- * for a request.  Forking a ~100 MB interpreter and faulting in the pages
- * every run touches costs milliseconds; done while sandboxd is idle, it
- * is off the request path.  No script byte reaches a spare before its
- * limits are on (sbx_child.c).
- */
-
-int
-sbx_exec_spare_fork(void)
-{
-    int    sv[2];
-    pid_t  pid;
-
-    if (sbx_cycle.spare_pid > 0 || sbx_cycle.stopping) {
-        return 0;
-    }
-
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        sbx_log("socketpair(): %s", strerror(errno));
-        return -1;
-    }
-
-    sbx_python_before_fork();
-    pid = fork();
-
-    if (pid == 0) {
-        sbx_python_after_fork_child();
-        close(sv[0]);
-        sbx_child_run(sv[1]);
-    }
-
-    sbx_python_after_fork_parent();
-    close(sv[1]);
-
-    if (pid < 0) {
-        sbx_log("fork(): %s", strerror(errno));
-        close(sv[0]);
-        return -1;
-    }
-
-    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-
-    sbx_cycle.spare_pid = pid;
-    sbx_cycle.spare_fd = sv[0];
-
-    return 0;
-}
-
-
 static void
 sbx_exec_start(sbx_exec_t *ex)
 {
-    int  rc;
+    sbx_child_t  child;
 
     sbx_cycle.active++;
     sbx_cycle.executions++;
@@ -278,22 +143,44 @@ sbx_exec_start(sbx_exec_t *ex)
     ex->started = sbx_now_ms();
     ex->deadline = ex->started + ex->timeout_ms;
 
-    /* no spare ready (a burst): fork one now, on the request's time */
-    if (sbx_cycle.spare_pid <= 0 && sbx_exec_spare_fork() != 0) {
-        ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
-                              "code", "EXECUTION_FAILED",
-                              "message", "sandboxd cannot start a process");
-        sbx_exec_finish(ex, 0);
+    if (sbx_cycle.spare.pid > 0) {
+        child = sbx_cycle.spare;
+        sbx_cycle.spare.pid = -1;
+        sbx_cycle.spare.fd = -1;
+        sbx_cycle.spare.pidfd = -1;
+
+        sbx_exec_attach(ex, &child);
+        sbx_spawn_request();
         return;
     }
 
-    ex->pid = sbx_cycle.spare_pid;
-    ex->chan.fd = sbx_cycle.spare_fd;
+    /* no spare ready (a burst): wait for the one on its way */
+    ex->waiting = 1;
+
+    if (sbx_cycle.wait_tail) {
+        sbx_cycle.wait_tail->wnext = ex;
+    } else {
+        sbx_cycle.wait_head = ex;
+    }
+
+    sbx_cycle.wait_tail = ex;
+
+    sbx_spawn_request();
+}
+
+
+/* a child for this execution: hand it the request */
+
+void
+sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child)
+{
+    int  rc;
+
+    ex->pid = child->pid;
+    ex->pidfd = child->pidfd;
+    ex->chan.fd = child->fd;
     ex->chan.handler = sbx_exec_chan_handler;
     ex->chan.data = ex;
-
-    sbx_cycle.spare_pid = -1;
-    sbx_cycle.spare_fd = -1;
 
     if (sbx_event_add(&ex->chan, EPOLLIN | EPOLLRDHUP) != 0
         || sbx_frame_set_json(&ex->out, ex->req) != 0)
@@ -324,7 +211,7 @@ sbx_exec_kill(sbx_exec_t *ex, const char *why)
                     why);
         }
 
-        kill(ex->pid, SIGKILL);
+        sbx_spawn_kill(ex->pid, ex->pidfd);
     }
 }
 
@@ -557,110 +444,33 @@ sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer)
 
 
 void
-sbx_exec_reap(void)
+sbx_exec_exited(pid_t pid, int status)
 {
-    int          status;
-    pid_t        pid;
     sbx_exec_t  *ex;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (pid == sbx_cycle.spare_pid) {
-            sbx_log("the spare child %d died before its turn", (int) pid);
-            close(sbx_cycle.spare_fd);
-            sbx_cycle.spare_pid = -1;
-            sbx_cycle.spare_fd = -1;
-            continue;
-        }
-
-        for (ex = sbx_cycle.running; ex; ex = ex->next) {
-            if (ex->pid == pid) {
-                ex->pid = -1;
-                sbx_exec_drain(ex);
-                sbx_exec_finish(ex, status);
-                break;
-            }
+    for (ex = sbx_cycle.running; ex; ex = ex->next) {
+        if (ex->pid == pid) {
+            ex->pid = -1;
+            sbx_exec_drain(ex);
+            sbx_exec_finish(ex, status);
+            return;
         }
     }
 }
 
 
-static json_t *
-sbx_exec_metadata(sbx_exec_t *ex)
+/* the zygote could not fork: whoever waits for a child is told so */
+
+void
+sbx_exec_start_failed(const char *why)
 {
-    return json_pack("{s:O, s:O, s:i, s:b}",
-                     "data_sources", ex->sources,
-                     "mcp_calls_made", ex->calls,
-                     "mcp_call_count", ex->call_count,
-                     "cache_hit", 0);
-}
+    sbx_exec_t  *ex;
 
-
-static json_t *
-sbx_exec_reply(sbx_exec_t *ex, int status)
-{
-    int          sig;
-    char         msg[160];
-    json_t      *reply, *v, *details;
-    const char  *type;
-
-    type = json_string_value(json_object_get(ex->final, "t"));
-
-    if (type && strcmp(type, "done") == 0) {
-        reply = json_pack("{s:b, s:s, s:O}", "success", 1,
-                          "execution_id", ex->id,
-                          "result", json_object_get(ex->final, "result"));
-
-        v = json_object_get(ex->final, "stdout");
-        if (reply && json_is_string(v)) {
-            json_object_set(reply, "stdout", v);
-            json_object_set(reply, "stdout_truncated",
-                            json_is_true(json_object_get(ex->final,
-                                                         "stdout_truncated"))
-                            ? json_true() : json_false());
-        }
-
-        return reply;
+    while ((ex = sbx_cycle.wait_head) != NULL) {
+        ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
+                              "code", "EXECUTION_FAILED", "message", why);
+        sbx_exec_finish(ex, 0);
     }
-
-    if (type && strcmp(type, "error") == 0) {
-        details = json_object_get(ex->final, "details");
-        details = json_is_object(details) ? json_incref(details) : NULL;
-
-        return sbx_error(ex->id,
-                         json_string_value(json_object_get(ex->final, "code")),
-                         json_string_value(json_object_get(ex->final,
-                                                           "message")),
-                         details);
-    }
-
-    sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-
-    if (ex->timed_out || sig == SIGXCPU) {
-        snprintf(msg, sizeof(msg), "Script execution exceeded %lld second "
-                 "limit", (long long) ((ex->timeout_ms + 999) / 1000));
-
-        return sbx_error(ex->id, "EXECUTION_TIMEOUT", msg,
-                         json_pack("{s:f, s:i, s:s?}",
-                                   "timeout_seconds",
-                                   (double) ex->timeout_ms / 1000.0,
-                                   "steps_completed", ex->steps,
-                                   "last_step",
-                                   ex->steps ? ex->last_step : NULL));
-    }
-
-    if (sig) {
-        snprintf(msg, sizeof(msg), "the script was killed by signal %d (%s)",
-                 sig, strsignal(sig));
-
-        return sbx_error(ex->id, sig == SIGSYS ? "SECURITY_VIOLATION"
-                                               : "EXECUTION_FAILED",
-                         msg, json_pack("{s:i}", "signal", sig));
-    }
-
-    snprintf(msg, sizeof(msg), "the script ended (status %d) without an "
-             "answer", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-
-    return sbx_error(ex->id, "EXECUTION_FAILED", msg, NULL);
 }
 
 
@@ -696,6 +506,38 @@ sbx_exec_answer(sbx_exec_t *ex, int status)
 
 
 static void
+sbx_exec_unwait(sbx_exec_t *ex)
+{
+    sbx_exec_t  *q, *prev;
+
+    if (!ex->waiting) {
+        return;
+    }
+
+    prev = NULL;
+
+    for (q = sbx_cycle.wait_head; q; prev = q, q = q->wnext) {
+        if (q == ex) {
+            if (prev) {
+                prev->wnext = ex->wnext;
+            } else {
+                sbx_cycle.wait_head = ex->wnext;
+            }
+
+            if (sbx_cycle.wait_tail == ex) {
+                sbx_cycle.wait_tail = prev;
+            }
+
+            break;
+        }
+    }
+
+    ex->wnext = NULL;
+    ex->waiting = 0;
+}
+
+
+static void
 sbx_exec_finish(sbx_exec_t *ex, int status)
 {
     sbx_exec_t  **pp;
@@ -707,6 +549,7 @@ sbx_exec_finish(sbx_exec_t *ex, int status)
         }
     }
 
+    sbx_exec_unwait(ex);
     sbx_cycle.active--;
 
     if (ex->relay) {
@@ -717,7 +560,7 @@ sbx_exec_finish(sbx_exec_t *ex, int status)
     sbx_exec_answer(ex, status);
     sbx_exec_free(ex);
 
-    /* a slot is free: the oldest waiting execution takes it */
+    /* a slot is free: the oldest queued execution takes it */
     while (sbx_cycle.queue_head && !sbx_cycle.stopping
            && sbx_cycle.active < sbx_cycle.conf.max_active)
     {
@@ -746,6 +589,11 @@ sbx_exec_free(sbx_exec_t *ex)
 
     ex->chan.fd = -1;
 
+    if (ex->pidfd >= 0) {
+        close(ex->pidfd);
+        ex->pidfd = -1;
+    }
+
     sbx_frame_in_reset(&ex->in);
     free(ex->out.data);
     json_decref(ex->req);
@@ -757,31 +605,36 @@ sbx_exec_free(sbx_exec_t *ex)
 }
 
 
-/* the client went away: a queued execution is dropped, a running killed */
+/*
+ * The client went away: a queued execution is dropped, one waiting for a
+ * child is finished, a running one killed (its exit then finishes it).
+ */
 
 void
 sbx_exec_cancel(sbx_exec_t *ex)
 {
-    sbx_exec_t  **pp;
+    sbx_exec_t  **pp, *q;
 
     ex->client = NULL;
 
     for (pp = &sbx_cycle.queue_head; *pp; pp = &(*pp)->next) {
         if (*pp == ex) {
             *pp = ex->next;
+            sbx_cycle.queue_tail = NULL;
 
-            if (sbx_cycle.queue_tail == ex) {
-                sbx_cycle.queue_tail = NULL;
-
-                for (sbx_exec_t *q = sbx_cycle.queue_head; q; q = q->next) {
-                    sbx_cycle.queue_tail = q;
-                }
+            for (q = sbx_cycle.queue_head; q; q = q->next) {
+                sbx_cycle.queue_tail = q;
             }
 
             sbx_cycle.queued--;
             sbx_exec_free(ex);
             return;
         }
+    }
+
+    if (ex->waiting) {
+        sbx_exec_finish(ex, 0);
+        return;
     }
 
     sbx_exec_kill(ex, NULL);
@@ -791,12 +644,22 @@ sbx_exec_cancel(sbx_exec_t *ex)
 void
 sbx_exec_timers(int64_t now)
 {
-    sbx_exec_t  *ex;
+    sbx_exec_t  *ex, *next;
 
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
         if (!ex->timed_out && ex->pid > 0 && ex->deadline <= now) {
             ex->timed_out = 1;
             sbx_exec_kill(ex, "wall-clock timeout");
+        }
+    }
+
+    /* out of time before a child was even ready */
+    for (ex = sbx_cycle.wait_head; ex; ex = next) {
+        next = ex->wnext;
+
+        if (ex->deadline <= now) {
+            ex->timed_out = 1;
+            sbx_exec_finish(ex, 0);
         }
     }
 }
@@ -811,7 +674,7 @@ sbx_exec_next_deadline(void)
     next = -1;
 
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
-        if (!ex->timed_out && ex->pid > 0
+        if (!ex->timed_out && (ex->pid > 0 || ex->waiting)
             && (next < 0 || ex->deadline < next))
         {
             next = ex->deadline;
@@ -822,38 +685,20 @@ sbx_exec_next_deadline(void)
 }
 
 
+/*
+ * Stopping: every child is killed; their clients see the connection close
+ * (nginx answers SANDBOX_UNAVAILABLE).  The zygote goes last.
+ */
+
 void
 sbx_exec_stop_all(void)
 {
     sbx_exec_t  *ex;
 
-    if (sbx_cycle.spare_pid > 0) {
-        kill(sbx_cycle.spare_pid, SIGKILL);
-        waitpid(sbx_cycle.spare_pid, NULL, 0);
-        close(sbx_cycle.spare_fd);
-        sbx_cycle.spare_pid = -1;
-    }
-
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
+        ex->client = NULL;
         sbx_exec_kill(ex, NULL);
     }
 
-    while (sbx_cycle.running) {
-        int    status;
-        pid_t  pid;
-
-        pid = waitpid(-1, &status, 0);
-        if (pid < 0) {
-            break;
-        }
-
-        for (ex = sbx_cycle.running; ex; ex = ex->next) {
-            if (ex->pid == pid) {
-                ex->pid = -1;
-                ex->client = NULL;
-                sbx_exec_finish(ex, status);
-                break;
-            }
-        }
-    }
+    sbx_spawn_stop();
 }

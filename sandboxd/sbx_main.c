@@ -6,7 +6,6 @@
  */
 
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -22,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include "sbx.h"
 
 
@@ -381,6 +381,8 @@ sbx_client_close(sbx_client_t *cl)
 static void
 sbx_signal_handler(sbx_event_t *ev, uint32_t events)
 {
+    int                      status;
+    pid_t                    pid;
     struct signalfd_siginfo  si;
 
     (void) events;
@@ -389,7 +391,10 @@ sbx_signal_handler(sbx_event_t *ev, uint32_t events)
         switch (si.ssi_signo) {
 
         case SIGCHLD:
-            sbx_exec_reap();
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                sbx_spawn_zygote_exited(pid, status);
+            }
+
             break;
 
         case SIGTERM:
@@ -451,7 +456,10 @@ int
 main(int argc, char **argv)
 {
     int                  lfd, sfd, n, i, timeout;
-    int64_t              now, next, d, spare_retry;
+    int                  ctl;
+    pid_t                zpid;
+    int64_t              now, next, d;
+    sbx_zygote_msg_t     ready;
     sigset_t             mask;
     sbx_event_t          lev, sev, *ev;
     struct epoll_event   events[64];
@@ -475,8 +483,6 @@ main(int argc, char **argv)
     }
 
     sbx_cycle.pid = getpid();
-    sbx_cycle.spare_pid = -1;
-    sbx_cycle.spare_fd = -1;
 
     sbx_cycle.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (sbx_cycle.devnull < 0) {
@@ -494,24 +500,15 @@ main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /*
-     * A network namespace of our own, entered once: every child inherits
-     * one with no interface but a loopback that is down.  Unix sockets by
-     * path (nginx's, ours) still work: they live in the file system.
-     */
-    if (sbx_cycle.conf.network_namespace) {
-        if (unshare(CLONE_NEWNET) != 0) {
-            sbx_log("cannot enter a network namespace (%s): scripts keep "
-                    "the host's network; set network_namespace = off to "
-                    "accept that", strerror(errno));
-            return 1;
-        }
-    }
-
-    /* the zygote: warm before the first request, not during it */
-    if (sbx_python_init() != 0) {
+    /* the zygote first: it must inherit nothing but the configuration */
+    ctl = sbx_zygote_start(&zpid, &ready);
+    if (ctl < 0) {
         return 1;
     }
+
+    sbx_cycle.base_vm_mb = ready.value;
+    snprintf(sbx_cycle.versions, sizeof(sbx_cycle.versions), "%s",
+             ready.text);
 
     sbx_cycle.epfd = epoll_create1(EPOLL_CLOEXEC);
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -529,7 +526,8 @@ main(int argc, char **argv)
     sev.handler = sbx_signal_handler;
     sev.data = NULL;
 
-    if (sbx_event_add(&lev, EPOLLIN) != 0 || sbx_event_add(&sev, EPOLLIN) != 0)
+    if (sbx_event_add(&lev, EPOLLIN) != 0 || sbx_event_add(&sev, EPOLLIN) != 0
+        || sbx_spawn_init(ctl, zpid) != 0)
     {
         sbx_log("epoll_ctl(): %s", strerror(errno));
         return 1;
@@ -537,7 +535,6 @@ main(int argc, char **argv)
 
     sbx_write_pid();
 
-    spare_retry = 0;
 
     sbx_log("ready on %s (max_active %d, max_queue %d, %s)",
             sbx_cycle.conf.listen, sbx_cycle.conf.max_active,
@@ -554,19 +551,7 @@ main(int argc, char **argv)
 
         timeout = next < 0 ? -1 : (next <= now ? 0 : (int) (next - now));
 
-        /* with no spare waiting, look for an idle moment to fork one */
-        if (sbx_cycle.spare_pid <= 0 && now >= spare_retry) {
-            timeout = 0;
-        }
-
         n = epoll_wait(sbx_cycle.epfd, events, 64, timeout);
-
-        if (n == 0 && sbx_cycle.spare_pid <= 0 && now >= spare_retry
-            && sbx_exec_spare_fork() != 0)
-        {
-            /* fork failing (limits, memory): not in a tight loop */
-            spare_retry = now + 1000;
-        }
 
         if (n < 0 && errno != EINTR) {
             sbx_log("epoll_wait(): %s", strerror(errno));
@@ -599,5 +584,5 @@ main(int argc, char **argv)
         unlink(sbx_cycle.conf.pid_file);
     }
 
-    return 0;
+    return sbx_cycle.failed ? 1 : 0;
 }

@@ -1,0 +1,148 @@
+
+/*
+ * sandboxd's answers to nginx: built from what the child said (its final
+ * frame, checked when it arrived) or, when it said nothing, from how it
+ * ended.  Every error carries suggestions a user can act on.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "sbx.h"
+
+
+static json_t *
+sbx_suggestions(const char *code)
+{
+    if (strcmp(code, "EXECUTION_TIMEOUT") == 0) {
+        return json_pack("[s, s, s]", "Try with fewer symbols or a shorter "
+                         "period", "Increase timeout_seconds (at most 120)",
+                         "Simplify the analysis");
+    }
+
+    if (strcmp(code, "MEMORY_LIMIT_EXCEEDED") == 0) {
+        return json_pack("[s, s]", "Use less data: fewer symbols or a "
+                         "shorter period", "Increase max_memory_mb (at most "
+                         "2048)");
+    }
+
+    if (strcmp(code, "SCRIPT_VALIDATION_FAILED") == 0) {
+        return json_pack("[s]", "Fix the syntax error at the line in "
+                         "details");
+    }
+
+    if (strcmp(code, "SECURITY_VIOLATION") == 0) {
+        return json_pack("[s]", "Use only mcp_client, numpy, pandas and "
+                         "plain Python");
+    }
+
+    if (strcmp(code, "DATA_UNAVAILABLE") == 0) {
+        return json_pack("[s, s]", "Check the symbol: the sample vendor "
+                         "knows a fixed universe", "Retry later");
+    }
+
+    if (strcmp(code, "MCP_TOOL_ERROR") == 0) {
+        return json_pack("[s, s]", "Check the tool's name and arguments",
+                         "Retry later");
+    }
+
+    if (strcmp(code, "SANDBOX_BUSY") == 0) {
+        return json_pack("[s]", "Retry in a second");
+    }
+
+    return json_pack("[s, s]", "Check the error type and line in details",
+                     "Re-run with corrected code or other PARAMS");
+}
+
+
+json_t *
+sbx_error(const char *id, const char *code, const char *message,
+    json_t *details)
+{
+    return json_pack("{s:b, s:s, s:{s:s, s:s, s:o}, s:o}",
+                     "success", 0, "execution_id", id,
+                     "error", "code", code, "message", message,
+                         "details", details ? details : json_object(),
+                     "recovery_suggestions", sbx_suggestions(code));
+}
+
+
+json_t *
+sbx_exec_metadata(sbx_exec_t *ex)
+{
+    return json_pack("{s:O, s:O, s:i, s:b}",
+                     "data_sources", ex->sources,
+                     "mcp_calls_made", ex->calls,
+                     "mcp_call_count", ex->call_count,
+                     "cache_hit", 0);
+}
+
+
+json_t *
+sbx_exec_reply(sbx_exec_t *ex, int status)
+{
+    int          sig;
+    char         msg[160];
+    json_t      *reply, *v, *details;
+    const char  *type;
+
+    type = json_string_value(json_object_get(ex->final, "t"));
+
+    if (type && strcmp(type, "done") == 0) {
+        reply = json_pack("{s:b, s:s, s:O}", "success", 1,
+                          "execution_id", ex->id,
+                          "result", json_object_get(ex->final, "result"));
+
+        v = json_object_get(ex->final, "stdout");
+        if (reply && json_is_string(v)) {
+            json_object_set(reply, "stdout", v);
+            json_object_set(reply, "stdout_truncated",
+                            json_is_true(json_object_get(ex->final,
+                                                         "stdout_truncated"))
+                            ? json_true() : json_false());
+        }
+
+        return reply;
+    }
+
+    if (type && strcmp(type, "error") == 0) {
+        details = json_object_get(ex->final, "details");
+        details = json_is_object(details) ? json_incref(details) : NULL;
+
+        return sbx_error(ex->id,
+                         json_string_value(json_object_get(ex->final, "code")),
+                         json_string_value(json_object_get(ex->final,
+                                                           "message")),
+                         details);
+    }
+
+    sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+
+    if (ex->timed_out || sig == SIGXCPU) {
+        snprintf(msg, sizeof(msg), "Script execution exceeded %lld second "
+                 "limit", (long long) ((ex->timeout_ms + 999) / 1000));
+
+        return sbx_error(ex->id, "EXECUTION_TIMEOUT", msg,
+                         json_pack("{s:f, s:i, s:s?}",
+                                   "timeout_seconds",
+                                   (double) ex->timeout_ms / 1000.0,
+                                   "steps_completed", ex->steps,
+                                   "last_step",
+                                   ex->steps ? ex->last_step : NULL));
+    }
+
+    if (sig) {
+        snprintf(msg, sizeof(msg), "the script was killed by signal %d (%s)",
+                 sig, strsignal(sig));
+
+        return sbx_error(ex->id, sig == SIGSYS ? "SECURITY_VIOLATION"
+                                               : "EXECUTION_FAILED",
+                         msg, json_pack("{s:i}", "signal", sig));
+    }
+
+    snprintf(msg, sizeof(msg), "the script ended (status %d) without an "
+             "answer", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+
+    return sbx_error(ex->id, "EXECUTION_FAILED", msg, NULL);
+}

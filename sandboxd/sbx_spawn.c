@@ -1,0 +1,297 @@
+
+/*
+ * sandboxd's side of the zygote: asking for children, receiving them,
+ * hearing of their exits.  One spare is kept ready: the zygote forks and
+ * warms it on its own core while sandboxd goes on serving, so neither the
+ * fork (~1 ms for a ~100 MB interpreter) nor its first page copies are on
+ * a request's path.  Signals go through pidfds: a pid can be recycled, a
+ * pidfd cannot be.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "sbx.h"
+
+
+static void sbx_spawn_handler(sbx_event_t *ev, uint32_t events);
+
+
+static sbx_event_t  sbx_spawn_ev;
+
+
+int
+sbx_spawn_init(int ctl, pid_t zygote)
+{
+    sbx_cycle.zygote_pid = zygote;
+    sbx_cycle.spare.pid = -1;
+    sbx_cycle.spare.fd = -1;
+    sbx_cycle.spare.pidfd = -1;
+
+    sbx_spawn_ev.fd = ctl;
+    sbx_spawn_ev.handler = sbx_spawn_handler;
+    sbx_spawn_ev.data = NULL;
+
+    if (sbx_event_add(&sbx_spawn_ev, EPOLLIN | EPOLLRDHUP) != 0) {
+        return -1;
+    }
+
+    sbx_spawn_request();
+
+    return 0;
+}
+
+
+void
+sbx_spawn_request(void)
+{
+    char     cmd;
+    ssize_t  n;
+
+    if (sbx_cycle.spare.pid > 0 || sbx_cycle.spare_pending
+        || sbx_cycle.stopping || sbx_spawn_ev.fd < 0)
+    {
+        return;
+    }
+
+    cmd = 'F';
+
+    do {
+        n = send(sbx_spawn_ev.fd, &cmd, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+
+    if (n == 1) {
+        sbx_cycle.spare_pending = 1;
+    }
+}
+
+
+void
+sbx_spawn_kill(pid_t pid, int pidfd)
+{
+    if (pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0
+            || errno == ESRCH)
+        {
+            return;
+        }
+    }
+
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+    }
+}
+
+
+static void
+sbx_spawn_close(sbx_child_t *child)
+{
+    if (child->fd >= 0) {
+        close(child->fd);
+    }
+
+    if (child->pidfd >= 0) {
+        close(child->pidfd);
+    }
+
+    child->pid = -1;
+    child->fd = -1;
+    child->pidfd = -1;
+}
+
+
+static void
+sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
+{
+    sbx_exec_t   *ex;
+    sbx_child_t   child;
+
+    sbx_cycle.spare_pending = 0;
+
+    child.pid = msg->pid;
+    child.fd = nfds > 0 ? fds[0] : -1;
+    child.pidfd = nfds > 1 ? fds[1] : -1;
+
+    /* SCM_RIGHTS passes the descriptor as the zygote had it: blocking */
+    if (child.fd < 0 || child.pid <= 0
+        || fcntl(child.fd, F_SETFL, fcntl(child.fd, F_GETFL) | O_NONBLOCK)
+           != 0)
+    {
+        sbx_spawn_kill(child.pid, child.pidfd);
+        sbx_spawn_close(&child);
+        return;
+    }
+
+    ex = sbx_cycle.wait_head;
+
+    if (ex == NULL) {
+        if (sbx_cycle.stopping) {
+            sbx_spawn_kill(child.pid, child.pidfd);
+            sbx_spawn_close(&child);
+            return;
+        }
+
+        sbx_cycle.spare = child;
+        return;
+    }
+
+    sbx_cycle.wait_head = ex->wnext;
+
+    if (sbx_cycle.wait_head == NULL) {
+        sbx_cycle.wait_tail = NULL;
+    }
+
+    ex->wnext = NULL;
+    ex->waiting = 0;
+
+    sbx_exec_attach(ex, &child);
+
+    /* a burst: keep them coming */
+    sbx_spawn_request();
+}
+
+
+static void
+sbx_spawn_exited(pid_t pid, int status)
+{
+    if (pid == sbx_cycle.spare.pid) {
+        sbx_log("the spare child %d died before its turn (status %d)",
+                (int) pid, status);
+        sbx_spawn_close(&sbx_cycle.spare);
+        sbx_spawn_request();
+        return;
+    }
+
+    sbx_exec_exited(pid, status);
+}
+
+
+static void
+sbx_spawn_handler(sbx_event_t *ev, uint32_t events)
+{
+    int               fds[2], nfds;
+    char              cbuf[CMSG_SPACE(2 * sizeof(int))];
+    ssize_t           n;
+    struct iovec      iov;
+    struct msghdr     mh;
+    struct cmsghdr   *cm;
+    sbx_zygote_msg_t  msg;
+
+    (void) events;
+
+    for ( ;; ) {
+        memset(&mh, 0, sizeof(mh));
+        iov.iov_base = &msg;
+        iov.iov_len = sizeof(msg);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof(cbuf);
+
+        n = recvmsg(ev->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        }
+
+        if (n <= 0) {
+            sbx_log("the zygote is gone: stopping");
+            sbx_event_del(ev);
+            close(ev->fd);
+            ev->fd = -1;
+            sbx_cycle.failed = 1;
+            sbx_cycle.stopping = 1;
+            return;
+        }
+
+        nfds = 0;
+
+        for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+            {
+                nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                nfds = nfds > 2 ? 2 : nfds;
+                memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
+            }
+        }
+
+        if (n != (ssize_t) sizeof(msg)) {
+            while (nfds) {
+                close(fds[--nfds]);
+            }
+
+            continue;
+        }
+
+        switch (msg.type) {
+
+        case 'C':
+            sbx_spawn_child(&msg, fds, nfds);
+            break;
+
+        case 'X':
+            sbx_spawn_exited(msg.pid, msg.value);
+            break;
+
+        case 'E':
+            sbx_cycle.spare_pending = 0;
+            sbx_log("the zygote cannot fork: %s", strerror(msg.value));
+            sbx_exec_start_failed("sandboxd cannot start a process");
+            break;
+
+        default:
+            while (nfds) {
+                close(fds[--nfds]);
+            }
+        }
+    }
+}
+
+
+/* the zygote is sandboxd's only own child: its death is the end */
+
+void
+sbx_spawn_zygote_exited(pid_t pid, int status)
+{
+    if (pid != sbx_cycle.zygote_pid) {
+        return;
+    }
+
+    sbx_log("the zygote %d exited (status %d): stopping", (int) pid, status);
+    sbx_cycle.zygote_pid = -1;
+    sbx_cycle.failed = 1;
+    sbx_cycle.stopping = 1;
+}
+
+
+void
+sbx_spawn_stop(void)
+{
+    if (sbx_cycle.spare.pid > 0) {
+        sbx_spawn_kill(sbx_cycle.spare.pid, sbx_cycle.spare.pidfd);
+        sbx_spawn_close(&sbx_cycle.spare);
+    }
+
+    /* end of file on the pair: the zygote exits, its children with it */
+    if (sbx_spawn_ev.fd >= 0) {
+        sbx_event_del(&sbx_spawn_ev);
+        close(sbx_spawn_ev.fd);
+        sbx_spawn_ev.fd = -1;
+    }
+
+    if (sbx_cycle.zygote_pid > 0) {
+        waitpid(sbx_cycle.zygote_pid, NULL, 0);
+        sbx_cycle.zygote_pid = -1;
+    }
+}

@@ -1,0 +1,279 @@
+
+/*
+ * The zygote: a process of its own that holds the warm interpreter and
+ * does nothing but fork children.  It never sees a request, a script, a
+ * tool's answer or another tenant's anything: a child forked from it
+ * inherits a clean interpreter, not sandboxd's heap.  It also enters the
+ * empty network namespace once, for all the children.
+ *
+ * Talk with sandboxd is a SOCK_SEQPACKET pair: "F" asks for a child; the
+ * answer "C" carries the child's channel and a pidfd (so that a signal
+ * can never reach a recycled pid), "X" reports an exit, "E" a failed fork.
+ * The zygote dies with sandboxd (PDEATHSIG, or end of file on the pair);
+ * its children die with it.
+ */
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "sbx.h"
+
+
+static void sbx_zygote_loop(int ctl) __attribute__((noreturn));
+
+
+static int
+sbx_zygote_send(int ctl, sbx_zygote_msg_t *msg, int *fds, int nfds)
+{
+    char             cbuf[CMSG_SPACE(2 * sizeof(int))];
+    ssize_t          n;
+    struct iovec     iov;
+    struct msghdr    mh;
+    struct cmsghdr  *cm;
+
+    memset(&mh, 0, sizeof(mh));
+    iov.iov_base = msg;
+    iov.iov_len = sizeof(*msg);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+
+    if (nfds) {
+        memset(cbuf, 0, sizeof(cbuf));
+        mh.msg_control = cbuf;
+        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    }
+
+    do {
+        n = sendmsg(ctl, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+
+    return n == (ssize_t) sizeof(*msg) ? 0 : -1;
+}
+
+
+/*
+ * Called in sandboxd before anything else: forks the zygote, which warms
+ * Python and reports "R" with the versions and its address-space size.
+ * Returns the control socket, or -1.
+ */
+
+int
+sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready)
+{
+    int      sv[2];
+    pid_t    pid;
+    ssize_t  n;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        sbx_log("socketpair(): %s", strerror(errno));
+        return -1;
+    }
+
+    pid = fork();
+
+    if (pid < 0) {
+        sbx_log("fork(): %s", strerror(errno));
+        return -1;
+    }
+
+    if (pid == 0) {
+        close(sv[0]);
+        sbx_zygote_loop(sv[1]);
+    }
+
+    close(sv[1]);
+
+    /* start-up: waiting here is fine, nothing else runs yet */
+    do {
+        n = recv(sv[0], ready, sizeof(*ready), 0);
+    } while (n < 0 && errno == EINTR);
+
+    if (n != (ssize_t) sizeof(*ready) || ready->type != 'R') {
+        sbx_log("the zygote failed to start");
+        close(sv[0]);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+
+    ready->text[sizeof(ready->text) - 1] = '\0';
+    *zpid = pid;
+
+    return sv[0];
+}
+
+
+static void
+sbx_zygote_fork(int ctl)
+{
+    int               sv[2], fds[2], pidfd;
+    pid_t             pid;
+    sbx_zygote_msg_t  msg;
+
+    memset(&msg, 0, sizeof(msg));
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        msg.type = 'E';
+        msg.value = errno;
+        sbx_zygote_send(ctl, &msg, NULL, 0);
+        return;
+    }
+
+    sbx_python_before_fork();
+    pid = fork();
+
+    if (pid == 0) {
+        sbx_python_after_fork_child();
+        close(sv[0]);
+        sbx_child_run(sv[1]);
+    }
+
+    sbx_python_after_fork_parent();
+    close(sv[1]);
+
+    if (pid < 0) {
+        msg.type = 'E';
+        msg.value = errno;
+        close(sv[0]);
+        sbx_zygote_send(ctl, &msg, NULL, 0);
+        return;
+    }
+
+    pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+
+    msg.type = 'C';
+    msg.pid = pid;
+    fds[0] = sv[0];
+    fds[1] = pidfd;
+
+    if (sbx_zygote_send(ctl, &msg, fds, pidfd >= 0 ? 2 : 1) != 0) {
+        kill(pid, SIGKILL);
+    }
+
+    close(sv[0]);
+
+    if (pidfd >= 0) {
+        close(pidfd);
+    }
+}
+
+
+static void
+sbx_zygote_reap(int ctl)
+{
+    int               status;
+    pid_t             pid;
+    sbx_zygote_msg_t  msg;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        memset(&msg, 0, sizeof(msg));
+        msg.type = 'X';
+        msg.pid = pid;
+        msg.value = status;
+
+        sbx_zygote_send(ctl, &msg, NULL, 0);
+    }
+}
+
+
+static void
+sbx_zygote_loop(int ctl)
+{
+    int                      sfd;
+    char                     cmd;
+    ssize_t                  n;
+    sigset_t                 mask;
+    struct pollfd            pfd[2];
+    sbx_zygote_msg_t         msg;
+    struct signalfd_siginfo  si;
+
+    sbx_cycle.zygote_pid = getpid();
+
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != sbx_cycle.pid) {
+        _exit(1);
+    }
+
+    /* Ctrl-C is sandboxd's to handle; the zygote ends with it */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    /*
+     * An empty network namespace, entered once: every child inherits one
+     * with nothing but a loopback that is down.
+     */
+    if (sbx_cycle.conf.network_namespace && unshare(CLONE_NEWNET) != 0) {
+        sbx_log("cannot enter a network namespace (%s): set "
+                "network_namespace = off to run scripts with the host's "
+                "network", strerror(errno));
+        _exit(1);
+    }
+
+    if (sfd < 0 || sbx_python_init() != 0) {
+        _exit(1);
+    }
+
+    memset(&msg, 0, sizeof(msg));
+    msg.type = 'R';
+    msg.pid = getpid();
+    msg.value = (int32_t) sbx_cycle.base_vm_mb;
+    snprintf(msg.text, sizeof(msg.text), "%s", sbx_cycle.versions);
+
+    if (sbx_zygote_send(ctl, &msg, NULL, 0) != 0) {
+        _exit(1);
+    }
+
+    pfd[0].fd = ctl;
+    pfd[0].events = POLLIN;
+    pfd[1].fd = sfd;
+    pfd[1].events = POLLIN;
+
+    for ( ;; ) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            _exit(1);
+        }
+
+        if (pfd[1].revents & POLLIN) {
+            while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                /* void */
+            }
+
+            sbx_zygote_reap(ctl);
+        }
+
+        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            n = recv(ctl, &cmd, 1, 0);
+
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                /* sandboxd is gone: so are we, and our children after us */
+                _exit(0);
+            }
+
+            if (n == 1 && cmd == 'F') {
+                sbx_zygote_fork(ctl);
+            }
+        }
+    }
+}
