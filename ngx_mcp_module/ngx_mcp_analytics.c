@@ -152,6 +152,43 @@ ngx_mcp_tool_t  ngx_mcp_analytics_tools[] = {
 };
 
 
+/*
+ * A compensated (Neumaier) sum: a sliding window adds and removes values,
+ * and a plain running sum would keep the rounding of every value it ever
+ * held ([1e16, 1, 1] with period 2 would give 0, not 1).
+ */
+
+typedef struct {
+    double                      sum;
+    double                      c;
+} ngx_mcp_ksum_t;
+
+
+static void
+ngx_mcp_ksum_add(ngx_mcp_ksum_t *k, double x)
+{
+    double  t;
+
+    t = k->sum + x;
+
+    if (fabs(k->sum) >= fabs(x)) {
+        k->c += (k->sum - t) + x;
+
+    } else {
+        k->c += (x - t) + k->sum;
+    }
+
+    k->sum = t;
+}
+
+
+static double
+ngx_mcp_ksum_value(ngx_mcp_ksum_t *k)
+{
+    return k->sum + k->c;
+}
+
+
 static json_t *
 ngx_mcp_series(const double *v, size_t n)
 {
@@ -254,9 +291,10 @@ ngx_mcp_ema_fill(const double *v, size_t n, size_t period, double *out)
 static json_t *
 ngx_mcp_sma(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 {
-    size_t       i, n, m;
-    double      *p, *out, s;
-    json_int_t   period;
+    size_t           i, n, m;
+    double          *p, *out;
+    json_int_t       period;
+    ngx_mcp_ksum_t   k;
 
     if (ngx_mcp_prices_period(args, 20, 1, 0, pool, &p, &n, &period, err)
         != NGX_OK)
@@ -271,17 +309,17 @@ ngx_mcp_sma(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         return ngx_mcp_nomem(err);
     }
 
-    s = 0;
+    ngx_memzero(&k, sizeof(ngx_mcp_ksum_t));
 
     for (i = 0; i < n; i++) {
-        s += p[i];
+        ngx_mcp_ksum_add(&k, p[i]);
 
         if (i >= (size_t) period) {
-            s -= p[i - period];
+            ngx_mcp_ksum_add(&k, -p[i - period]);
         }
 
         if (i + 1 >= (size_t) period) {
-            out[i + 1 - period] = s / (double) period;
+            out[i + 1 - period] = ngx_mcp_ksum_value(&k) / (double) period;
         }
     }
 
@@ -465,9 +503,10 @@ ngx_mcp_macd(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 static json_t *
 ngx_mcp_bollinger(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 {
-    size_t       i, n, m, per;
-    double      *p, *up, *mid, *lo, k, sd, last, pb, bw;
-    json_int_t   period;
+    size_t           i, j, n, m, per;
+    double          *p, *up, *mid, *lo, k, sd, last, pb, bw, d, mean, var;
+    json_int_t       period;
+    ngx_mcp_ksum_t   s1, s2;
 
     if (ngx_mcp_arg_number(args, "std_dev", 2.0, 1e-9, 100.0, &k, err)
         != NGX_OK
@@ -487,11 +526,36 @@ ngx_mcp_bollinger(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         return ngx_mcp_nomem(err);
     }
 
-    for (i = 0; i < m; i++) {
-        mid[i] = ngx_mcp_mean(p + i, per);
-        sd = ngx_mcp_stddev(p + i, per, 0);
-        up[i] = mid[i] + k * sd;
-        lo[i] = mid[i] - k * sd;
+    /*
+     * O(n), not O(n * period): sliding sums of x - p[0] and its square.
+     * The shift keeps the squares small where prices are far from zero.
+     */
+    ngx_memzero(&s1, sizeof(ngx_mcp_ksum_t));
+    ngx_memzero(&s2, sizeof(ngx_mcp_ksum_t));
+
+    for (i = 0; i < n; i++) {
+        d = p[i] - p[0];
+        ngx_mcp_ksum_add(&s1, d);
+        ngx_mcp_ksum_add(&s2, d * d);
+
+        if (i >= per) {
+            d = p[i - per] - p[0];
+            ngx_mcp_ksum_add(&s1, -d);
+            ngx_mcp_ksum_add(&s2, -d * d);
+        }
+
+        if (i + 1 < per) {
+            continue;
+        }
+
+        j = i + 1 - per;
+        mean = ngx_mcp_ksum_value(&s1) / (double) per;
+        var = ngx_mcp_ksum_value(&s2) / (double) per - mean * mean;
+        sd = var > 0 ? sqrt(var) : 0;
+
+        mid[j] = p[0] + mean;
+        up[j] = mid[j] + k * sd;
+        lo[j] = mid[j] - k * sd;
     }
 
     last = p[n - 1];

@@ -128,7 +128,13 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_mcp_loc_conf_t  *conf = child;
+
     /* "mcp" is a content handler: it is not inherited */
+    if (conf->enable == 1) {
+        return ngx_qna_http_check_body_conf(cf);
+    }
+
     return NGX_CONF_OK;
 }
 

@@ -11,6 +11,7 @@
 
 
 #define NGX_MCP_MAX_ARRAY  100000
+#define NGX_MCP_MAX_VALUE  1e15
 
 
 static ngx_mcp_tool_t  *ngx_mcp_tool_sets[] = {
@@ -202,9 +203,11 @@ ngx_mcp_arg_numbers(json_t *args, const char *name, size_t min_len,
 
         v[i] = json_number_value(item);
 
-        if (!isfinite(v[i])) {
+        /* no price or return is this large; bounds keep the sums finite */
+        if (!isfinite(v[i]) || fabs(v[i]) > NGX_MCP_MAX_VALUE) {
             ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
-                              "argument \"%s\"[%zu] is not finite", name, i);
+                              "argument \"%s\"[%zu] is out of range "
+                              "(|x| <= 1e15)", name, i);
             return NGX_ERROR;
         }
     }

@@ -425,6 +425,14 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
         return;
     }
 
+    if (rc == NGX_BUSY) {
+        ngx_http_finalize_request(r,
+            ngx_qna_send_error(r, NGX_QNA_SANDBOX_BUSY,
+                               "sandboxd has more connections waiting than "
+                               "it can take", NULL, NULL));
+        return;
+    }
+
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

@@ -66,11 +66,14 @@ ngx_qna_health_handler(ngx_http_request_t *r)
 
     r->main->count++;
 
+    /* a client that leaves ends the ping too */
+    r->read_event_handler = ngx_http_test_reading;
+
     rc = ngx_qna_sandbox_call(r, qlcf->sandbox, ping, qlcf->sandbox_timeout,
                               ngx_qna_health_done, h);
     json_decref(ping);
 
-    if (rc == NGX_DECLINED) {
+    if (rc == NGX_DECLINED || rc == NGX_BUSY) {
         ngx_qna_health_done(r, NGX_QNA_SANDBOX_DOWN, NULL, h);
         return NGX_DONE;
     }

@@ -6,21 +6,22 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_qna_module.h"
 #include "ngx_qna_http.h"
 
 
 /*
- * The body as one contiguous piece.  The configuration keeps bodies in
- * memory (client_body_buffer_size covers client_max_body_size); a body
- * that went to a temporary file anyway is still read, from local disk.
+ * The body as one contiguous piece of memory.  The configuration keeps
+ * bodies in memory (client_body_buffer_size covers client_max_body_size,
+ * checked when it is read); reading a temporary file back would block
+ * the worker, so a body that went to one anyway is refused.
  */
 
 ngx_int_t
 ngx_qna_http_body(ngx_http_request_t *r, ngx_str_t *body)
 {
-    off_t         len;
     u_char       *p;
-    ssize_t       n;
+    size_t        len;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
@@ -31,49 +32,72 @@ ngx_qna_http_body(ngx_http_request_t *r, ngx_str_t *body)
         return NGX_OK;
     }
 
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "request body went to a temporary file: raise "
+                          "client_body_buffer_size");
+            return NGX_ERROR;
+        }
+
+        len += b->last - b->pos;
+    }
+
     cl = r->request_body->bufs;
 
-    if (cl->next == NULL && !cl->buf->in_file) {
+    if (cl->next == NULL) {
         body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
+        body->len = len;
         return NGX_OK;
     }
 
-    len = 0;
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        b = cl->buf;
-        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) len + 1);
+    p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     body->data = p;
 
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
-                              b->file_pos);
-
-            if (n != b->file_last - b->file_pos) {
-                return NGX_ERROR;
-            }
-
-            p += n;
-
-        } else {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-        }
+    for ( /* void */ ; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
     }
 
-    body->len = p - body->data;
+    body->len = len;
 
     return NGX_OK;
+}
+
+
+/*
+ * Bodies are parsed in memory: a location that reads one must be able to
+ * hold the largest it accepts.  Called from the modules' merge handlers.
+ */
+
+char *
+ngx_qna_http_check_body_conf(ngx_conf_t *cf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size == 0
+        || (off_t) clcf->client_body_buffer_size
+           < clcf->client_max_body_size)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "client_body_buffer_size (%uz) must be at least "
+                           "client_max_body_size (%O), and the latter not "
+                           "0: bodies here are parsed in memory",
+                           clcf->client_body_buffer_size,
+                           clcf->client_max_body_size);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -139,20 +163,21 @@ ngx_qna_http_is_json(ngx_http_request_t *r)
 
 /*
  * nginx's own $request_id: 32 hex digits, random per request, the same
- * value the access log can print.
+ * value the access log prints.  The index comes from the configuration
+ * (ngx_qna_module.c): an indexed variable is computed once per request
+ * and cached, so every caller sees the same id.
  */
 
 ngx_str_t
 ngx_qna_request_id(ngx_http_request_t *r)
 {
     ngx_str_t                   id;
+    ngx_qna_main_conf_t        *qmcf;
     ngx_http_variable_value_t  *vv;
 
-    static ngx_str_t            name = ngx_string("request_id");
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_qna_module);
 
-    /* indexed and cached in the request: the same value on every call */
-    vv = ngx_http_get_variable(r->main, &name,
-                               ngx_hash_key(name.data, name.len));
+    vv = ngx_http_get_indexed_variable(r->main, qmcf->request_id_index);
 
     if (vv == NULL || vv->not_found) {
         ngx_str_set(&id, "-");

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_qna_module.h"
+#include "ngx_qna_http.h"
 
 
 static char *ngx_qna_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -16,6 +17,8 @@ static char *ngx_qna_set_error(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_qna_set_sandbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_qna_postconfiguration(ngx_conf_t *cf);
+static void *ngx_qna_create_main_conf(ngx_conf_t *cf);
 static void *ngx_qna_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -109,9 +112,9 @@ static ngx_command_t  ngx_qna_commands[] = {
 
 static ngx_http_module_t  ngx_qna_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_qna_postconfiguration,             /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_qna_create_main_conf,              /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -253,6 +256,42 @@ ngx_qna_set_sandbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static void *
+ngx_qna_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_qna_main_conf_t  *qmcf;
+
+    qmcf = ngx_pcalloc(cf->pool, sizeof(ngx_qna_main_conf_t));
+    if (qmcf == NULL) {
+        return NULL;
+    }
+
+    qmcf->request_id_index = NGX_ERROR;
+
+    return qmcf;
+}
+
+
+/* $request_id indexed once: computed once per request, then cached */
+
+static ngx_int_t
+ngx_qna_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_str_t             name = ngx_string("request_id");
+    ngx_qna_main_conf_t  *qmcf;
+
+    qmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_qna_module);
+
+    qmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
+
+    if (qmcf->request_id_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
 ngx_qna_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_qna_loc_conf_t  *conf;
@@ -300,6 +339,12 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->sandbox_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"qna_sandbox_timeout\" must not be 0");
+        return NGX_CONF_ERROR;
+    }
+
     if ((conf->handler == NGX_QNA_HANDLER_ANALYZE
          || conf->handler == NGX_QNA_HANDLER_EXECUTE
          || conf->handler == NGX_QNA_HANDLER_HEALTH)
@@ -308,6 +353,12 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"qna_sandbox\" is required here");
         return NGX_CONF_ERROR;
+    }
+
+    if (conf->handler == NGX_QNA_HANDLER_ANALYZE
+        || conf->handler == NGX_QNA_HANDLER_EXECUTE)
+    {
+        return ngx_qna_http_check_body_conf(cf);
     }
 
     return NGX_CONF_OK;

@@ -64,6 +64,11 @@ typedef enum {
 
 
 typedef struct {
+    ngx_int_t                   request_id_index;
+} ngx_qna_main_conf_t;
+
+
+typedef struct {
     ngx_qna_handler_e           handler;
     ngx_qna_error_e             error;          /* qna_error CODE */
 

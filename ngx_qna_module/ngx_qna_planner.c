@@ -640,6 +640,7 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
 {
     u_char                *low;
+    ngx_int_t              rc;
     ngx_uint_t             i;
     ngx_qna_words_t       *w;
     ngx_qna_family_t      *fam;
@@ -705,7 +706,17 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
         }
     }
 
-    return fam->build(pool, &in, plan, err);
+    rc = fam->build(pool, &in, plan, err);
+
+    if (rc != NGX_OK) {
+        /* a builder may fail after PARAMS were made: nothing leaks */
+        json_decref(plan->params);
+        json_decref(plan->mcp_calls);
+        plan->params = NULL;
+        plan->mcp_calls = NULL;
+    }
+
+    return rc;
 }
 
 

@@ -950,6 +950,13 @@ ngx_qna_fam_sharpe(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
         return NGX_DECLINED;
     }
 
+    if (in->rate < -1.0 || in->rate > 1.0) {
+        ngx_snprintf((u_char *) err->message, sizeof(err->message),
+                     "the risk-free rate must be between -100%% and "
+                     "100%% a year%Z");
+        return NGX_DECLINED;
+    }
+
     ngx_snprintf(title, sizeof(title), "Sharpe ratio of %s%Z", in->symbol);
 
     if (ngx_qna_plan_make(pool, plan, "sharpe", (char *) title,

@@ -96,7 +96,7 @@ ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
 
     rc = ngx_qna_sandbox_connect(ctx, addr, r->connection->log);
 
-    if (rc == NGX_DECLINED || rc == NGX_ERROR) {
+    if (rc != NGX_OK) {
         ctx->finished = 1;
         return rc;
     }
@@ -177,7 +177,8 @@ ngx_qna_sandbox_connect(ngx_qna_sandbox_ctx_t *ctx, ngx_addr_t *addr,
         ngx_close_connection(c);
         ctx->conn = NULL;
 
-        return NGX_DECLINED;
+        /* a full backlog is a busy sandboxd, not a missing one */
+        return err == NGX_EAGAIN ? NGX_BUSY : NGX_DECLINED;
     }
 
     if (ngx_add_conn) {

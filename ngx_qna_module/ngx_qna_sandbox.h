@@ -33,6 +33,10 @@ typedef void (*ngx_qna_sandbox_done_pt)(ngx_http_request_t *r,
     ngx_qna_sandbox_rc_e rc, json_t *reply, void *data);
 
 
+/*
+ * NGX_OK: under way (done may even have run already); NGX_DECLINED:
+ * sandboxd is not there; NGX_BUSY: its backlog is full; NGX_ERROR.
+ */
 ngx_int_t ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
     json_t *message, ngx_msec_t timeout, ngx_qna_sandbox_done_pt done,
     void *data);

@@ -114,6 +114,8 @@ my $q = 'What is the 30-day volatility of TSLA?';
     is_error($s->analyze('How correlated are AAPL, MSFT and GOOGL?'), 422, 'UNSUPPORTED_QUESTION', 'a family not built yet');
     is_error($s->analyze('What is the 1-day volatility of TSLA?'), 422, 'UNSUPPORTED_QUESTION', 'a period out of range');
     is_error($s->analyze('What is the 5000-day volatility of TSLA?'), 422, 'UNSUPPORTED_QUESTION', 'a period too long');
+    is_error($s->analyze('Sharpe ratio of AAPL with a risk-free rate of 150%'), 422, 'UNSUPPORTED_QUESTION',
+             'a risk-free rate out of range');
 }
 
 # a symbol the sample vendor does not know: the tool's error, with its code
@@ -122,11 +124,22 @@ is_error($s->analyze('What is the 30-day volatility of ZZZZ?'), 502, 'DATA_UNAVA
 # any other path answers the contract too
 is_error($s->http(GET => '/nothing-here'), 404, 'NOT_FOUND', 'unknown path');
 
-# request ids differ between requests
+# request ids differ between requests, and one request has one id: in the
+# body, the header, the execution id and the access log
 {
     my $a = $s->http(GET => '/health');
     my $b = $s->http(GET => '/health');
     isnt $a->{json}{request_id}, $b->{json}{request_id}, 'a new request_id for each request';
+
+    my $r = $s->analyze($q);
+    my $id = $r->{json}{request_id};
+    is $r->{json}{data}{execution_id}, "exec_$id", 'the execution id is made from the request id';
+    my $m = $s->http(POST => '/mcp', json => { jsonrpc => '2.0', id => 1, method => 'ping' });
+    like $m->{headers}{'x-request-id'}, qr/^[0-9a-f]{32}$/, '/mcp answers carry X-Request-Id too';
+    select(undef, undef, undef, 0.2);
+    open my $log, '<', $s->dir . '/logs/access.log' or die;
+    my @lines = grep { /\Q$id\E$/ } <$log>;
+    is scalar(@lines), 1, 'the access log shows the same id';
 }
 
 # after all that, everything still works

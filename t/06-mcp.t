@@ -79,6 +79,20 @@ my $s = QnA::Stack->new(name => 'mcp')->start;
 
     my $sma = $s->tool('calculate_sma', { prices => [1, 2, 3, 4, 5], period => 2 });
     is_deeply $sma->{values}, [1.5, 2.5, 3.5, 4.5], 'SMA values';
+
+    # a sliding sum must not keep the rounding of what left the window
+    $sma = $s->tool('calculate_sma', { prices => [1e15, 1, 1, 1], period => 2 });
+    is_deeply [@{ $sma->{values} }[1, 2]], [1, 1], 'SMA after a huge value has left the window';
+    my $bb = $s->tool('calculate_bollinger_bands', { prices => [1e15, 1, 1, 1], period => 2 });
+    is_deeply [@{ $bb->{upper} }[1, 2]], [1, 1], 'Bollinger bands likewise';
+
+    # O(n), whatever the period: 100,000 prices with a period of 10,000
+    my @p = map { 0 + sprintf("%.2f", 100 + 10 * sin($_ / 50)) } 1 .. 100000;
+    $bb = $s->tool('calculate_bollinger_bands', { prices => \@p, period => 10000 });
+    is scalar(@{ $bb->{middle} }), 90001, 'Bollinger bands over 100,000 prices';
+    my @w = @p[-10000 .. -1];
+    my $m = 0; $m += $_ for @w; $m /= @w;
+    close_to $bb->{latest}{middle}, $m, '  the last middle band', 1e-9;
 }
 
 # bad arguments: isError, and the message names the argument
@@ -91,7 +105,8 @@ for my $case (['calculate_sma', { prices => [1, 2, 3], period => 0 }, qr/period/
               ['calculate_atr', { high => [1, 2, 3], low => [1, 2], close => [1, 2, 3], period => 1 }, qr/same length/],
               ['alpaca_market_stocks_bars', { symbol => 'AAPL', limit => 5000 }, qr/limit/],
               ['alpaca_market_stocks_bars', { symbol => 'A;B' }, qr/symbol/],
-              ['alpaca_market_stocks_bars', { symbol => 'NOPE' }, qr/DATA_UNAVAILABLE/]) {
+              ['alpaca_market_stocks_bars', { symbol => 'NOPE' }, qr/DATA_UNAVAILABLE/],
+              ['calculate_var', { returns => [-1.7e308, 1.7e308] }, qr/returns.*out of range/]) {
     my ($tool, $args, $re) = @$case;
     my $a = $s->mcp('tools/call', { name => $tool, arguments => $args });
     is $a->{result}{isError}, JSON::PP::true, "$tool with bad arguments: isError";
