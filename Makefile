@@ -32,7 +32,7 @@ SBX_RUNTIME := sandboxd/runtime/sbx_runtime.py
 # python3.11-config is asked in the recipe: `make deps` may install it first
 SBX_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
                -DSBX_RUNTIME_PATH='"$(CURDIR)/$(SBX_RUNTIME)"'
-SBX_LDLIBS  := -ljansson
+SBX_LDLIBS  := -ljansson -lseccomp
 
 .PHONY: all deps build run test bench clean
 

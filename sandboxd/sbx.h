@@ -19,6 +19,7 @@
 #define SBX_VERSION           "0.1.0"
 #define SBX_MAX_FRAME         (16 * 1024 * 1024)
 #define SBX_MAX_CHILD_FRAME   (4 * 1024 * 1024)
+#define SBX_CHAN_FD           3              /* a child's channel */
 
 
 typedef struct sbx_event_s   sbx_event_t;
@@ -63,6 +64,7 @@ typedef struct {
     int                         max_queue;
     int                         relay_timeout_ms;
     int                         network_namespace;
+    int                         isolation;
 } sbx_conf_t;
 
 
@@ -191,6 +193,13 @@ void sbx_spawn_request(void);
 void sbx_spawn_kill(pid_t pid, int pidfd);
 void sbx_spawn_stop(void);
 void sbx_spawn_zygote_exited(pid_t pid, int status);
+
+/* sbx_policy.c */
+int sbx_policy_zygote_early(void);
+int sbx_policy_zygote_late(void);
+pid_t sbx_policy_fork(void);
+int sbx_policy_child(void);
+int sbx_policy_load(void);
 
 /* sbx_zygote.c */
 int sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready);

@@ -19,9 +19,6 @@
 #include "sbx.h"
 
 
-#define SBX_CHAN_FD  3
-
-
 static void
 sbx_child_fail(const char *what)
 {
@@ -143,9 +140,12 @@ sbx_child_run(int chan)
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
-    /* an orphan must not outlive the zygote (which dies with sandboxd) */
+    /*
+     * An orphan must not outlive the zygote (which dies with sandboxd).
+     * In a pid namespace of its own the parent is invisible: 0.
+     */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
-        || getppid() != sbx_cycle.zygote_pid)
+        || (getppid() != sbx_cycle.zygote_pid && getppid() != 0))
     {
         _exit(101);
     }
@@ -162,6 +162,10 @@ sbx_child_run(int chan)
         {
             sbx_child_fail("cannot drop privileges");
         }
+    }
+
+    if (sbx_policy_child() != 0) {
+        sbx_child_fail("cannot enter a user namespace");
     }
 
     sbx_child_limit(RLIMIT_FSIZE, 0);
@@ -199,6 +203,11 @@ sbx_child_run(int chan)
     sbx_child_limit(RLIMIT_AS, (rlim_t) (sbx_cycle.base_vm_mb + memory_mb)
                                * 1024 * 1024);
     sbx_child_limit(RLIMIT_CPU, (rlim_t) (timeout_ms / 1000 + 2));
+
+    /* the last step before the script: from here on, the allow-list */
+    if (sbx_policy_load() != 0) {
+        sbx_child_fail("cannot load the seccomp filter");
+    }
 
     sbx_python_run(request, len);
 

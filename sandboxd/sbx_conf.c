@@ -53,6 +53,21 @@ sbx_conf_int(const char *path, int line, const char *v, int min, int max,
 }
 
 
+static int
+sbx_conf_flag(const char *path, int line, const char *key, const char *v,
+    int *out)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+        *out = (v[1] == 'n');
+        return 0;
+    }
+
+    fprintf(stderr, "sandboxd: %s:%d: %s is on or off, not \"%s\"\n",
+            path, line, key, v);
+    return -1;
+}
+
+
 int
 sbx_conf_load(const char *path, sbx_conf_t *conf)
 {
@@ -66,6 +81,7 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->max_queue = 64;
     conf->relay_timeout_ms = 30000;
     conf->network_namespace = 1;
+    conf->isolation = 1;
 
     f = fopen(path, "r");
     if (f == NULL) {
@@ -125,14 +141,11 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
             rc = sbx_conf_int(path, line, value, 0, 100000, &conf->max_queue);
 
         } else if (strcmp(key, "network_namespace") == 0) {
-            if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
-                conf->network_namespace = (value[1] == 'n');
+            rc = sbx_conf_flag(path, line, key, value,
+                               &conf->network_namespace);
 
-            } else {
-                fprintf(stderr, "sandboxd: %s:%d: network_namespace is on "
-                        "or off\n", path, line);
-                rc = -1;
-            }
+        } else if (strcmp(key, "isolation") == 0) {
+            rc = sbx_conf_flag(path, line, key, value, &conf->isolation);
 
         } else if (strcmp(key, "relay_timeout_ms") == 0) {
             rc = sbx_conf_int(path, line, value, 100, 600000,

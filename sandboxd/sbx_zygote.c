@@ -134,7 +134,7 @@ sbx_zygote_fork(int ctl)
     }
 
     sbx_python_before_fork();
-    pid = fork();
+    pid = sbx_policy_fork();
 
     if (pid == 0) {
         sbx_python_after_fork_child();
@@ -227,7 +227,9 @@ sbx_zygote_loop(int ctl)
         _exit(1);
     }
 
-    if (sfd < 0 || sbx_python_init() != 0) {
+    if (sfd < 0 || sbx_policy_zygote_early() != 0
+        || sbx_python_init() != 0 || sbx_policy_zygote_late() != 0)
+    {
         _exit(1);
     }
 

@@ -14,6 +14,7 @@ import builtins
 import gc
 import io
 import json
+import linecache
 import math
 import random
 import sys
@@ -31,9 +32,36 @@ import pandas.io.formats.format  # noqa: F401
 import pandas.io.formats.string  # noqa: F401
 import pandas.io.json  # noqa: F401
 import pandas.io.parsers  # noqa: F401
-import statistics  # noqa: F401
+import numpy.linalg  # noqa: F401
+import numpy.random  # noqa: F401
+import numpy.fft  # noqa: F401
+import pandas.core.window  # noqa: F401
+import pandas.core.groupby  # noqa: F401
+import pandas.tseries.offsets  # noqa: F401
+
+# the standard library a script may use: imported here, because a child
+# can open no file to import anything later
+import bisect  # noqa: F401
+import calendar  # noqa: F401
+import collections  # noqa: F401
+import copy  # noqa: F401
+import csv  # noqa: F401
+import dataclasses  # noqa: F401
 import datetime  # noqa: F401
 import decimal  # noqa: F401
+import enum  # noqa: F401
+import fractions  # noqa: F401
+import functools  # noqa: F401
+import heapq  # noqa: F401
+import itertools  # noqa: F401
+import numbers  # noqa: F401
+import operator  # noqa: F401
+import re  # noqa: F401
+import statistics  # noqa: F401
+import string  # noqa: F401
+import textwrap  # noqa: F401
+import typing  # noqa: F401
+import zoneinfo  # noqa: F401
 
 import _sbx
 
@@ -153,7 +181,9 @@ def _fail(code, text, **details):
 
 def _script_line(tb):
     line = None
-    for frame in traceback.extract_tb(tb):
+    frames = traceback.StackSummary.extract(traceback.walk_tb(tb),
+                                            lookup_lines=False)
+    for frame in frames:
         if frame.filename == "<script>":
             line = frame.lineno
     return line
@@ -216,11 +246,25 @@ def prepare():
     scope = {"__builtins__": builtins}
     exec(compile(ast.parse(_WARM_SCRIPT, "<warm>"), "<warm>", "exec"), scope)
     json.loads(json.dumps(_answer(scope["result"])))
-    traceback.extract_stack()
+    traceback.StackSummary.extract(traceback.walk_stack(None),
+                                   lookup_lines=False)
+
+
+def _sealed_imports():
+    """Only what is loaded already, or built in: no finder that opens files.
+
+    A missing module is then a clear ModuleNotFoundError rather than a
+    denied system call.
+    """
+    import importlib.machinery as machinery
+    sys.meta_path[:] = [machinery.BuiltinImporter, machinery.FrozenImporter]
+    sys.path_hooks[:] = []
+    sys.path_importer_cache.clear()
 
 
 def run(request):
     """The child's whole life: run one script, send one answer."""
+    _sealed_imports()
     req = json.loads(request)
     script = req["script"]
     params = req.get("params")
@@ -239,6 +283,11 @@ def run(request):
         _fail("SCRIPT_VALIDATION_FAILED", "the script cannot be parsed: %s"
               % type(e).__name__)
         return
+
+    # tracebacks read source lines through linecache: from memory, never
+    # from a file the child could not open anyway
+    linecache.cache["<script>"] = (len(script), None,
+                                   script.splitlines(True), "<script>")
 
     scope = {"__name__": "__main__", "__builtins__": builtins,
              "mcp_client": mcp_client}
@@ -261,6 +310,11 @@ def run(request):
         return
     except MemoryError:
         _fail("MEMORY_LIMIT_EXCEEDED", "the script ran out of memory")
+        return
+    except PermissionError as e:
+        # the kernel refused: a file, most likely (the filter answers EACCES)
+        _fail("SECURITY_VIOLATION", "the sandbox does not allow this: %s" % e,
+              type=type(e).__name__, line=_script_line(e.__traceback__))
         return
     except BaseException as e:  # noqa: B902 - the script's, all of them
         _fail("EXECUTION_FAILED", "%s: %s" % (type(e).__name__, e),

@@ -105,6 +105,7 @@ sub write_configs {
         MAX_ACTIVE => $s{max_active},
         MAX_QUEUE => $s{max_queue},
         NETNS => $s{network_namespace} // ($> == 0 ? 'on' : 'off'),
+        ISOLATION => $s{isolation} // ($> == 0 ? 'on' : 'off'),
     ));
 }
 
