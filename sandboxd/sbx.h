@@ -20,6 +20,7 @@
 #define SBX_MAX_FRAME         (16 * 1024 * 1024)
 #define SBX_MAX_CHILD_FRAME   (4 * 1024 * 1024)
 #define SBX_CHAN_FD           3              /* a child's channel */
+#define SBX_MAX_SPARES        8
 
 
 typedef struct sbx_event_s   sbx_event_t;
@@ -63,6 +64,7 @@ typedef struct {
     int                         max_active;
     int                         max_queue;
     int                         relay_timeout_ms;
+    int                         spares;
     int                         network_namespace;
     int                         isolation;
 } sbx_conf_t;
@@ -131,8 +133,11 @@ typedef struct {
     pid_t                       zygote_pid;
     int64_t                     base_vm_mb;    /* the zygote's own */
 
-    sbx_child_t                 spare;         /* forked, waiting */
-    int                         spare_pending;
+    sbx_child_t                 spares[SBX_MAX_SPARES];  /* oldest first */
+    int                         nspares;
+    int                         spare_pending; /* asked of the zygote */
+    int                         nwaiting;
+    int64_t                     spawn_retry_at; /* after a failed fork */
 
     int                         active;
     int                         queued;
@@ -190,6 +195,7 @@ json_t *sbx_exec_metadata(sbx_exec_t *ex);
 /* sbx_spawn.c: sandboxd's side of the zygote */
 int sbx_spawn_init(int ctl, pid_t zygote);
 void sbx_spawn_request(void);
+int sbx_spawn_take(sbx_child_t *child);
 void sbx_spawn_kill(pid_t pid, int pidfd);
 void sbx_spawn_stop(void);
 void sbx_spawn_zygote_exited(pid_t pid, int status);

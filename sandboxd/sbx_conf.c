@@ -81,6 +81,7 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->max_queue = 64;
     conf->relay_timeout_ms = 30000;
     conf->network_namespace = 1;
+    conf->spares = 2;
     conf->isolation = 1;
 
     f = fopen(path, "r");
@@ -139,6 +140,10 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
 
         } else if (strcmp(key, "max_queue") == 0) {
             rc = sbx_conf_int(path, line, value, 0, 100000, &conf->max_queue);
+
+        } else if (strcmp(key, "spares") == 0) {
+            rc = sbx_conf_int(path, line, value, 0, SBX_MAX_SPARES,
+                              &conf->spares);
 
         } else if (strcmp(key, "network_namespace") == 0) {
             rc = sbx_conf_flag(path, line, key, value,

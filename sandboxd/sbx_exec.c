@@ -143,19 +143,15 @@ sbx_exec_start(sbx_exec_t *ex)
     ex->started = sbx_now_ms();
     ex->deadline = ex->started + ex->timeout_ms;
 
-    if (sbx_cycle.spare.pid > 0) {
-        child = sbx_cycle.spare;
-        sbx_cycle.spare.pid = -1;
-        sbx_cycle.spare.fd = -1;
-        sbx_cycle.spare.pidfd = -1;
-
+    if (sbx_spawn_take(&child) == 0) {
         sbx_exec_attach(ex, &child);
         sbx_spawn_request();
         return;
     }
 
-    /* no spare ready (a burst): wait for the one on its way */
+    /* no spare ready (a burst): wait for the next one the zygote makes */
     ex->waiting = 1;
+    sbx_cycle.nwaiting++;
 
     if (sbx_cycle.wait_tail) {
         sbx_cycle.wait_tail->wnext = ex;
@@ -534,6 +530,7 @@ sbx_exec_unwait(sbx_exec_t *ex)
 
     ex->wnext = NULL;
     ex->waiting = 0;
+    sbx_cycle.nwaiting--;
 }
 
 

@@ -549,6 +549,12 @@ main(int argc, char **argv)
             next = d;
         }
 
+        if (sbx_cycle.spawn_retry_at
+            && (next < 0 || sbx_cycle.spawn_retry_at < next))
+        {
+            next = sbx_cycle.spawn_retry_at;
+        }
+
         timeout = next < 0 ? -1 : (next <= now ? 0 : (int) (next - now));
 
         n = epoll_wait(sbx_cycle.epfd, events, 64, timeout);
@@ -572,6 +578,10 @@ main(int argc, char **argv)
         now = sbx_now_ms();
         sbx_relay_timers(now);
         sbx_exec_timers(now);
+
+        if (sbx_cycle.spawn_retry_at) {
+            sbx_spawn_request();
+        }
     }
 
     sbx_log("stopping");

@@ -31,9 +31,6 @@ int
 sbx_spawn_init(int ctl, pid_t zygote)
 {
     sbx_cycle.zygote_pid = zygote;
-    sbx_cycle.spare.pid = -1;
-    sbx_cycle.spare.fd = -1;
-    sbx_cycle.spare.pidfd = -1;
 
     sbx_spawn_ev.fd = ctl;
     sbx_spawn_ev.handler = sbx_spawn_handler;
@@ -49,27 +46,55 @@ sbx_spawn_init(int ctl, pid_t zygote)
 }
 
 
+/* enough children asked for: the spares, and one per execution waiting */
+
 void
 sbx_spawn_request(void)
 {
     char     cmd;
     ssize_t  n;
 
-    if (sbx_cycle.spare.pid > 0 || sbx_cycle.spare_pending
-        || sbx_cycle.stopping || sbx_spawn_ev.fd < 0)
-    {
+    cmd = 'F';
+
+    if (sbx_cycle.spawn_retry_at && sbx_now_ms() < sbx_cycle.spawn_retry_at) {
         return;
     }
 
-    cmd = 'F';
+    sbx_cycle.spawn_retry_at = 0;
 
-    do {
-        n = send(sbx_spawn_ev.fd, &cmd, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    while (!sbx_cycle.stopping && sbx_spawn_ev.fd >= 0
+           && sbx_cycle.nspares + sbx_cycle.spare_pending
+              < sbx_cycle.conf.spares + sbx_cycle.nwaiting)
+    {
+        do {
+            n = send(sbx_spawn_ev.fd, &cmd, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
 
-    if (n == 1) {
-        sbx_cycle.spare_pending = 1;
+        if (n != 1) {
+            return;
+        }
+
+        sbx_cycle.spare_pending++;
     }
+}
+
+
+/* the oldest spare: the one most surely done warming up */
+
+int
+sbx_spawn_take(sbx_child_t *child)
+{
+    if (sbx_cycle.nspares == 0) {
+        return -1;
+    }
+
+    *child = sbx_cycle.spares[0];
+    sbx_cycle.nspares--;
+
+    memmove(&sbx_cycle.spares[0], &sbx_cycle.spares[1],
+            sbx_cycle.nspares * sizeof(sbx_child_t));
+
+    return 0;
 }
 
 
@@ -113,7 +138,9 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
     sbx_exec_t   *ex;
     sbx_child_t   child;
 
-    sbx_cycle.spare_pending = 0;
+    if (sbx_cycle.spare_pending > 0) {
+        sbx_cycle.spare_pending--;
+    }
 
     child.pid = msg->pid;
     child.fd = nfds > 0 ? fds[0] : -1;
@@ -132,13 +159,13 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
     ex = sbx_cycle.wait_head;
 
     if (ex == NULL) {
-        if (sbx_cycle.stopping) {
+        if (sbx_cycle.stopping || sbx_cycle.nspares == SBX_MAX_SPARES) {
             sbx_spawn_kill(child.pid, child.pidfd);
             sbx_spawn_close(&child);
             return;
         }
 
-        sbx_cycle.spare = child;
+        sbx_cycle.spares[sbx_cycle.nspares++] = child;
         return;
     }
 
@@ -150,6 +177,7 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
 
     ex->wnext = NULL;
     ex->waiting = 0;
+    sbx_cycle.nwaiting--;
 
     sbx_exec_attach(ex, &child);
 
@@ -161,10 +189,21 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
 static void
 sbx_spawn_exited(pid_t pid, int status)
 {
-    if (pid == sbx_cycle.spare.pid) {
+    int  i;
+
+    for (i = 0; i < sbx_cycle.nspares; i++) {
+        if (sbx_cycle.spares[i].pid != pid) {
+            continue;
+        }
+
         sbx_log("the spare child %d died before its turn (status %d)",
                 (int) pid, status);
-        sbx_spawn_close(&sbx_cycle.spare);
+        sbx_spawn_close(&sbx_cycle.spares[i]);
+
+        sbx_cycle.nspares--;
+        memmove(&sbx_cycle.spares[i], &sbx_cycle.spares[i + 1],
+                (sbx_cycle.nspares - i) * sizeof(sbx_child_t));
+
         sbx_spawn_request();
         return;
     }
@@ -245,8 +284,14 @@ sbx_spawn_handler(sbx_event_t *ev, uint32_t events)
             break;
 
         case 'E':
-            sbx_cycle.spare_pending = 0;
+            if (sbx_cycle.spare_pending > 0) {
+                sbx_cycle.spare_pending--;
+            }
+
             sbx_log("the zygote cannot fork: %s", strerror(msg.value));
+
+            /* not in a tight loop: the main loop asks again in a second */
+            sbx_cycle.spawn_retry_at = sbx_now_ms() + 1000;
             sbx_exec_start_failed("sandboxd cannot start a process");
             break;
 
@@ -278,9 +323,11 @@ sbx_spawn_zygote_exited(pid_t pid, int status)
 void
 sbx_spawn_stop(void)
 {
-    if (sbx_cycle.spare.pid > 0) {
-        sbx_spawn_kill(sbx_cycle.spare.pid, sbx_cycle.spare.pidfd);
-        sbx_spawn_close(&sbx_cycle.spare);
+    while (sbx_cycle.nspares) {
+        sbx_cycle.nspares--;
+        sbx_spawn_kill(sbx_cycle.spares[sbx_cycle.nspares].pid,
+                       sbx_cycle.spares[sbx_cycle.nspares].pidfd);
+        sbx_spawn_close(&sbx_cycle.spares[sbx_cycle.nspares]);
     }
 
     /* end of file on the pair: the zygote exits, its children with it */
