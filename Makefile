@@ -28,10 +28,10 @@ NGX_MODULE_SRCS := config $(wildcard ngx_qna_module/*.[ch] ngx_mcp_module/*.[ch]
 
 SBX_SRCS    := $(wildcard sandboxd/*.c)
 SBX_HDRS    := $(wildcard sandboxd/*.h)
-SBX_RUNTIME := sandboxd/runtime/sbx_runtime.py
+SBX_RUNTIME := $(wildcard sandboxd/runtime/*.py)
 # python3.11-config is asked in the recipe: `make deps` may install it first
 SBX_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-               -DSBX_RUNTIME_PATH='"$(CURDIR)/$(SBX_RUNTIME)"'
+               -DSBX_RUNTIME_DIR='"$(CURDIR)/sandboxd/runtime"'
 SBX_LDLIBS  := -ljansson -lseccomp
 
 .PHONY: all deps build run test bench clean

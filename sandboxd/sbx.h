@@ -67,6 +67,7 @@ typedef struct {
     int                         spares;
     int                         network_namespace;
     int                         isolation;
+    int                         scan;
 } sbx_conf_t;
 
 

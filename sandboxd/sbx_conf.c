@@ -83,6 +83,7 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->network_namespace = 1;
     conf->spares = 2;
     conf->isolation = 1;
+    conf->scan = 1;
 
     f = fopen(path, "r");
     if (f == NULL) {
@@ -148,6 +149,9 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
         } else if (strcmp(key, "network_namespace") == 0) {
             rc = sbx_conf_flag(path, line, key, value,
                                &conf->network_namespace);
+
+        } else if (strcmp(key, "scan") == 0) {
+            rc = sbx_conf_flag(path, line, key, value, &conf->scan);
 
         } else if (strcmp(key, "isolation") == 0) {
             rc = sbx_conf_flag(path, line, key, value, &conf->isolation);

@@ -92,6 +92,17 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
         return;
     }
 
+    /* the scan is sandboxd's to switch, never the client's */
+    if (json_object_set_new(req, "scan", json_boolean(sbx_cycle.conf.scan))
+        != 0)
+    {
+        json_decref(req);
+        sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
+                                       "sandboxd is out of memory", NULL));
+        free(ex);
+        return;
+    }
+
     ex->client = cl;
     ex->req = req;
     ex->chan.fd = -1;

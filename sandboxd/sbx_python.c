@@ -18,18 +18,32 @@
 #include "sbx.h"
 
 
-/* the runtime's source, built into the binary: nothing to find at run time */
-__asm__(
-    ".section .rodata\n"
-    ".global sbx_runtime_py\n"
-    ".type sbx_runtime_py, @object\n"
-    "sbx_runtime_py:\n"
-    ".incbin \"" SBX_RUNTIME_PATH "\"\n"
-    ".byte 0\n"
-    ".previous\n"
-);
+/* the runtime's sources, built into the binary: nothing to find at run time */
+#define SBX_EMBED(sym, file)                                                  \
+    __asm__(".section .rodata\n"                                              \
+            ".global " #sym "\n"                                              \
+            ".type " #sym ", @object\n"                                       \
+            #sym ":\n"                                                        \
+            ".incbin \"" SBX_RUNTIME_DIR "/" file "\"\n"                      \
+            ".byte 0\n"                                                       \
+            ".previous\n")
 
+SBX_EMBED(sbx_validate_py, "sbx_validate.py");
+SBX_EMBED(sbx_runtime_py, "sbx_runtime.py");
+
+extern const char  sbx_validate_py[];
 extern const char  sbx_runtime_py[];
+
+
+/* in import order: the runtime imports sbx_validate */
+static struct {
+    const char                 *name;
+    const char                 *file;
+    const char                 *source;
+} sbx_py_sources[] = {
+    { "sbx_validate", "sbx_validate.py", sbx_validate_py },
+    { "sbx_runtime", "sbx_runtime.py", sbx_runtime_py },
+};
 
 
 #define SBX_MAX_REPLY  (64 * 1024 * 1024)
@@ -222,6 +236,7 @@ sbx_python_vm_mb(void)
 int
 sbx_python_init(void)
 {
+    size_t     i;
     PyObject  *code, *module, *versions;
     PyStatus   status;
     PyConfig   config;
@@ -264,14 +279,22 @@ sbx_python_init(void)
         return -1;
     }
 
-    code = Py_CompileString(sbx_runtime_py, "sbx_runtime.py", Py_file_input);
-    module = code ? PyImport_ExecCodeModule("sbx_runtime", code) : NULL;
-    Py_XDECREF(code);
+    module = NULL;
 
-    if (module == NULL) {
-        PyErr_Print();
-        sbx_log("cannot load the Python runtime");
-        return -1;
+    for (i = 0; i < sizeof(sbx_py_sources) / sizeof(sbx_py_sources[0]); i++) {
+        Py_XDECREF(module);
+
+        code = Py_CompileString(sbx_py_sources[i].source,
+                                sbx_py_sources[i].file, Py_file_input);
+        module = code ? PyImport_ExecCodeModule(sbx_py_sources[i].name, code)
+                      : NULL;
+        Py_XDECREF(code);
+
+        if (module == NULL) {
+            PyErr_Print();
+            sbx_log("cannot load %s", sbx_py_sources[i].file);
+            return -1;
+        }
     }
 
     sbx_py_run = PyObject_GetAttrString(module, "run");

@@ -107,38 +107,6 @@ for my $case ([{}, 'script', 'no script'],
     is $d->{result}{body}[0]{value}, 'MCP_TOOL_ERROR', '  and read its code';
 }
 
-# isolation basics: no way out through the child's own descriptors or user
-{
-    my $d = is_success($s->execute(script => <<'PY'), 'what the child holds');
-import os
-fds = []
-for fd in range(64):
-    try:
-        os.fstat(fd)
-        fds.append(fd)
-    except OSError:
-        pass
-result = {'fds': fds, 'uid': os.getuid(), 'pid': os.getpid()}
-PY
-    my %v = map { $_->{key} => $_->{value} } @{ $d->{result}{body} };
-    is_deeply $v{fds}, [0, 1, 2, 3], '  only stdio and its channel';
-    isnt $v{uid}, 0, '  not root' if $> == 0;
-    is $v{pid}, 1, '  pid 1 of a pid namespace of its own' if $> == 0;
-
-    is_error($s->execute(script => "import os\nos.fork()\nresult = 1\n"), 422, 'SECURITY_VIOLATION',
-             'fork is refused') if $> == 0;
-    is_error($s->execute(script => "open('/tmp/sbx-test-write', 'w').write('x')\nresult = 1\n"),
-             422, $> == 0 ? 'SECURITY_VIOLATION' : 'EXECUTION_FAILED', 'no file can be written');
-
-  SKIP: {
-        skip 'the kernel boundary needs root', 2 unless $> == 0;
-        my $port = $s->port;
-        my $j = is_error($s->execute(script => "import socket\ns = socket.socket()\ns.connect(('127.0.0.1', $port))\nresult = 1\n"),
-                         422, 'SECURITY_VIOLATION', 'no socket: not even to nginx on loopback');
-        is $j->{error}{details}{syscall}, 'socket', '  the denied system call is named';
-    }
-}
-
 # a full house: 2 running, 1 queued, the next one is told to come back
 {
     my @socks;

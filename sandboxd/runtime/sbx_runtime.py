@@ -28,7 +28,10 @@ import pandas
 # pandas loads these lazily, on first use; load them now so that a child
 # never needs to open a file after its limits are on
 import pandas.core.resample  # noqa: F401
+import pandas.io.formats.csvs  # noqa: F401
 import pandas.io.formats.format  # noqa: F401
+import pandas.io.formats.info  # noqa: F401
+import pandas.io.formats.printing  # noqa: F401
 import pandas.io.formats.string  # noqa: F401
 import pandas.io.json  # noqa: F401
 import pandas.io.parsers  # noqa: F401
@@ -64,12 +67,13 @@ import typing  # noqa: F401
 import zoneinfo  # noqa: F401
 
 import _sbx
+import sbx_validate
 
 VERSIONS = "python %d.%d.%d, numpy %s, pandas %s" % (
     sys.version_info[0], sys.version_info[1], sys.version_info[2],
     numpy.__version__, pandas.__version__)
 
-STDOUT_LIMIT = 64 * 1024
+STDOUT_LIMIT = 1024 * 1024
 MAX_DEPTH = 64
 
 
@@ -269,6 +273,21 @@ def run(request):
     req = json.loads(request)
     script = req["script"]
     params = req.get("params")
+
+    if req.get("mode") == "validate":
+        _send({"t": "done", "result": sbx_validate.validate(script)})
+        return
+
+    # the scan: an early, clear answer for what the kernel would refuse
+    if req.get("scan", True):
+        verdict = sbx_validate.validate(script)
+        if not verdict["valid"]:
+            first = verdict["errors"][0]
+            _fail("SCRIPT_VALIDATION_FAILED" if first["construct"] == "syntax"
+                  else "SECURITY_VIOLATION", first["message"],
+                  line=first["line"], construct=first["construct"],
+                  errors=verdict["errors"][:20])
+            return
 
     out = _CappedText(STDOUT_LIMIT)
     sys.stdout = out

@@ -106,6 +106,7 @@ sub write_configs {
         MAX_QUEUE => $s{max_queue},
         NETNS => $s{network_namespace} // ($> == 0 ? 'on' : 'off'),
         ISOLATION => $s{isolation} // ($> == 0 ? 'on' : 'off'),
+        SCAN => $s{scan} // 'on',
     ));
 }
 
