@@ -192,6 +192,7 @@ ngx_qna_analyze_body(ngx_http_request_t *r)
     ngx_int_t              rc;
     ngx_str_t              question, session, rid, exec_id;
     ngx_qna_plan_t         plan;
+    ngx_qna_run_args_t     args;
     ngx_qna_loc_conf_t    *qlcf;
     ngx_qna_plan_error_t   perr;
 
@@ -344,9 +345,20 @@ ngx_qna_analyze_body(ngx_http_request_t *r)
         return;
     }
 
+    /*
+     * The plan's own tools are the only ones its script may call, within
+     * the plan's budget: a script that strays is stopped at the relay.
+     */
+    args.execution_id = &exec_id;
+    args.script = &plan.script;
+    args.params = NULL;
+    args.tools = json_object_get(answer, "mcp_calls");
+    args.max_calls = plan.max_calls;
+    args.timeout = qlcf->exec_timeout;
+    args.memory = qlcf->exec_memory;
+
     /* the answer holds its own reference to params now */
-    ngx_qna_run_script(r, answer, &exec_id, &plan.script, NULL,
-                       qlcf->exec_timeout, qlcf->exec_memory);
+    ngx_qna_run_script(r, answer, &args);
 
     json_decref(plan.params);
     return;
@@ -365,8 +377,7 @@ done:
 
 void
 ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
-    ngx_str_t *execution_id, ngx_str_t *script, json_t *params,
-    ngx_msec_t timeout, ngx_uint_t memory)
+    ngx_qna_run_args_t *args)
 {
     json_t              *msg;
     ngx_int_t            rc;
@@ -388,20 +399,30 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
 
     /* the answer is freed with the request, however the request ends */
     run->answer = answer;
-    run->timeout = timeout;
+    run->timeout = args->timeout;
     cln->handler = ngx_qna_run_cleanup;
     cln->data = run;
 
     rid = ngx_qna_request_id(r);
 
-    msg = json_pack("{s:s, s:s%, s:s%, s:s%, s:I, s:I, s:O?}",
+    msg = json_pack("{s:s, s:s%, s:s%, s:s%, s:I, s:I, s:O?, s:O?}",
                     "op", "execute",
-                    "execution_id", execution_id->data, execution_id->len,
+                    "execution_id", args->execution_id->data,
+                        args->execution_id->len,
                     "request_id", rid.data, rid.len,
-                    "script", script->data, script->len,
-                    "timeout_ms", (json_int_t) timeout,
-                    "max_memory_mb", (json_int_t) memory,
-                    "params", params);
+                    "script", args->script->data, args->script->len,
+                    "timeout_ms", (json_int_t) args->timeout,
+                    "max_memory_mb", (json_int_t) args->memory,
+                    "params", args->params,
+                    "tools", args->tools);
+
+    if (msg != NULL && args->max_calls >= 0
+        && json_object_set_new(msg, "max_mcp_calls",
+                               json_integer(args->max_calls)) != 0)
+    {
+        json_decref(msg);
+        msg = NULL;
+    }
 
     if (msg == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -413,7 +434,7 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
 
     /* sandboxd enforces the timeout; ours only covers sandboxd itself */
     rc = ngx_qna_sandbox_call(r, qlcf->sandbox, msg,
-                              timeout + qlcf->sandbox_timeout,
+                              args->timeout + qlcf->sandbox_timeout,
                               ngx_qna_run_done, run);
     json_decref(msg);
 
@@ -547,6 +568,9 @@ ngx_qna_run_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
         v = json_object_get(reply, "stdout");
         if (json_is_string(v) && json_string_length(v)) {
             json_object_set(run->answer, "stdout", v);
+            json_object_set_new(run->answer, "stdout_truncated",
+                json_boolean(json_is_true(json_object_get(reply,
+                                                          "stdout_truncated"))));
         }
 
         json_decref(reply);

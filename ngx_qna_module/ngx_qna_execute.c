@@ -68,14 +68,39 @@ ngx_qna_execute_int(json_t *v, json_int_t def, json_int_t min,
 }
 
 
+/* an array of 1 to 64 tool names, each 1 to 128 characters */
+
+static ngx_int_t
+ngx_qna_execute_names(json_t *v)
+{
+    size_t   i;
+    json_t  *t;
+
+    if (!json_is_array(v) || json_array_size(v) > 64) {
+        return 0;
+    }
+
+    json_array_foreach(v, i, t) {
+        if (!json_is_string(t) || json_string_length(t) == 0
+            || json_string_length(t) > 128)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static void
 ngx_qna_execute_body(ngx_http_request_t *r)
 {
     u_char              *p;
-    json_t              *root, *script, *id, *params, *answer;
+    json_t              *root, *script, *id, *params, *tools, *answer;
     ngx_int_t            rc;
     ngx_str_t            code, exec_id, rid;
-    json_int_t           timeout, memory;
+    json_int_t           timeout, memory, max_calls;
+    ngx_qna_run_args_t   args;
     ngx_qna_loc_conf_t  *qlcf;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
@@ -131,6 +156,27 @@ ngx_qna_execute_body(ngx_http_request_t *r)
     if (params != NULL && !json_is_null(params) && !json_is_object(params)) {
         rc = ngx_qna_execute_error(r, "params",
                                    "\"params\" must be an object");
+        goto done;
+    }
+
+    tools = json_object_get(root, "allowed_tools");
+
+    if (tools != NULL && !json_is_null(tools)
+        && !ngx_qna_execute_names(tools))
+    {
+        rc = ngx_qna_execute_error(r, "allowed_tools",
+                                   "\"allowed_tools\" must be an array of "
+                                   "at most 64 tool names");
+        goto done;
+    }
+
+    if (ngx_qna_execute_int(json_object_get(root, "max_mcp_calls"), -1, 0,
+                            1000, &max_calls)
+        != NGX_OK)
+    {
+        rc = ngx_qna_execute_error(r, "max_mcp_calls",
+                                   "\"max_mcp_calls\" must be an integer "
+                                   "from 0 to 1000");
         goto done;
     }
 
@@ -197,9 +243,15 @@ ngx_qna_execute_body(ngx_http_request_t *r)
         json_object_set(answer, "params", params);
     }
 
-    ngx_qna_run_script(r, answer, &exec_id, &code,
-                       json_is_object(params) ? params : NULL,
-                       (ngx_msec_t) timeout * 1000, (ngx_uint_t) memory);
+    args.execution_id = &exec_id;
+    args.script = &code;
+    args.params = json_is_object(params) ? params : NULL;
+    args.tools = json_is_array(tools) ? tools : NULL;
+    args.max_calls = max_calls;
+    args.timeout = (ngx_msec_t) timeout * 1000;
+    args.memory = (ngx_uint_t) memory;
+
+    ngx_qna_run_script(r, answer, &args);
 
     json_decref(root);
     return;

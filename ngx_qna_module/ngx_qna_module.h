@@ -99,9 +99,18 @@ ngx_int_t ngx_qna_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_check_method_and_type(ngx_http_request_t *r,
     ngx_int_t *rc);
 json_t *ngx_qna_parse_body(ngx_http_request_t *r);
+typedef struct {
+    ngx_str_t                  *execution_id;
+    ngx_str_t                  *script;
+    json_t                     *params;        /* NULL: the script's own */
+    json_t                     *tools;         /* NULL: every tool */
+    ngx_int_t                   max_calls;     /* -1: sandboxd's default */
+    ngx_msec_t                  timeout;
+    ngx_uint_t                  memory;        /* MB */
+} ngx_qna_run_args_t;
+
 void ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
-    ngx_str_t *execution_id, ngx_str_t *script, json_t *params,
-    ngx_msec_t timeout, ngx_uint_t memory);
+    ngx_qna_run_args_t *args);
 
 
 extern ngx_module_t  ngx_http_qna_module;

@@ -706,6 +706,9 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
         }
     }
 
+    /* most scripts make two or three calls; a family may ask for more */
+    plan->max_calls = 50;
+
     rc = fam->build(pool, &in, plan, err);
 
     if (rc != NGX_OK) {

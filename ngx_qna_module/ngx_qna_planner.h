@@ -21,6 +21,7 @@ typedef struct {
     ngx_str_t                   explanation;
     json_t                     *mcp_calls;     /* array of tool names */
     json_t                     *params;        /* the PARAMS dict */
+    ngx_int_t                   max_calls;     /* the relay's budget */
 } ngx_qna_plan_t;
 
 

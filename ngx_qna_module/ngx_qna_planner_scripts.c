@@ -652,6 +652,9 @@ ngx_qna_fam_top_volatile(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
 
     universe = count * 4 > 20 ? count * 4 : 20;
 
+    /* the screener, then bars and volatility for each stock */
+    plan->max_calls = 1 + 2 * universe;
+
     ngx_snprintf(title, sizeof(title), "Top %i most volatile stocks%Z",
                  count);
 

@@ -65,6 +65,7 @@ typedef struct {
     int                         max_queue;
     int                         relay_timeout_ms;
     int                         spares;
+    int                         max_mcp_calls;
     int                         network_namespace;
     int                         isolation;
     int                         scan;
@@ -111,9 +112,12 @@ struct sbx_exec_s {
     int                         violation;
 
     json_t                     *final;
-    json_t                     *calls;
+    json_t                     *calls;         /* [{tool, duration_ms}] */
     json_t                     *sources;
     int                         call_count;
+    int                         max_calls;
+    int64_t                     call_started;
+    char                        call_tool[160];
     int                         steps;
     char                        last_step[256];
 

@@ -82,6 +82,7 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->relay_timeout_ms = 30000;
     conf->network_namespace = 1;
     conf->spares = 2;
+    conf->max_mcp_calls = 50;
     conf->isolation = 1;
     conf->scan = 1;
 
@@ -141,6 +142,10 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
 
         } else if (strcmp(key, "max_queue") == 0) {
             rc = sbx_conf_int(path, line, value, 0, 100000, &conf->max_queue);
+
+        } else if (strcmp(key, "max_mcp_calls") == 0) {
+            rc = sbx_conf_int(path, line, value, 0, 10000,
+                              &conf->max_mcp_calls);
 
         } else if (strcmp(key, "spares") == 0) {
             rc = sbx_conf_int(path, line, value, 0, SBX_MAX_SPARES,

@@ -30,6 +30,7 @@ static void sbx_exec_answer(sbx_exec_t *ex, int status);
 static void sbx_exec_finish(sbx_exec_t *ex, int status);
 static void sbx_exec_free(sbx_exec_t *ex);
 static void sbx_exec_kill(sbx_exec_t *ex, const char *why);
+static int sbx_exec_tool_allowed(sbx_exec_t *ex, const char *name);
 
 
 static const char  *sbx_child_codes[] = {
@@ -90,6 +91,33 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
                                        "message", "malformed execute frame"));
         free(ex);
         return;
+    }
+
+    ex->max_calls = sbx_cycle.conf.max_mcp_calls;
+
+    if (json_object_get(req, "tools") != NULL
+        && !json_is_null(json_object_get(req, "tools"))
+        && !json_is_array(json_object_get(req, "tools")))
+    {
+        json_decref(req);
+        sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
+                                       "malformed tools", NULL));
+        free(ex);
+        return;
+    }
+
+    if (json_object_get(req, "max_mcp_calls") != NULL) {
+        int64_t  n;
+
+        if (sbx_int_field(req, "max_mcp_calls", 0, 10000, &n) != 0) {
+            json_decref(req);
+            sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
+                                           "malformed max_mcp_calls", NULL));
+            free(ex);
+            return;
+        }
+
+        ex->max_calls = (int) n;
     }
 
     /* the scan is sandboxd's to switch, never the client's */
@@ -293,10 +321,30 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
         }
 
         ex->call_count++;
-        sbx_exec_add_unique(ex->calls, json_string_value(name));
+        ex->call_started = sbx_now_ms();
+        snprintf(ex->call_tool, sizeof(ex->call_tool), "%s",
+                 json_string_value(name));
 
-        ex->relay = sbx_relay_start(ex, json_string_value(name), args,
-                                    sbx_cycle.conf.relay_timeout_ms);
+        /* the policy of this execution, before anything leaves sandboxd */
+        if (!sbx_exec_tool_allowed(ex, json_string_value(name))) {
+            sbx_exec_relay_done(ex, json_pack("{s:b, s:s, s:s+}", "ok", 0,
+                                "code", "MCP_TOOL_ERROR", "message",
+                                "this execution may not call ",
+                                json_string_value(name)));
+
+        } else if (ex->call_count > ex->max_calls) {
+            char  buf[80];
+
+            snprintf(buf, sizeof(buf), "the budget of %d tool calls is spent",
+                     ex->max_calls);
+            sbx_exec_relay_done(ex, json_pack("{s:b, s:s, s:s}", "ok", 0,
+                                "code", "MCP_TOOL_ERROR", "message", buf));
+
+        } else {
+            ex->relay = sbx_relay_start(ex, json_string_value(name), args,
+                                        sbx_cycle.conf.relay_timeout_ms);
+        }
+
         json_decref(msg);
         return;
     }
@@ -419,13 +467,47 @@ sbx_exec_drain(sbx_exec_t *ex)
 }
 
 
+static int
+sbx_exec_tool_allowed(sbx_exec_t *ex, const char *name)
+{
+    size_t   i;
+    json_t  *tools, *t;
+
+    tools = json_object_get(ex->req, "tools");
+
+    if (!json_is_array(tools)) {
+        return 1;
+    }
+
+    json_array_foreach(tools, i, t) {
+        if (json_is_string(t) && strcmp(json_string_value(t), name) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* every call is recorded, refused ones too: tool, duration, outcome */
+
 void
 sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer)
 {
     int      rc;
-    json_t  *src;
+    json_t  *src, *ok;
 
     ex->relay = NULL;
+
+    ok = json_object_get(answer, "ok");
+
+    json_array_append_new(ex->calls,
+        json_pack("{s:s, s:I, s:b, s:s?}", "tool", ex->call_tool,
+                  "duration_ms", (json_int_t) (sbx_now_ms() - ex->call_started),
+                  "ok", json_is_true(ok),
+                  "error", json_is_true(ok) ? NULL
+                           : json_string_value(json_object_get(answer,
+                                                               "code"))));
 
     src = json_object_get(json_object_get(json_object_get(answer, "value"),
                                           "metadata"), "source");

@@ -59,6 +59,7 @@ sub ask {
     like $d->{python_code}, qr/^PARAMS = \{.*\}$/m, '  the script has a top-level PARAMS';
     ok length($d->{explanation}) > 40, '  an explanation';
     is_deeply $d->{metadata}{data_sources}, ['sample'], '  labelled as sample data';
+    ok !grep({ !defined $_->{duration_ms} } @{ $d->{metadata}{mcp_calls_made} }), '  tool calls with durations';
     ok $d->{execution_time_ms} >= 0, '  execution_time_ms';
     return $d;
 }
@@ -103,6 +104,7 @@ for my $n (5, 3) {
     my @want = (sort { $vol{$b} <=> $vol{$a} || $a cmp $b } keys %vol)[0 .. $n - 1];
     is_deeply [map { $_->{value} } @{ $d->{result}{body} }], \@want, "  the $n most volatile, in order";
     is $d->{metadata}{mcp_call_count}, 1 + 2 * $u, '  every call went through the relay';
+    is scalar(@{ $d->{metadata}{mcp_calls_made} }), 1 + 2 * $u, '  and is recorded';
 }
 
 # 4: SMA

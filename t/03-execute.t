@@ -107,6 +107,48 @@ for my $case ([{}, 'script', 'no script'],
     is $d->{result}{body}[0]{value}, 'MCP_TOOL_ERROR', '  and read its code';
 }
 
+# the relay's policy: the tools an execution may call, and how many calls
+{
+    my $two = "a = mcp_client.call('calculate_sma', {'prices': [1, 2, 3], 'period': 2})\n"
+            . "b = mcp_client.call('calculate_ema', {'prices': [1, 2, 3], 'period': 2})\n"
+            . "result = [a['latest'], b['latest']]\n";
+    my $d = is_success($s->execute(script => $two), 'two tool calls');
+    my $m = $d->{metadata}{mcp_calls_made};
+    is_deeply [map { $_->{tool} } @$m], ['calculate_sma', 'calculate_ema'], '  each call recorded, in order';
+    ok !grep({ !defined $_->{duration_ms} || $_->{ok} ne JSON::PP::true } @$m), '  with its duration and outcome';
+
+    my $j = is_error($s->execute(script => $two, allowed_tools => ['calculate_sma']),
+                     502, 'MCP_TOOL_ERROR', 'a tool outside allowed_tools');
+    like $j->{error}{message}, qr/may not call calculate_ema/, '  says which';
+
+    $j = is_error($s->execute(script => $two, max_mcp_calls => 1), 502, 'MCP_TOOL_ERROR', 'over the call budget');
+    like $j->{error}{message}, qr/budget of 1 tool calls/, '  says so';
+
+    my $r = $s->execute(script => "while True:\n    mcp_client.call('calculate_sma', {'prices': [1, 2], 'period': 1})\n");
+    $j = is_error($r, 502, 'MCP_TOOL_ERROR', 'an endless caller meets the default budget of 50');
+
+    is_error($s->execute(script => $two, allowed_tools => 'calculate_sma'), 400, 'INVALID_REQUEST',
+             'allowed_tools as a string');
+    is_error($s->execute(script => $two, max_mcp_calls => 1001), 400, 'INVALID_REQUEST', 'max_mcp_calls 1001');
+}
+
+# output is capped at 1 MiB, with a flag
+{
+    my $d = is_success($s->execute(script => "for i in range(40):\n    print('x' * 65535)\nresult = 1\n"),
+                       '2.5 MiB of print()');
+    is length($d->{stdout}), 1024 * 1024, '  1 MiB kept';
+    is $d->{stdout_truncated}, JSON::PP::true, '  and the flag says so';
+}
+
+# every child has randomness of its own
+{
+    my $script = "import random\nimport numpy\nresult = [random.random(), float(numpy.random.rand())]\n";
+    my $a = is_success($s->execute(script => $script), 'random numbers');
+    my $b = is_success($s->execute(script => $script), 'random numbers again');
+    isnt $a->{result}{body}[0]{value}[0], $b->{result}{body}[0]{value}[0], '  random differs between children';
+    isnt $a->{result}{body}[0]{value}[1], $b->{result}{body}[0]{value}[1], '  numpy.random differs too';
+}
+
 # a full house: 2 running, 1 queued, the next one is told to come back
 {
     my @socks;
