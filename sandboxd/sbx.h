@@ -127,6 +127,14 @@ struct sbx_exec_s {
 
 typedef struct {
     sbx_conf_t                  conf;
+    char                       *conf_path;
+    char                        self_exe[4096];
+    int                         draining;
+    int                         nclients;
+    int                         zygote_ready;
+    int64_t                     zygote_started;
+    int64_t                     respawn_at;
+    int                         listen_fd;
     int                         epfd;
     int                         stopping;
     int                         failed;
@@ -163,6 +171,7 @@ extern sbx_cycle_t  sbx_cycle;
 /* sbx_main.c */
 int64_t sbx_now_ms(void);
 void sbx_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int sbx_resolve_user(void);
 int sbx_event_add(sbx_event_t *ev, uint32_t events);
 int sbx_event_mod(sbx_event_t *ev, uint32_t events);
 void sbx_event_del(sbx_event_t *ev);
@@ -186,6 +195,7 @@ void sbx_exec_cancel(sbx_exec_t *ex);
 void sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child);
 void sbx_exec_exited(pid_t pid, int status);
 void sbx_exec_start_failed(const char *why);
+void sbx_exec_children_lost(void);
 void sbx_exec_timers(int64_t now);
 int64_t sbx_exec_next_deadline(void);
 void sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer);
@@ -204,6 +214,7 @@ int sbx_spawn_take(sbx_child_t *child);
 void sbx_spawn_kill(pid_t pid, int pidfd);
 void sbx_spawn_stop(void);
 void sbx_spawn_zygote_exited(pid_t pid, int status);
+void sbx_spawn_respawn(void);
 
 /* sbx_policy.c */
 int sbx_policy_zygote_early(void);
@@ -213,7 +224,9 @@ int sbx_policy_child(void);
 int sbx_policy_load(void);
 
 /* sbx_zygote.c */
+int sbx_zygote_spawn(pid_t *zpid);
 int sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready);
+int sbx_zygote_main(const char *conf);
 
 /* sbx_child.c: never returns */
 void sbx_child_run(int chan) __attribute__((noreturn));

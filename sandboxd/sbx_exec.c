@@ -548,6 +548,38 @@ sbx_exec_exited(pid_t pid, int status)
 }
 
 
+/* the zygote died, and every child with it: answer for them */
+
+void
+sbx_exec_children_lost(void)
+{
+    sbx_exec_t  *ex, *next;
+
+    for (ex = sbx_cycle.running; ex; ex = next) {
+        next = ex->next;
+
+        if (ex->pid <= 0) {
+            continue;
+        }
+
+        ex->pid = -1;
+        sbx_exec_drain(ex);
+
+        if (ex->final == NULL) {
+            ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
+                                  "code", "EXECUTION_FAILED", "message",
+                                  "the sandbox restarted during this "
+                                  "execution; run it again");
+        }
+
+        sbx_exec_finish(ex, 0);
+
+        /* finishing may start queued ones: walk the list afresh */
+        next = sbx_cycle.running;
+    }
+}
+
+
 /* the zygote could not fork: whoever waits for a child is told so */
 
 void

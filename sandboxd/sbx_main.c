@@ -44,6 +44,9 @@ static void sbx_client_close(sbx_client_t *cl);
 static void sbx_defer_run(void);
 
 
+static sbx_event_t  sbx_listen_ev = { -1, NULL, NULL };
+
+
 /* memory an event may still point to until the batch is done */
 static void   *sbx_deferred[1024];
 static size_t  sbx_ndeferred;
@@ -196,12 +199,15 @@ sbx_accept_handler(sbx_event_t *ev, uint32_t events)
             continue;
         }
 
+        sbx_cycle.nclients++;
+
         cl->ev.fd = fd;
         cl->ev.handler = sbx_client_handler;
         cl->ev.data = cl;
         cl->in.max = SBX_MAX_FRAME;
 
         if (sbx_event_add(&cl->ev, EPOLLIN | EPOLLRDHUP) != 0) {
+            sbx_cycle.nclients--;
             close(fd);
             free(cl);
         }
@@ -212,8 +218,10 @@ sbx_accept_handler(sbx_event_t *ev, uint32_t events)
 static json_t *
 sbx_ping(void)
 {
-    return json_pack("{s:b, s:s, s:i, s:i, s:i, s:i, s:I, s:s}",
+    return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:I, s:s}",
                      "ok", 1, "version", SBX_VERSION,
+                     "zygote_pid", (int) sbx_cycle.zygote_pid,
+                     "zygote_ready", sbx_cycle.zygote_ready,
                      "active", sbx_cycle.active,
                      "queued", sbx_cycle.queued,
                      "max_active", sbx_cycle.conf.max_active,
@@ -371,6 +379,7 @@ sbx_client_close(sbx_client_t *cl)
     sbx_event_del(&cl->ev);
     close(cl->ev.fd);
     cl->ev.fd = -1;
+    sbx_cycle.nclients--;
     sbx_frame_in_reset(&cl->in);
     free(cl->out.data);
     cl->out.data = NULL;
@@ -398,6 +407,22 @@ sbx_signal_handler(sbx_event_t *ev, uint32_t events)
             break;
 
         case SIGTERM:
+            /*
+             * Drain: no new connections (nginx answers 503 and may go
+             * elsewhere), every accepted execution still finishes.
+             */
+            if (!sbx_cycle.draining) {
+                sbx_log("draining: %d running, %d queued",
+                        sbx_cycle.active, sbx_cycle.queued);
+                sbx_cycle.draining = 1;
+                sbx_event_del(&sbx_listen_ev);
+                close(sbx_listen_ev.fd);
+                unlink(sbx_cycle.conf.listen);
+                sbx_listen_ev.fd = -1;
+            }
+
+            break;
+
         case SIGINT:
         case SIGQUIT:
             sbx_cycle.stopping = 1;
@@ -410,7 +435,7 @@ sbx_signal_handler(sbx_event_t *ev, uint32_t events)
 }
 
 
-static int
+int
 sbx_resolve_user(void)
 {
     struct passwd  *pw;
@@ -455,14 +480,18 @@ sbx_write_pid(void)
 int
 main(int argc, char **argv)
 {
-    int                  lfd, sfd, n, i, timeout;
+    int                  sfd, n, i, timeout;
     int                  ctl;
     pid_t                zpid;
     int64_t              now, next, d;
     sbx_zygote_msg_t     ready;
     sigset_t             mask;
-    sbx_event_t          lev, sev, *ev;
+    sbx_event_t          sev, *ev;
     struct epoll_event   events[64];
+
+    if (argc == 3 && strcmp(argv[1], "--zygote") == 0) {
+        return sbx_zygote_main(argv[2]);
+    }
 
     if (argc != 3 || strcmp(argv[1], "-c") != 0) {
         fprintf(stderr, "usage: sandboxd -c sandboxd.conf\n");
@@ -472,6 +501,18 @@ main(int argc, char **argv)
     if (sbx_conf_load(argv[2], &sbx_cycle.conf) != 0) {
         return 1;
     }
+
+    /* the zygote is this binary again: where it is, and its configuration */
+    sbx_cycle.conf_path = realpath(argv[2], NULL);
+    n = readlink("/proc/self/exe", sbx_cycle.self_exe,
+                 sizeof(sbx_cycle.self_exe) - 1);
+
+    if (sbx_cycle.conf_path == NULL || n <= 0) {
+        sbx_log("cannot find my own binary or configuration");
+        return 1;
+    }
+
+    sbx_cycle.self_exe[n] = '\0';
 
     if (sbx_cycle.conf.max_active == 0) {
         n = (int) sysconf(_SC_NPROCESSORS_ONLN);
@@ -507,26 +548,27 @@ main(int argc, char **argv)
     }
 
     sbx_cycle.base_vm_mb = ready.value;
+    sbx_cycle.zygote_ready = 1;
+    sbx_cycle.zygote_started = sbx_now_ms();
     snprintf(sbx_cycle.versions, sizeof(sbx_cycle.versions), "%s",
              ready.text);
 
     sbx_cycle.epfd = epoll_create1(EPOLL_CLOEXEC);
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    lfd = sbx_listen(sbx_cycle.conf.listen);
+    sbx_listen_ev.fd = sbx_listen(sbx_cycle.conf.listen);
+    sbx_listen_ev.handler = sbx_accept_handler;
+    sbx_listen_ev.data = NULL;
 
-    if (sbx_cycle.epfd < 0 || sfd < 0 || lfd < 0) {
+    if (sbx_cycle.epfd < 0 || sfd < 0 || sbx_listen_ev.fd < 0) {
         return 1;
     }
-
-    lev.fd = lfd;
-    lev.handler = sbx_accept_handler;
-    lev.data = NULL;
 
     sev.fd = sfd;
     sev.handler = sbx_signal_handler;
     sev.data = NULL;
 
-    if (sbx_event_add(&lev, EPOLLIN) != 0 || sbx_event_add(&sev, EPOLLIN) != 0
+    if (sbx_event_add(&sbx_listen_ev, EPOLLIN) != 0
+        || sbx_event_add(&sev, EPOLLIN) != 0
         || sbx_spawn_init(ctl, zpid) != 0)
     {
         sbx_log("epoll_ctl(): %s", strerror(errno));
@@ -553,6 +595,12 @@ main(int argc, char **argv)
             && (next < 0 || sbx_cycle.spawn_retry_at < next))
         {
             next = sbx_cycle.spawn_retry_at;
+        }
+
+        if (sbx_cycle.zygote_pid <= 0
+            && (next < 0 || sbx_cycle.respawn_at < next))
+        {
+            next = sbx_cycle.respawn_at;
         }
 
         timeout = next < 0 ? -1 : (next <= now ? 0 : (int) (next - now));
@@ -582,12 +630,25 @@ main(int argc, char **argv)
         if (sbx_cycle.spawn_retry_at) {
             sbx_spawn_request();
         }
+
+        if (sbx_cycle.zygote_pid <= 0) {
+            sbx_spawn_respawn();
+        }
+
+        if (sbx_cycle.draining && sbx_cycle.active == 0
+            && sbx_cycle.queued == 0 && sbx_cycle.nclients == 0)
+        {
+            sbx_cycle.stopping = 1;
+        }
     }
 
     sbx_log("stopping");
 
-    close(lfd);
-    unlink(sbx_cycle.conf.listen);
+    if (sbx_listen_ev.fd >= 0) {
+        close(sbx_listen_ev.fd);
+        unlink(sbx_cycle.conf.listen);
+    }
+
     sbx_exec_stop_all();
 
     if (sbx_cycle.conf.pid_file) {

@@ -22,9 +22,10 @@
 
 
 static void sbx_spawn_handler(sbx_event_t *ev, uint32_t events);
+static void sbx_spawn_lost(const char *why);
 
 
-static sbx_event_t  sbx_spawn_ev;
+static sbx_event_t  sbx_spawn_ev = { -1, NULL, NULL };
 
 
 int
@@ -56,7 +57,10 @@ sbx_spawn_request(void)
 
     cmd = 'F';
 
-    if (sbx_cycle.spawn_retry_at && sbx_now_ms() < sbx_cycle.spawn_retry_at) {
+    if (!sbx_cycle.zygote_ready
+        || (sbx_cycle.spawn_retry_at
+            && sbx_now_ms() < sbx_cycle.spawn_retry_at))
+    {
         return;
     }
 
@@ -245,12 +249,7 @@ sbx_spawn_handler(sbx_event_t *ev, uint32_t events)
         }
 
         if (n <= 0) {
-            sbx_log("the zygote is gone: stopping");
-            sbx_event_del(ev);
-            close(ev->fd);
-            ev->fd = -1;
-            sbx_cycle.failed = 1;
-            sbx_cycle.stopping = 1;
+            sbx_spawn_lost("its control socket closed");
             return;
         }
 
@@ -274,6 +273,17 @@ sbx_spawn_handler(sbx_event_t *ev, uint32_t events)
         }
 
         switch (msg.type) {
+
+        case 'R':
+            /* a respawned zygote is warm */
+            msg.text[sizeof(msg.text) - 1] = '\0';
+            sbx_cycle.base_vm_mb = msg.value;
+            snprintf(sbx_cycle.versions, sizeof(sbx_cycle.versions), "%s",
+                     msg.text);
+            sbx_cycle.zygote_ready = 1;
+            sbx_log("the zygote %d is ready", (int) sbx_cycle.zygote_pid);
+            sbx_spawn_request();
+            break;
 
         case 'C':
             sbx_spawn_child(&msg, fds, nfds);
@@ -304,7 +314,49 @@ sbx_spawn_handler(sbx_event_t *ev, uint32_t events)
 }
 
 
-/* the zygote is sandboxd's only own child: its death is the end */
+/*
+ * The zygote is gone (crashed, killed): its children went with it.  Every
+ * execution that had one is answered, the spares are forgotten, and a new
+ * zygote is started from the binary: sandboxd itself keeps serving.
+ */
+
+static void
+sbx_spawn_lost(const char *why)
+{
+    if (sbx_spawn_ev.fd < 0 && sbx_cycle.zygote_pid <= 0) {
+        return;
+    }
+
+    sbx_log("the zygote %d is lost (%s): starting a new one",
+            (int) sbx_cycle.zygote_pid, why);
+
+    if (sbx_spawn_ev.fd >= 0) {
+        sbx_event_del(&sbx_spawn_ev);
+        close(sbx_spawn_ev.fd);
+        sbx_spawn_ev.fd = -1;
+    }
+
+    if (sbx_cycle.zygote_pid > 0) {
+        /* reaped by the SIGCHLD handler, as an unknown pid by then */
+        kill(sbx_cycle.zygote_pid, SIGKILL);
+        sbx_cycle.zygote_pid = -1;
+    }
+
+    sbx_cycle.zygote_ready = 0;
+    sbx_cycle.spare_pending = 0;
+
+    while (sbx_cycle.nspares) {
+        sbx_spawn_close(&sbx_cycle.spares[--sbx_cycle.nspares]);
+    }
+
+    sbx_exec_children_lost();
+
+    /* a zygote that cannot stay up is not restarted in a tight loop */
+    sbx_cycle.respawn_at = sbx_now_ms()
+                           + (sbx_now_ms() - sbx_cycle.zygote_started < 5000
+                              ? 1000 : 0);
+}
+
 
 void
 sbx_spawn_zygote_exited(pid_t pid, int status)
@@ -313,10 +365,41 @@ sbx_spawn_zygote_exited(pid_t pid, int status)
         return;
     }
 
-    sbx_log("the zygote %d exited (status %d): stopping", (int) pid, status);
+    sbx_log("the zygote %d exited (status %d)", (int) pid, status);
     sbx_cycle.zygote_pid = -1;
-    sbx_cycle.failed = 1;
-    sbx_cycle.stopping = 1;
+    sbx_spawn_lost("it exited");
+}
+
+
+/* from the main loop: a new zygote, when one is due */
+
+void
+sbx_spawn_respawn(void)
+{
+    int    ctl;
+    pid_t  pid;
+
+    if (sbx_cycle.zygote_pid > 0 || sbx_cycle.stopping
+        || sbx_now_ms() < sbx_cycle.respawn_at)
+    {
+        return;
+    }
+
+    ctl = sbx_zygote_spawn(&pid);
+
+    if (ctl < 0) {
+        sbx_cycle.respawn_at = sbx_now_ms() + 1000;
+        return;
+    }
+
+    sbx_cycle.zygote_started = sbx_now_ms();
+
+    if (sbx_spawn_init(ctl, pid) != 0) {
+        close(ctl);
+        kill(pid, SIGKILL);
+        sbx_cycle.zygote_pid = -1;
+        sbx_cycle.respawn_at = sbx_now_ms() + 1000;
+    }
 }
 
 

@@ -14,6 +14,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -67,17 +68,19 @@ sbx_zygote_send(int ctl, sbx_zygote_msg_t *msg, int *fds, int nfds)
 
 
 /*
- * Called in sandboxd before anything else: forks the zygote, which warms
- * Python and reports "R" with the versions and its address-space size.
- * Returns the control socket, or -1.
+ * Starts a zygote: fork, then exec sandboxd itself in zygote mode, so that
+ * the zygote (and every child after it) begins with a clean memory: not a
+ * byte of sandboxd's heap, where other executions' requests and answers
+ * have been.  Returns the control socket; "R" arrives on it when Python is
+ * warm.
  */
 
 int
-sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready)
+sbx_zygote_spawn(pid_t *zpid)
 {
-    int      sv[2];
-    pid_t    pid;
-    ssize_t  n;
+    int     sv[2];
+    char   *argv[4];
+    pid_t   pid;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         sbx_log("socketpair(): %s", strerror(errno));
@@ -88,32 +91,62 @@ sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready)
 
     if (pid < 0) {
         sbx_log("fork(): %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
         return -1;
     }
 
     if (pid == 0) {
-        close(sv[0]);
-        sbx_zygote_loop(sv[1]);
+        /* the pair on a known descriptor, nothing else across the exec */
+        if (dup2(sv[1], SBX_CHAN_FD) < 0) {
+            _exit(1);
+        }
+
+        syscall(SYS_close_range, SBX_CHAN_FD + 1, ~0U, 0);
+
+        argv[0] = "sandboxd";
+        argv[1] = "--zygote";
+        argv[2] = sbx_cycle.conf_path;
+        argv[3] = NULL;
+
+        execv(sbx_cycle.self_exe, argv);
+        _exit(1);
     }
 
     close(sv[1]);
+    *zpid = pid;
 
-    /* start-up: waiting here is fine, nothing else runs yet */
+    return sv[0];
+}
+
+
+/* at start-up, once: waiting for Python is fine, nothing else runs yet */
+
+int
+sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready)
+{
+    int      ctl;
+    ssize_t  n;
+
+    ctl = sbx_zygote_spawn(zpid);
+    if (ctl < 0) {
+        return -1;
+    }
+
     do {
-        n = recv(sv[0], ready, sizeof(*ready), 0);
+        n = recv(ctl, ready, sizeof(*ready), 0);
     } while (n < 0 && errno == EINTR);
 
     if (n != (ssize_t) sizeof(*ready) || ready->type != 'R') {
         sbx_log("the zygote failed to start");
-        close(sv[0]);
-        waitpid(pid, NULL, 0);
+        close(ctl);
+        waitpid(*zpid, NULL, 0);
         return -1;
     }
 
     ready->text[sizeof(ready->text) - 1] = '\0';
-    *zpid = pid;
 
-    return sv[0];
+    return ctl;
 }
 
 
@@ -187,6 +220,30 @@ sbx_zygote_reap(int ctl)
 
         sbx_zygote_send(ctl, &msg, NULL, 0);
     }
+}
+
+
+/* "sandboxd --zygote CONF": what sbx_zygote_spawn() executes */
+
+int
+sbx_zygote_main(const char *conf)
+{
+    if (sbx_conf_load(conf, &sbx_cycle.conf) != 0) {
+        return 1;
+    }
+
+    sbx_cycle.pid = getppid();
+
+    if (sbx_resolve_user() != 0) {
+        return 1;
+    }
+
+    sbx_cycle.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (sbx_cycle.devnull < 0) {
+        return 1;
+    }
+
+    sbx_zygote_loop(SBX_CHAN_FD);
 }
 
 

@@ -1,0 +1,93 @@
+#!/usr/bin/perl
+# No child can stop sandboxd serving others: crashes, protocol abuse and a
+# dead zygote are answered and survived; SIGTERM drains what was accepted.
+
+use strict;
+use warnings;
+use Test::More;
+use POSIX qw(:sys_wait_h);
+use QnA::Stack;
+use QnA::Check;
+
+plan skip_all => 'the kernel boundary needs root (CI runs as root)' unless $> == 0;
+
+my $s = QnA::Stack->new(name => 'survive', sandboxd => { scan => 'off' })->start;
+
+sub sandboxd_health { $s->http(GET => '/health')->{json}{data}{components}{sandboxd} }
+
+# a child that crashes, one that lies about frames, one that floods them
+{
+    my $j = is_error($s->execute(script => "import ctypes\nctypes.string_at(0)\nresult = 1\n"),
+                     422, 'EXECUTION_FAILED', 'a segmentation fault');
+    like $j->{error}{message}, qr/signal 11/, '  named by its signal';
+
+    $j = is_error($s->execute(script => "import _sbx\n_sbx.send(b'not json at all')\nresult = 1\n"),
+                  422, 'SECURITY_VIOLATION', 'a frame that is not JSON ends the child');
+    like $j->{error}{message}, qr/protocol/, '  as a protocol violation';
+
+    is_error($s->execute(script => "import os\nos.write(3, b'\\xff\\xff\\xff\\xff')\nimport time\ntime.sleep(5)\n"),
+             422, 'SECURITY_VIOLATION', 'a frame length of 4 GiB ends the child');
+
+    is_error($s->execute(script => "import _sbx\n_sbx.send(b'{\"t\": \"call\", \"name\": 7}')\nresult = 1\n"),
+             422, 'SECURITY_VIOLATION', 'a malformed tool call ends the child');
+
+    is_success($s->execute(script => "result = 1\n"), 'sandboxd serves on');
+}
+
+# the zygote dies: running executions are answered, a new zygote comes up
+{
+    my $old = sandboxd_health()->{zygote_pid};
+    ok $old > 0, "the zygote is pid $old";
+
+    my $sock = $s->connect;
+    $s->send_request($sock, POST => '/execute',
+                     json => { script => "import time\ntime.sleep(3)\nresult = 1\n" });
+    select(undef, undef, undef, 0.5);
+
+    kill 'KILL', $old;
+
+    my $r = QnA::Stack::read_response($sock, 10);
+    my $j = is_error($r, 422, 'EXECUTION_FAILED', 'the execution in flight is answered');
+    like $j->{error}{message}, qr/restarted/, '  saying why';
+
+    my $ok;
+    for (1 .. 100) {
+        $r = $s->execute(script => "result = 2\n");
+        last if $ok = ($r->{status} // 0) == 200;
+        select(undef, undef, undef, 0.1);
+    }
+    ok $ok, 'executions work again with a new zygote';
+    my $new = sandboxd_health()->{zygote_pid};
+    ok $new > 0 && $new != $old, "  the new zygote is pid $new";
+}
+
+# SIGTERM: what was accepted finishes, nothing new is taken, then it exits
+{
+    my $sock = $s->connect;
+    $s->send_request($sock, POST => '/execute',
+                     json => { script => "import time\ntime.sleep(1.5)\nresult = 'finished'\n" });
+    select(undef, undef, undef, 0.5);
+
+    my $pid = $s->{pids}{sandboxd};
+    kill 'TERM', $pid;
+    select(undef, undef, undef, 0.2);
+
+    is_error($s->execute(script => "result = 1\n"), 503, 'SANDBOX_UNAVAILABLE', 'draining: nothing new');
+
+    my $d = is_success(QnA::Stack::read_response($sock, 10), 'draining: the running one finishes');
+    is $d->{result}{body}[0]{value}, 'finished', '  with its answer';
+
+    my $gone;
+    for (1 .. 100) {
+        last if $gone = waitpid($pid, WNOHANG) == $pid;
+        select(undef, undef, undef, 0.05);
+    }
+    ok $gone, 'then sandboxd exits by itself';
+    is $? >> 8, 0, '  with status 0';
+    delete $s->{pids}{sandboxd};
+}
+
+$s->stop;
+log_is_clean($s);
+
+done_testing;
