@@ -14,6 +14,7 @@
  */
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -289,6 +290,14 @@ sbx_zygote_loop(int ctl)
     {
         _exit(1);
     }
+
+    /*
+     * glibc merges its fast bins on the first large allocation; in a child
+     * that would write to (and so copy) heap pages all over the zygote's
+     * memory.  Merge them once here, and keep no fast bins afterwards.
+     */
+    malloc_trim(0);
+    mallopt(M_MXFAST, 0);
 
     memset(&msg, 0, sizeof(msg));
     msg.type = 'R';

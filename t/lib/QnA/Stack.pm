@@ -50,6 +50,7 @@ sub new {
         port => $o{port} || free_port(),
         workers => $o{workers} || 2,
         pids => {},
+        owner => $$,
     }, $class;
 
     $self->write_configs;
@@ -200,6 +201,10 @@ sub stop {
 sub DESTROY {
     my ($self) = @_;
     local $?;
+
+    # a forked helper's copy of the object owns nothing
+    return if $self->{owner} != $$;
+
     $self->stop if $self->{pids} && %{ $self->{pids} };
 
     # in global destruction Test::More may be gone already: keep the files
