@@ -280,9 +280,20 @@ def run(request):
         _send({"t": "done", "result": sbx_validate.validate(script)})
         return
 
+    try:
+        tree = ast.parse(script, "<script>")
+    except SyntaxError as e:
+        _fail("SCRIPT_VALIDATION_FAILED", "syntax error: %s" % e.msg,
+              line=e.lineno, offset=e.offset)
+        return
+    except (ValueError, MemoryError, RecursionError) as e:
+        _fail("SCRIPT_VALIDATION_FAILED", "the script cannot be parsed: %s"
+              % type(e).__name__)
+        return
+
     # the scan: an early, clear answer for what the kernel would refuse
     if req.get("scan", True):
-        verdict = sbx_validate.validate(script)
+        verdict = sbx_validate.validate(script, tree)
         if not verdict["valid"]:
             first = verdict["errors"][0]
             _fail("SCRIPT_VALIDATION_FAILED" if first["construct"] == "syntax"
@@ -294,17 +305,6 @@ def run(request):
     out = _CappedText(STDOUT_LIMIT)
     sys.stdout = out
     sys.stderr = out
-
-    try:
-        tree = ast.parse(script, "<script>")
-    except SyntaxError as e:
-        _fail("SCRIPT_VALIDATION_FAILED", "syntax error: %s" % e.msg,
-              line=e.lineno, offset=e.offset)
-        return
-    except (ValueError, MemoryError, RecursionError) as e:
-        _fail("SCRIPT_VALIDATION_FAILED", "the script cannot be parsed: %s"
-              % type(e).__name__)
-        return
 
     # tracebacks read source lines through linecache: from memory, never
     # from a file the child could not open anyway

@@ -168,10 +168,11 @@ class _Scan(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def validate(script):
-    """The validation result of seed 000 for one script."""
+def validate(script, tree=None):
+    """The validation result of seed 000 for one script (or its tree)."""
     try:
-        tree = ast.parse(script, "<script>")
+        if tree is None:
+            tree = ast.parse(script, "<script>")
     except SyntaxError as e:
         return {"valid": False,
                 "errors": [{"line": e.lineno, "construct": "syntax",
