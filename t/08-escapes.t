@@ -216,6 +216,12 @@ signal.signal(signal.SIGSYS, signal.SIG_IGN)
 socket.socket()
 result = 'escaped'
 PY
+    ['a handler for SIGSYS does not help', <<'PY', [$SV], [$SV]],
+import signal, socket
+signal.signal(signal.SIGSYS, lambda *a: None)
+socket.socket()
+result = 'escaped'
+PY
     ['mount through ctypes', <<'PY', [$SV], [$SV, $EF]],
 import ctypes
 ctypes.CDLL(None).mount(b'none', b'/tmp', b'tmpfs', 0, None)
