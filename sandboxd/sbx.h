@@ -135,6 +135,7 @@ typedef struct {
     int64_t                     zygote_started;
     int64_t                     respawn_at;
     int                         listen_fd;
+    int64_t                     listen_paused_until;
     int                         epfd;
     int                         stopping;
     int                         failed;

@@ -140,16 +140,6 @@ sbx_child_run(int chan)
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
-    /*
-     * An orphan must not outlive the zygote (which dies with sandboxd).
-     * In a pid namespace of its own the parent is invisible: 0.
-     */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
-        || (getppid() != sbx_cycle.zygote_pid && getppid() != 0))
-    {
-        _exit(101);
-    }
-
     sbx_child_fds(chan);
 
     setpgid(0, 0);
@@ -166,6 +156,16 @@ sbx_child_run(int chan)
 
     if (sbx_policy_child() != 0) {
         sbx_child_fail("cannot enter a user namespace");
+    }
+
+    /*
+     * An orphan must not outlive the zygote (which dies with sandboxd).
+     * Set after the last change of user: the kernel clears it on one.  A
+     * zygote that died before this line left our channel without a peer,
+     * or sandboxd holding it, which kills us through our pidfd.
+     */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+        _exit(101);
     }
 
     sbx_child_limit(RLIMIT_FSIZE, 0);

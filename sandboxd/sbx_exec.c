@@ -21,11 +21,13 @@
 
 
 #define SBX_MAX_TOOL_NAME  128
+#define SBX_CALL_SLACK     10       /* refused calls before the end */
+#define SBX_DRAIN_FRAMES   16       /* a child's frames per wake-up */
 
 
 static void sbx_exec_start(sbx_exec_t *ex);
 static void sbx_exec_chan_handler(sbx_event_t *ev, uint32_t events);
-static void sbx_exec_drain(sbx_exec_t *ex);
+static void sbx_exec_drain(sbx_exec_t *ex, int max);
 static void sbx_exec_answer(sbx_exec_t *ex, int status);
 static void sbx_exec_finish(sbx_exec_t *ex, int status);
 static void sbx_exec_free(sbx_exec_t *ex);
@@ -321,6 +323,18 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
         }
 
         ex->call_count++;
+
+        /*
+         * Refused calls are answered and recorded too, but not for ever: a
+         * script that keeps calling past its budget is ended, or it would
+         * grow our memory without bound.
+         */
+        if (ex->call_count > ex->max_calls + SBX_CALL_SLACK) {
+            json_decref(msg);
+            sbx_exec_violation(ex, "tool calls far past the budget");
+            return;
+        }
+
         ex->call_started = sbx_now_ms();
         snprintf(ex->call_tool, sizeof(ex->call_tool), "%s",
                  json_string_value(name));
@@ -343,6 +357,12 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
         } else {
             ex->relay = sbx_relay_start(ex, json_string_value(name), args,
                                         sbx_cycle.conf.relay_timeout_ms);
+
+            if (ex->relay == NULL) {
+                sbx_exec_relay_done(ex, json_pack("{s:b, s:s, s:s}", "ok", 0,
+                                    "code", "MCP_TOOL_ERROR", "message",
+                                    "sandboxd is out of memory"));
+            }
         }
 
         json_decref(msg);
@@ -430,19 +450,25 @@ sbx_exec_chan_handler(sbx_event_t *ev, uint32_t events)
     }
 
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        sbx_exec_drain(ex);
+        sbx_exec_drain(ex, SBX_DRAIN_FRAMES);
     }
 }
 
 
 /* read every frame the child has written; EOF stops watching it */
 
-static void
-sbx_exec_drain(sbx_exec_t *ex)
-{
-    int  rc;
+/*
+ * Read the frames the child has written: at most "max" of them (0: all,
+ * when it is gone), so that a chatty child cannot starve the others; the
+ * channel's level-triggered event brings us back for the rest.
+ */
 
-    while (ex->chan.fd >= 0) {
+static void
+sbx_exec_drain(sbx_exec_t *ex, int max)
+{
+    int  rc, n;
+
+    for (n = 0; ex->chan.fd >= 0 && (max == 0 || n < max); n++) {
         rc = sbx_frame_read(ex->chan.fd, &ex->in);
 
         if (rc == 0) {
@@ -540,7 +566,7 @@ sbx_exec_exited(pid_t pid, int status)
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
         if (ex->pid == pid) {
             ex->pid = -1;
-            sbx_exec_drain(ex);
+            sbx_exec_drain(ex, 0);
             sbx_exec_finish(ex, status);
             return;
         }
@@ -562,8 +588,10 @@ sbx_exec_children_lost(void)
             continue;
         }
 
+        /* it should have died with the zygote; make sure */
+        sbx_spawn_kill(ex->pid, ex->pidfd);
         ex->pid = -1;
-        sbx_exec_drain(ex);
+        sbx_exec_drain(ex, 0);
 
         if (ex->final == NULL) {
             ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
@@ -587,7 +615,13 @@ sbx_exec_start_failed(const char *why)
 {
     sbx_exec_t  *ex;
 
-    while ((ex = sbx_cycle.wait_head) != NULL) {
+    /*
+     * The oldest waiter only: a fork that failed once (ENOMEM, EAGAIN) may
+     * succeed on the retry; the others keep their place and deadlines.
+     */
+    ex = sbx_cycle.wait_head;
+
+    if (ex != NULL) {
         ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
                               "code", "EXECUTION_FAILED", "message", why);
         sbx_exec_finish(ex, 0);

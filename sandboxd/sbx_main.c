@@ -186,6 +186,19 @@ sbx_accept_handler(sbx_event_t *ev, uint32_t events)
         fd = accept4(ev->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                /*
+                 * Out of descriptors: the waiting connection would wake us
+                 * again at once.  Stop listening until a client leaves, or
+                 * for a moment.
+                 */
+                sbx_log("accept(): %s: pausing new connections",
+                        strerror(errno));
+                sbx_event_del(ev);
+                sbx_cycle.listen_paused_until = sbx_now_ms() + 100;
+                return;
+            }
+
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 sbx_log("accept(): %s", strerror(errno));
             }
@@ -380,6 +393,11 @@ sbx_client_close(sbx_client_t *cl)
     close(cl->ev.fd);
     cl->ev.fd = -1;
     sbx_cycle.nclients--;
+
+    /* a descriptor is free again: listen again, if we had to pause */
+    if (sbx_cycle.listen_paused_until) {
+        sbx_cycle.listen_paused_until = 1;
+    }
     sbx_frame_in_reset(&cl->in);
     free(cl->out.data);
     cl->out.data = NULL;
@@ -603,6 +621,12 @@ main(int argc, char **argv)
             next = sbx_cycle.respawn_at;
         }
 
+        if (sbx_cycle.listen_paused_until
+            && (next < 0 || sbx_cycle.listen_paused_until < next))
+        {
+            next = sbx_cycle.listen_paused_until;
+        }
+
         timeout = next < 0 ? -1 : (next <= now ? 0 : (int) (next - now));
 
         n = epoll_wait(sbx_cycle.epfd, events, 64, timeout);
@@ -633,6 +657,13 @@ main(int argc, char **argv)
 
         if (sbx_cycle.zygote_pid <= 0) {
             sbx_spawn_respawn();
+        }
+
+        if (sbx_cycle.listen_paused_until && !sbx_cycle.draining
+            && now >= sbx_cycle.listen_paused_until)
+        {
+            sbx_cycle.listen_paused_until = 0;
+            sbx_event_add(&sbx_listen_ev, EPOLLIN);
         }
 
         if (sbx_cycle.draining && sbx_cycle.active == 0

@@ -144,9 +144,10 @@ sbx_policy_filter(void)
      * step over a denied call and go on; ours reports the call and ends.
      */
     if (rc == 0) {
+        /* "int sig": the kernel reads 32 bits, so the filter must too */
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
                               seccomp_syscall_resolve_name("rt_sigaction"), 1,
-                              SCMP_A0(SCMP_CMP_NE, SIGSYS));
+                              SCMP_A0_32(SCMP_CMP_NE, SIGSYS));
     }
 
     /*

@@ -157,6 +157,7 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
     {
         sbx_spawn_kill(child.pid, child.pidfd);
         sbx_spawn_close(&child);
+        sbx_spawn_request();
         return;
     }
 

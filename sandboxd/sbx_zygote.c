@@ -34,6 +34,13 @@
 static void sbx_zygote_loop(int ctl) __attribute__((noreturn));
 
 
+static char  *sbx_zygote_env[] = {
+    "LC_ALL=C.UTF-8",
+    "PATH=/usr/bin:/bin",
+    NULL
+};
+
+
 static int
 sbx_zygote_send(int ctl, sbx_zygote_msg_t *msg, int *fds, int nfds)
 {
@@ -110,7 +117,11 @@ sbx_zygote_spawn(pid_t *zpid)
         argv[2] = sbx_cycle.conf_path;
         argv[3] = NULL;
 
-        execv(sbx_cycle.self_exe, argv);
+        /*
+         * Nothing of sandboxd's environment (keys, tokens, paths) may be
+         * readable through os.environ in a script.
+         */
+        execve(sbx_cycle.self_exe, argv, sbx_zygote_env);
         _exit(1);
     }
 

@@ -11,7 +11,17 @@ use QnA::Check;
 
 plan skip_all => 'the kernel boundary needs root (CI runs as root)' unless $> == 0;
 
+# a variable of sandboxd's own, that no script may see
+$ENV{QNA_TEST_SECRET} = 'not for scripts';
+
 my $s = QnA::Stack->new(name => 'survive', sandboxd => { scan => 'off' })->start;
+
+sub proc_state {
+    my ($pid) = @_;
+    open my $f, '<', "/proc/$pid/stat" or return undef;
+    my $line = <$f>;
+    return $line =~ /\)\s+(\S)/ ? $1 : undef;
+}
 
 sub sandboxd_health { $s->http(GET => '/health')->{json}{data}{components}{sandboxd} }
 
@@ -41,8 +51,13 @@ sub sandboxd_health { $s->http(GET => '/health')->{json}{data}{components}{sandb
 
     my $sock = $s->connect;
     $s->send_request($sock, POST => '/execute',
-                     json => { script => "import time\ntime.sleep(3)\nresult = 1\n" });
+                     json => { script => "import time\ntime.sleep(100)\nresult = 1\n",
+                               timeout_seconds => 110 });
     select(undef, undef, undef, 0.5);
+
+    # the zygote's children: the spares and the one running the script
+    my @children = grep { /^\d+$/ } split /\s+/, `pgrep -P $old`;
+    ok @children >= 1, 'the zygote has children: ' . join(',', @children);
 
     kill 'KILL', $old;
 
@@ -59,6 +74,34 @@ sub sandboxd_health { $s->http(GET => '/health')->{json}{data}{components}{sandb
     ok $ok, 'executions work again with a new zygote';
     my $new = sandboxd_health()->{zygote_pid};
     ok $new > 0 && $new != $old, "  the new zygote is pid $new";
+    # gone, or a zombie no one reaps (this machine's init may not)
+    my @alive = grep { (proc_state($_) // 'Z') ne 'Z' } @children;
+    ok !@alive, '  no child of the old zygote outlived it' or diag "alive: @alive";
+}
+
+# nothing of sandboxd's environment reaches a script
+{
+    my $d = is_success($s->execute(script => "import os\nresult = sorted(os.environ)\n"), 'the environment');
+    my @names = @{ $d->{result}{body}[0]{value} };
+    ok !grep({ $_ eq 'QNA_TEST_SECRET' || $_ eq 'HOME' } @names),
+        '  sandboxd\'s own variables are not there: ' . join(',', @names);
+}
+
+# a script that keeps calling past its budget is ended, not recorded for ever
+{
+    my $j = is_error($s->execute(script => "while True:\n    try:\n        mcp_client.call('nope')\n"
+                                         . "    except mcp_client.McpError:\n        pass\n",
+                                 allowed_tools => [], max_mcp_calls => 5),
+                     422, 'SECURITY_VIOLATION', 'calls far past the budget');
+    like $j->{error}{message}, qr/budget/, '  said so';
+}
+
+# the kernel reads "int sig" as 32 bits: so does the filter
+{
+    my $j = is_error($s->execute(script => "import ctypes\nlibc = ctypes.CDLL(None)\n"
+                                         . "libc.syscall(13, (1 << 32) | 31, 0, 0, 8)\nresult = 1\n"),
+                     422, 'SECURITY_VIOLATION', 'a SIGSYS handler through the upper 32 bits');
+    is $j->{error}{details}{syscall}, 'rt_sigaction', '  the denied call';
 }
 
 # SIGTERM: what was accepted finishes, nothing new is taken, then it exits
