@@ -39,7 +39,8 @@ typedef struct {
 } ngx_mcp_tool_t;
 
 
-extern ngx_mcp_tool_t  ngx_mcp_analytics_tools[];
+extern ngx_mcp_tool_t  ngx_mcp_indicator_tools[];
+extern ngx_mcp_tool_t  ngx_mcp_risk_tools[];
 extern ngx_mcp_tool_t  ngx_mcp_market_tools[];
 
 

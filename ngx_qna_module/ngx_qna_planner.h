@@ -59,7 +59,23 @@ ngx_int_t ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err);
 json_t *ngx_qna_planner_suggestions(void);
 
-/* ngx_qna_planner_scripts.c: one builder per family */
+/* ngx_qna_planner_python.c: the scripts */
+extern const char  ngx_qna_py_price[];
+extern const char  ngx_qna_py_volatility[];
+extern const char  ngx_qna_py_top_volatile[];
+extern const char  ngx_qna_py_sma[];
+extern const char  ngx_qna_py_ema[];
+extern const char  ngx_qna_py_rsi[];
+extern const char  ngx_qna_py_macd[];
+extern const char  ngx_qna_py_bollinger[];
+extern const char  ngx_qna_py_atr[];
+extern const char  ngx_qna_py_sharpe[];
+extern const char  ngx_qna_py_sortino[];
+extern const char  ngx_qna_py_drawdown[];
+extern const char  ngx_qna_py_var[];
+extern const char  ngx_qna_py_most_active[];
+
+/* ngx_qna_planner_families.c: one builder per family */
 extern ngx_qna_family_t  ngx_qna_families[];
 ngx_qna_family_t *ngx_qna_family(const char *name);
 

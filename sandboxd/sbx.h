@@ -193,14 +193,19 @@ void sbx_frame_in_reset(sbx_frame_in_t *in);
 /* sbx_exec.c */
 void sbx_exec_submit(sbx_client_t *cl, json_t *req);
 void sbx_exec_cancel(sbx_exec_t *ex);
+void sbx_exec_kill(sbx_exec_t *ex, const char *why);
+void sbx_exec_answer(sbx_exec_t *ex, int status);
+
+/* sbx_chan.c */
 void sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child);
+void sbx_exec_drain(sbx_exec_t *ex, int max);
 void sbx_exec_exited(pid_t pid, int status);
 void sbx_exec_start_failed(const char *why);
 void sbx_exec_children_lost(void);
 void sbx_exec_timers(int64_t now);
 int64_t sbx_exec_next_deadline(void);
-void sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer);
 void sbx_exec_stop_all(void);
+void sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer);
 
 /* sbx_reply.c */
 json_t *sbx_error(const char *id, const char *code, const char *message,

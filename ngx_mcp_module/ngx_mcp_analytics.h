@@ -1,0 +1,53 @@
+
+/*
+ * The analytics tools: indicators (ngx_mcp_indicators.c) and risk metrics
+ * (ngx_mcp_risk.c), on the helpers of ngx_mcp_series.c.
+ */
+
+#ifndef _NGX_MCP_ANALYTICS_H_INCLUDED_
+#define _NGX_MCP_ANALYTICS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_mcp_tools.h"
+
+
+#define NGX_MCP_YEAR         252.0
+#define NGX_MCP_MAX_PERIOD   10000
+
+
+#define NGX_MCP_PRICES_PERIOD(def)                                            \
+    "{\"type\":\"object\",\"properties\":{"                                   \
+      "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"     \
+      "\"period\":{\"type\":\"integer\",\"minimum\":1,\"default\":" #def "}}," \
+    "\"required\":[\"prices\"]}"
+
+#define NGX_MCP_RETURNS(extra)                                                \
+    "{\"type\":\"object\",\"properties\":{"                                   \
+      "\"returns\":{\"type\":\"array\",\"items\":{\"type\":\"number\"},"     \
+        "\"description\":\"simple periodic (daily) returns\"}" extra "},"     \
+    "\"required\":[\"returns\"]}"
+
+
+
+
+typedef struct {
+    double                      sum;
+    double                      c;
+} ngx_mcp_ksum_t;
+
+
+void ngx_mcp_ksum_add(ngx_mcp_ksum_t *k, double x);
+double ngx_mcp_ksum_value(ngx_mcp_ksum_t *k);
+json_t *ngx_mcp_series(const double *v, size_t n);
+json_t *ngx_mcp_nomem(ngx_mcp_tool_error_t *err);
+double ngx_mcp_mean(const double *v, size_t n);
+double ngx_mcp_stddev(const double *v, size_t n, size_t ddof);
+ngx_int_t ngx_mcp_prices_period(json_t *args, json_int_t def, json_int_t min,
+    size_t extra, ngx_pool_t *pool, double **p, size_t *n, json_int_t *period,
+    ngx_mcp_tool_error_t *err);
+void ngx_mcp_ema_fill(const double *v, size_t n, size_t period, double *out);
+
+
+#endif /* _NGX_MCP_ANALYTICS_H_INCLUDED_ */
