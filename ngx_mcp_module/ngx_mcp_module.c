@@ -13,13 +13,12 @@
 
 static char *ngx_mcp_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_mcp_postconfiguration(ngx_conf_t *cf);
 static void *ngx_mcp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_mcp_handler(ngx_http_request_t *r);
 static void ngx_mcp_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
-    json_t *answer);
 
 
 static ngx_command_t  ngx_mcp_commands[] = {
@@ -31,13 +30,34 @@ static ngx_command_t  ngx_mcp_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mcp_sessions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mcp_loc_conf_t, sessions),
+      NULL },
+
+    { ngx_string("mcp_session_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_mcp_session_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mcp_allow_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mcp_loc_conf_t, origins),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_mcp_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_mcp_postconfiguration,             /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -109,6 +129,13 @@ ngx_mcp_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static ngx_int_t
+ngx_mcp_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_mcp_session_zone(cf, &ngx_http_mcp_module);
+}
+
+
 static void *
 ngx_mcp_create_loc_conf(ngx_conf_t *cf)
 {
@@ -119,7 +146,15 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->secret = { 0, NULL };
+     */
+
     conf->enable = NGX_CONF_UNSET;
+    conf->sessions = NGX_CONF_UNSET;
+    conf->origins = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -128,26 +163,51 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
-    ngx_mcp_loc_conf_t  *conf = child;
+    ngx_mcp_loc_conf_t *prev = parent;
+    ngx_mcp_loc_conf_t *conf = child;
 
-    /* "mcp" is a content handler: it is not inherited */
-    if (conf->enable == 1) {
-        return ngx_qna_http_check_body_conf(cf);
+    ngx_conf_merge_value(conf->sessions, prev->sessions, 1);
+    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
+
+    if (conf->secret.data == NULL) {
+        conf->secret = prev->secret;
     }
 
-    return NGX_CONF_OK;
+    /* "mcp" is a content handler: it is not inherited */
+    if (conf->enable != 1) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->sessions && conf->secret.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "MCP sessions need \"mcp_session_secret_file\" "
+                           "(or \"mcp_sessions off\")");
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_qna_http_check_body_conf(cf);
 }
 
 
 static ngx_int_t
 ngx_mcp_handler(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
+    ngx_int_t            rc;
+    ngx_str_t            allow = ngx_string("POST, DELETE");
+    ngx_mcp_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
+
+    if (ngx_mcp_transport_headers(r, mlcf, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    if (r->method == NGX_HTTP_DELETE) {
+        return ngx_mcp_transport_delete(r, mlcf);
+    }
 
     if (r->method != NGX_HTTP_POST) {
-        /* no server-initiated stream yet: the transport allows 405 */
-        ngx_str_t  allow = ngx_string("POST");
-
+        /* no server-initiated stream: the transport allows 405 */
         if (ngx_qna_http_add_header(r, "Allow", &allow) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -158,10 +218,8 @@ ngx_mcp_handler(ngx_http_request_t *r)
         }
 
         return ngx_mcp_send(r, NGX_HTTP_NOT_ALLOWED,
-                            ngx_mcp_jsonrpc_error(NULL,
-                                                  NGX_MCP_INVALID_REQUEST,
-                                                  "method not allowed: use "
-                                                  "POST"));
+                            ngx_mcp_jsonrpc_error(NULL, -32000,
+                                                  "Method not allowed."));
     }
 
     if (!ngx_qna_http_is_json(r)) {
@@ -171,8 +229,8 @@ ngx_mcp_handler(ngx_http_request_t *r)
         }
 
         return ngx_mcp_send(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                            ngx_mcp_jsonrpc_error(NULL,
-                                                  NGX_MCP_INVALID_REQUEST,
+                            ngx_mcp_jsonrpc_error(NULL, -32000,
+                                                  "Unsupported Media Type: "
                                                   "Content-Type must be "
                                                   "application/json"));
     }
@@ -192,9 +250,8 @@ ngx_mcp_handler(ngx_http_request_t *r)
 static void
 ngx_mcp_body_handler(ngx_http_request_t *r)
 {
-    json_t              *msg, *answer;
+    json_t              *msg;
     ngx_str_t            body;
-    ngx_uint_t           status;
     json_error_t         jerr;
     ngx_mcp_loc_conf_t  *mlcf;
 
@@ -219,18 +276,15 @@ ngx_mcp_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    status = NGX_HTTP_OK;
-    answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status);
+    ngx_mcp_transport_body(r, mlcf, msg);
 
     json_decref(msg);
-
-    ngx_http_finalize_request(r, ngx_mcp_send(r, status, answer));
 }
 
 
 /* takes the reference to "answer"; NULL with 202 is "accepted, no body" */
 
-static ngx_int_t
+ngx_int_t
 ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status, json_t *answer)
 {
     ngx_int_t  rc;

@@ -23,11 +23,37 @@
 #define NGX_MCP_INTERNAL_ERROR    -32603
 
 
+#define NGX_MCP_SESSION_ID_LEN  (3 + 32 + 1 + 8 + 1 + 32)
+
+
 typedef struct {
     ngx_flag_t                  enable;
     const char                 *server;    /* NULL: every server */
+    ngx_flag_t                  sessions;
+    ngx_str_t                   secret;    /* HMAC key of session ids */
+    ngx_array_t                *origins;   /* of ngx_str_t; NULL: any */
 } ngx_mcp_loc_conf_t;
 
+
+/* ngx_mcp_module.c: takes the reference to "answer" */
+ngx_int_t ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *answer);
+
+/* ngx_mcp_transport.c: Streamable HTTP around the JSON-RPC */
+ngx_int_t ngx_mcp_transport_headers(ngx_http_request_t *r,
+    ngx_mcp_loc_conf_t *mlcf, ngx_int_t *rc);
+ngx_int_t ngx_mcp_transport_delete(ngx_http_request_t *r,
+    ngx_mcp_loc_conf_t *mlcf);
+void ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
+    json_t *msg);
+
+/* ngx_mcp_session.c */
+ngx_int_t ngx_mcp_session_issue(ngx_http_request_t *r, ngx_str_t *secret,
+    ngx_str_t *id);
+ngx_int_t ngx_mcp_session_check(ngx_str_t *secret, ngx_str_t *id);
+void ngx_mcp_session_end(ngx_str_t *id);
+ngx_int_t ngx_mcp_session_zone(ngx_conf_t *cf, void *module);
+char *ngx_mcp_session_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* the answer to one JSON-RPC message; *status is the HTTP status */
 json_t *ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,

@@ -22,7 +22,8 @@ my $s = QnA::Stack->new(name => 'mcp')->start;
     $a = $s->mcp('initialize', { protocolVersion => '1999-01-01' });
     is $a->{result}{protocolVersion}, '2025-11-25', '  an unknown version gets the latest';
 
-    my $r = $s->http(POST => '/mcp', json => { jsonrpc => '2.0', method => 'notifications/initialized' });
+    my $r = $s->http(POST => '/mcp', json => { jsonrpc => '2.0', method => 'notifications/initialized' },
+                     headers => { $s->mcp_headers });
     is $r->{status}, 202, 'a notification: 202';
     is $r->{body}, '', '  with no body';
 
@@ -119,21 +120,77 @@ for my $case (['calculate_sma', { prices => [1, 2, 3], period => 0 }, qr/period/
     is $a->{error}{code}, -32602, 'unknown tool: -32602';
     is $s->mcp('no/such/method')->{error}{code}, -32601, 'unknown method: -32601';
 
-    my $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "2.0", "id": 1, "method": ');
+    my %h = $s->mcp_headers;
+    my $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "2.0", "id": 1, "method": ', headers => \%h);
     is $r->{status}, 400, 'parse error: 400';
     is $r->{json}{error}{code}, -32700, '  -32700';
 
-    $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "1.0", "id": 1, "method": "ping"}');
+    $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "1.0", "id": 1, "method": "ping"}', headers => \%h);
     is $r->{json}{error}{code}, -32600, 'wrong jsonrpc version: -32600';
-    $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "2.0", "id": {}, "method": "ping"}');
+    $r = $s->http(POST => '/mcp', body => '{"jsonrpc": "2.0", "id": {}, "method": "ping"}', headers => \%h);
     is $r->{json}{error}{code}, -32600, 'an object as id: -32600';
-    $r = $s->http(POST => '/mcp', body => '[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]');
-    is $r->{json}{error}{code}, -32600, 'a batch: -32600 in this version';
 
-    $r = $s->http(GET => '/mcp');
+    $r = $s->http(GET => '/mcp', headers => \%h);
     is $r->{status}, 405, 'GET: 405';
-    $r = $s->http(POST => '/mcp', body => '{}', headers => { 'Content-Type' => 'text/plain' });
+    like $r->{headers}{allow}, qr/POST/, '  Allow: POST, DELETE';
+    $r = $s->http(POST => '/mcp', body => '{}', headers => { %h, 'Content-Type' => 'text/plain' });
     is $r->{status}, 415, 'text/plain: 415';
+}
+
+# Streamable HTTP: sessions, headers, batches
+{
+    my $init = { jsonrpc => '2.0', id => 1, method => 'initialize',
+                 params => { protocolVersion => '2025-11-25', capabilities => {},
+                             clientInfo => { name => 't', version => '1' } } };
+    my $accept = 'application/json, text/event-stream';
+    my $ping = { jsonrpc => '2.0', id => 2, method => 'ping' };
+
+    my $r = $s->http(POST => '/mcp', json => $init, headers => { Accept => $accept });
+    my $sid = $r->{headers}{'mcp-session-id'};
+    like $sid, qr/^v1\.[0-9a-f]{32}\.[0-9a-f]{8}\.[0-9a-f]{32}$/, 'initialize issues a session id';
+
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { Accept => $accept });
+    is $r->{status}, 400, 'no session id after initialize: 400';
+    like $r->{json}{error}{message}, qr/Mcp-Session-Id header is required/, '  says so';
+
+    (my $forged = $sid) =~ s/[0-9a-f](?=[0-9a-f]{31}$)/$& eq '0' ? '1' : '0'/e;
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { Accept => $accept, 'MCP-Session-Id' => $forged });
+    is $r->{status}, 404, 'a forged session id: 404';
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { Accept => $accept, 'MCP-Session-Id' => 'nope' });
+    is $r->{status}, 404, 'a malformed session id: 404';
+
+    my %h = (Accept => $accept, 'MCP-Session-Id' => $sid);
+    is $s->http(POST => '/mcp', json => $ping, headers => \%h)->{status}, 200, 'the session works';
+
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { %h, Accept => 'application/json' });
+    is $r->{status}, 406, 'Accept without text/event-stream: 406';
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { %h, 'MCP-Protocol-Version' => '2024-01-01' });
+    is $r->{status}, 400, 'an unknown MCP-Protocol-Version: 400';
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { %h, Origin => 'http://evil.example' });
+    is $r->{status}, 403, 'a foreign Origin: 403 (DNS rebinding)';
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { %h, Origin => 'http://localhost' });
+    is $r->{status}, 200, 'the same host as Origin: 200';
+
+    # batches: 2025-03-26 only (which sent no version header)
+    $r = $s->http(POST => '/mcp', json => [$ping, { %$ping, id => 3 }, { jsonrpc => '2.0', method => 'notifications/x' }],
+                  headers => \%h);
+    is $r->{status}, 200, 'a batch of 2025-03-26';
+    is_deeply [sort map { $_->{id} } @{ $r->{json} }], [2, 3], '  two answers, none for the notification';
+    $r = $s->http(POST => '/mcp', json => [$ping], headers => { %h, 'MCP-Protocol-Version' => '2025-11-25' });
+    is $r->{json}{error}{code}, -32600, 'a batch in 2025-11-25: -32600';
+
+    # any instance sharing the secret accepts the id: a second nginx
+    my $b = QnA::Stack->new(name => 'mcp-b');
+    system('cp', $s->dir . '/mcp-session.secret', $b->dir . '/mcp-session.secret') == 0 or die;
+    $b->start;
+    is $b->http(POST => '/mcp', json => $ping, headers => \%h)->{status}, 200,
+        'another instance with the same secret accepts the session';
+    $b->stop;
+
+    $r = $s->http(DELETE => '/mcp', headers => \%h);
+    is $r->{status}, 200, 'DELETE ends the session';
+    my @after = map { $s->http(POST => '/mcp', json => $ping, headers => \%h)->{status} } 1 .. 6;
+    is_deeply \@after, [(404) x 6], '  then no worker knows it';
 }
 
 $s->stop;

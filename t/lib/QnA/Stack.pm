@@ -100,6 +100,15 @@ sub write_configs {
         EXTRA_HTTP => $self->{nginx_http} // '',
     ));
 
+    # the MCP session key: random, per run, never in the config text
+    unless (-e "$d/mcp-session.secret") {
+        open my $rnd, '<', '/dev/urandom' or die "urandom: $!";
+        read($rnd, my $bytes, 32) == 32 or die "urandom: short read";
+        close $rnd;
+        write_file("$d/mcp-session.secret", unpack('H*', $bytes) . "\n");
+        chmod 0600, "$d/mcp-session.secret";
+    }
+
     my %s = (max_active => 0, max_queue => 64, %{ $self->{sandboxd} || {} });
     write_file("$d/sandboxd.conf", $self->render('sandboxd.conf.in',
         RUN => $d,
@@ -312,12 +321,34 @@ sub execute {
 
 my $rpc_id = 0;
 
-# a JSON-RPC call to /mcp; returns the decoded JSON-RPC answer
+# the headers of an MCP client in session (initializing one if needed)
+sub mcp_headers {
+    my ($self, %o) = @_;
+    my $path = $o{path} || '/mcp';
+    unless ($self->{mcp_session}{$path}) {
+        my $r = $self->http(POST => $path,
+            headers => { Accept => 'application/json, text/event-stream' },
+            json => { jsonrpc => '2.0', id => ++$rpc_id, method => 'initialize',
+                      params => { protocolVersion => '2025-11-25', capabilities => {},
+                                  clientInfo => { name => 'qna-tests', version => '1' } } });
+        my $sid = $r->{headers}{'mcp-session-id'} or die "initialize gave no session: $r->{raw}";
+        $self->{mcp_session}{$path} = $sid;
+        $self->http(POST => $path, json => { jsonrpc => '2.0', method => 'notifications/initialized' },
+                    headers => { Accept => 'application/json, text/event-stream',
+                                 'MCP-Session-Id' => $sid, 'MCP-Protocol-Version' => '2025-11-25' });
+    }
+    return (Accept => 'application/json, text/event-stream',
+            'MCP-Session-Id' => $self->{mcp_session}{$path},
+            'MCP-Protocol-Version' => '2025-11-25');
+}
+
+# a JSON-RPC call to /mcp in a session; returns the decoded JSON-RPC answer
 sub mcp {
     my ($self, $method, $params, %o) = @_;
-    my $r = $self->http(POST => $o{path} || '/mcp', json => {
-        jsonrpc => '2.0', id => ++$rpc_id, method => $method,
-        (defined $params ? (params => $params) : ()) });
+    my $r = $self->http(POST => $o{path} || '/mcp',
+        headers => { $self->mcp_headers(%o) },
+        json => { jsonrpc => '2.0', id => ++$rpc_id, method => $method,
+                  (defined $params ? (params => $params) : ()) });
     return $r->{json};
 }
 
