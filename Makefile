@@ -34,7 +34,10 @@ SBX_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
                -DSBX_RUNTIME_DIR='"$(CURDIR)/sandboxd/runtime"'
 SBX_LDLIBS  := -ljansson -lseccomp
 
-.PHONY: all deps build run test bench clean
+# real MCP clients for the tests (npm, pinned by package-lock.json)
+CLIENTS     := t/mcp-clients/node_modules/.package-lock.json
+
+.PHONY: all deps build clients run test bench clean
 
 all: build
 
@@ -75,14 +78,19 @@ $(SANDBOXD): $(SBX_SRCS) $(SBX_HDRS) $(SBX_RUNTIME)
 	$(CC) $(SBX_CFLAGS) $$($(PYCONFIG) --includes) -o $@ $(SBX_SRCS) \
 	    $(SBX_LDLIBS) $$($(PYCONFIG) --embed --ldflags)
 
+clients: $(CLIENTS)
+
+$(CLIENTS): t/mcp-clients/package.json t/mcp-clients/package-lock.json
+	cd t/mcp-clients && npm ci --no-audit --no-fund --loglevel=error
+
 run: deps build
 	exec perl conf/run.pl
 
-test: deps build
+test: deps build clients
 	prove $(PROVE_ARGS) -I t/lib t/
 
 bench: deps build
 	perl bench/analyze
 
 clean:
-	rm -rf $(RUNTIME)
+	rm -rf $(RUNTIME) t/mcp-clients/node_modules

@@ -14,6 +14,8 @@
 static char *ngx_mcp_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_mcp_postconfiguration(ngx_conf_t *cf);
+static char *ngx_mcp_set_names(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_mcp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -46,9 +48,16 @@ static ngx_command_t  ngx_mcp_commands[] = {
 
     { ngx_string("mcp_allow_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_mcp_set_names,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_mcp_loc_conf_t, origins),
+      NULL },
+
+    { ngx_string("mcp_allow_host"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_mcp_set_names,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mcp_loc_conf_t, hosts),
       NULL },
 
       ngx_null_command
@@ -129,6 +138,43 @@ ngx_mcp_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* "mcp_allow_host a b c;": every argument a name, the list once */
+
+static char *
+ngx_mcp_set_names(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *name;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    *a = ngx_array_create(cf->pool, cf->args->nelts - 1, sizeof(ngx_str_t));
+    if (*a == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        name = ngx_array_push(*a);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_mcp_postconfiguration(ngx_conf_t *cf)
 {
@@ -155,6 +201,7 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
     conf->enable = NGX_CONF_UNSET;
     conf->sessions = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
+    conf->hosts = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -168,6 +215,7 @@ ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->sessions, prev->sessions, 1);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
+    ngx_conf_merge_ptr_value(conf->hosts, prev->hosts, NULL);
 
     if (conf->secret.data == NULL) {
         conf->secret = prev->secret;

@@ -31,7 +31,8 @@ typedef struct {
     const char                 *server;    /* NULL: every server */
     ngx_flag_t                  sessions;
     ngx_str_t                   secret;    /* HMAC key of session ids */
-    ngx_array_t                *origins;   /* of ngx_str_t; NULL: any */
+    ngx_array_t                *origins;   /* NULL: loopback only */
+    ngx_array_t                *hosts;     /* NULL: loopback only */
 } ngx_mcp_loc_conf_t;
 
 

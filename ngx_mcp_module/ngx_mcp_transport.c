@@ -93,6 +93,94 @@ ngx_mcp_has(ngx_str_t *value, const char *token)
 
 
 /*
+ * "host[:port]" (or, for an Origin, "scheme://host[:port]") against an
+ * allow-list of names; without one, against the loopback names.
+ */
+
+static ngx_int_t
+ngx_mcp_allowed(ngx_str_t *value, ngx_array_t *list, ngx_uint_t origin)
+{
+    u_char      *p, *last, *host;
+    size_t       len;
+    ngx_str_t   *a;
+    ngx_uint_t   i;
+
+    static ngx_str_t  loopback[] = {
+        ngx_string("localhost"), ngx_string("127.0.0.1"), ngx_string("[::1]")
+    };
+
+    p = value->data;
+    last = value->data + value->len;
+
+    if (origin) {
+        /* an allow-list of origins holds whole origins */
+        if (list != NULL) {
+            a = list->elts;
+
+            for (i = 0; i < list->nelts; i++) {
+                if (a[i].len == value->len
+                    && ngx_strncasecmp(a[i].data, p, a[i].len) == 0)
+                {
+                    return 1;
+                }
+            }
+
+            return 0;
+        }
+
+        p = ngx_strlcasestrn(p, last, (u_char *) "://", 3 - 1);
+        if (p == NULL) {
+            return 0;
+        }
+
+        p += 3;
+    }
+
+    host = p;
+
+    if (p < last && *p == '[') {
+        while (p < last && *p != ']') {
+            p++;
+        }
+
+        if (p < last) {
+            p++;
+        }
+
+    } else {
+        while (p < last && *p != ':' && *p != '/') {
+            p++;
+        }
+    }
+
+    len = p - host;
+
+    if (!origin && list != NULL) {
+        a = list->elts;
+
+        for (i = 0; i < list->nelts; i++) {
+            if (a[i].len == len && ngx_strncasecmp(a[i].data, host, len) == 0)
+            {
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+
+    for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+        if (loopback[i].len == len
+            && ngx_strncasecmp(loopback[i].data, host, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
  * Checks every request passes before its body is read.  NGX_OK: go on;
  * NGX_DONE: answered, *rc is the handler's return code.
  */
@@ -101,38 +189,30 @@ ngx_int_t
 ngx_mcp_transport_headers(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     ngx_int_t *rc)
 {
-    ngx_str_t        *o;
     ngx_uint_t        i;
     ngx_table_elt_t  *h;
 
+    /*
+     * DNS rebinding: a page of evil.example whose name resolves to us must
+     * not reach the tools.  Host and Origin are checked against their
+     * allow-lists; without one, only loopback names pass.
+     */
+    h = r->headers_in.host;
+
+    if (h == NULL
+        || !ngx_mcp_allowed(&h->value, mlcf->hosts, 0))
+    {
+        *rc = ngx_mcp_refuse(r, NGX_HTTP_FORBIDDEN,
+                             "Forbidden: Host not allowed");
+        return NGX_DONE;
+    }
+
     h = ngx_mcp_header(r, "Origin");
 
-    if (h != NULL && mlcf->origins != NULL) {
-        o = mlcf->origins->elts;
-
-        for (i = 0; i < mlcf->origins->nelts; i++) {
-            if (o[i].len == h->value.len
-                && ngx_strncasecmp(o[i].data, h->value.data, o[i].len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == mlcf->origins->nelts) {
-            *rc = ngx_mcp_refuse(r, NGX_HTTP_FORBIDDEN,
-                                 "Forbidden: Origin not allowed");
-            return NGX_DONE;
-        }
-
-    } else if (h != NULL) {
-        /* no allow-list: only pages of this very host may call */
-        if (r->headers_in.host == NULL
-            || !ngx_mcp_has(&h->value, (char *) r->headers_in.host->value.data))
-        {
-            *rc = ngx_mcp_refuse(r, NGX_HTTP_FORBIDDEN,
-                                 "Forbidden: Origin not allowed");
-            return NGX_DONE;
-        }
+    if (h != NULL && !ngx_mcp_allowed(&h->value, mlcf->origins, 1)) {
+        *rc = ngx_mcp_refuse(r, NGX_HTTP_FORBIDDEN,
+                             "Forbidden: Origin not allowed");
+        return NGX_DONE;
     }
 
     h = ngx_mcp_header(r, "MCP-Protocol-Version");

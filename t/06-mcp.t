@@ -169,7 +169,11 @@ for my $case (['calculate_sma', { prices => [1, 2, 3], period => 0 }, qr/period/
     $r = $s->http(POST => '/mcp', json => $ping, headers => { %h, Origin => 'http://evil.example' });
     is $r->{status}, 403, 'a foreign Origin: 403 (DNS rebinding)';
     $r = $s->http(POST => '/mcp', json => $ping, headers => { %h, Origin => 'http://localhost' });
-    is $r->{status}, 200, 'the same host as Origin: 200';
+    is $r->{status}, 200, 'a loopback Origin: 200';
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { %h, Host => 'evil.example:' . $s->port });
+    is $r->{status}, 403, 'a foreign Host: 403';
+    $r = $s->http(POST => '/mcp', json => $ping, headers => { %h, Host => '127.0.0.1:' . $s->port });
+    is $r->{status}, 200, 'a loopback Host: 200';
 
     # batches: 2025-03-26 only (which sent no version header)
     $r = $s->http(POST => '/mcp', json => [$ping, { %$ping, id => 3 }, { jsonrpc => '2.0', method => 'notifications/x' }],

@@ -1,0 +1,41 @@
+#!/usr/bin/perl
+# Real MCP clients against /mcp: the official conformance suite (every
+# scenario that applies to a tools-only server) and the official TypeScript
+# SDK client, which lists the tools and calls each one.
+
+use strict;
+use warnings;
+use Test::More;
+use JSON::PP;
+use QnA::Stack;
+use QnA::Check;
+
+my $clients = "$QnA::Stack::ROOT/t/mcp-clients";
+plan skip_all => 'npm clients missing: make clients' unless -x "$clients/node_modules/.bin/conformance";
+
+my $s = QnA::Stack->new(name => 'mcp-clients')->start;
+my $url = 'http://127.0.0.1:' . $s->port . '/mcp';
+
+for my $scenario (qw(server-initialize ping tools-list dns-rebinding-protection)) {
+    my $out = `cd $clients && timeout 60 ./node_modules/.bin/conformance server --url $url --scenario $scenario 2>&1`;
+    $out =~ s/\e\[[0-9;]*m//g;
+    my ($passed, $total, $failed) = $out =~ /Passed: (\d+)\/(\d+), (\d+) failed/;
+    ok defined $passed && $passed == $total && $failed == 0, "conformance: $scenario"
+        or diag $out;
+}
+
+{
+    my $out = `cd $clients && timeout 60 node sdk-client.mjs $url 2>&1`;
+    my ($line) = $out =~ /^(\{.*\})$/m;
+    my $r = eval { decode_json($line // '') };
+    ok $r, 'the TypeScript SDK client connects and lists the tools' or diag $out;
+    is $r->{tools}, 14, '  14 tools';
+    for my $c (@{ $r->{calls} || [] }) {
+        ok !$c->{isError} && $c->{structured}, "  calls $c->{name}";
+    }
+}
+
+$s->stop;
+log_is_clean($s);
+
+done_testing;
