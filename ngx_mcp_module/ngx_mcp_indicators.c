@@ -31,19 +31,22 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
     { "calculate_sma", "analytics", "Simple moving average",
       "Simple moving average over `period` values. values[i] is the mean of "
       "prices[i .. i+period-1]; latest is the last one.",
-      NGX_MCP_PRICES_PERIOD(20), ngx_mcp_sma },
+      NGX_MCP_PRICES_PERIOD(20), ngx_mcp_sma,
+      NGX_MCP_OUT_SERIES },
 
     { "calculate_ema", "analytics", "Exponential moving average",
       "Exponential moving average, alpha = 2/(period+1), seeded by the SMA "
       "of the first `period` values (TA-Lib convention). values[0] belongs "
       "to prices[period-1].",
-      NGX_MCP_PRICES_PERIOD(20), ngx_mcp_ema },
+      NGX_MCP_PRICES_PERIOD(20), ngx_mcp_ema,
+      NGX_MCP_OUT_SERIES },
 
     { "calculate_rsi", "analytics", "Relative strength index",
       "RSI with Wilder smoothing (TA-Lib): the first average gain and loss "
       "are simple means of the first `period` changes. Above 70 is "
       "overbought, below 30 oversold.",
-      NGX_MCP_PRICES_PERIOD(14), ngx_mcp_rsi },
+      NGX_MCP_PRICES_PERIOD(14), ngx_mcp_rsi,
+      NGX_MCP_OUT_SERIES_AND("signal") },
 
     { "calculate_macd", "analytics", "MACD",
       "MACD line = EMA(fast) - EMA(slow), signal = EMA(signal_period) of the "
@@ -56,7 +59,8 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
         "\"signal_period\":{\"type\":\"integer\",\"minimum\":1,"
           "\"default\":9}},"
       "\"required\":[\"prices\"]}",
-      ngx_mcp_macd },
+      ngx_mcp_macd,
+      NGX_MCP_OUT5("macd", "signal", "histogram", "latest", "trend") },
 
     { "calculate_bollinger_bands", "analytics", "Bollinger bands",
       "Middle band = SMA(period); upper and lower = middle +- std_dev times "
@@ -67,7 +71,8 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
         "\"std_dev\":{\"type\":\"number\",\"exclusiveMinimum\":0,"
           "\"default\":2}},"
       "\"required\":[\"prices\"]}",
-      ngx_mcp_bollinger },
+      ngx_mcp_bollinger,
+      NGX_MCP_OUT4("upper", "middle", "lower", "latest") },
 
     { "calculate_atr", "analytics", "Average true range",
       "Average true range with Wilder smoothing (TA-Lib): true ranges from "
@@ -78,9 +83,10 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
         "\"close\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
         "\"period\":{\"type\":\"integer\",\"minimum\":1,\"default\":14}},"
       "\"required\":[\"high\",\"low\",\"close\"]}",
-      ngx_mcp_atr },
+      ngx_mcp_atr,
+      NGX_MCP_OUT_SERIES_AND("latest_percent_of_price") },
 
-    { NULL, NULL, NULL, NULL, NULL, NULL }
+    { NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 

@@ -15,7 +15,8 @@
 
 
 static json_t *ngx_mcp_initialize(json_t *params);
-static json_t *ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf);
+static json_t *ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf, json_t *id,
+    json_t *params);
 static json_t *ngx_mcp_tools_call(ngx_http_request_t *r,
     ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params);
 
@@ -125,7 +126,7 @@ ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     }
 
     if (ngx_strcmp(m, "tools/list") == 0) {
-        return ngx_mcp_jsonrpc_result(id, ngx_mcp_tools_list(mlcf));
+        return ngx_mcp_tools_list(mlcf, id, params);
     }
 
     if (ngx_strcmp(m, "tools/call") == 0) {
@@ -170,47 +171,94 @@ ngx_mcp_initialize(json_t *params)
 }
 
 
+/*
+ * Pages of mcp_page_size tools.  The cursor is opaque to clients; here it
+ * is the offset of the next page, checked like any other input.
+ */
+
 static json_t *
-ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf)
+ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params)
 {
-    json_t          *tools, *tool, *schema;
-    ngx_uint_t       iter;
+    json_t          *tools, *tool, *schema, *out, *cursor, *result;
+    ngx_int_t        start;
+    ngx_uint_t       iter, n, listed;
     json_error_t     jerr;
     ngx_mcp_tool_t  *t;
+    u_char           next[NGX_INT_T_LEN + 1];
+
+    start = 0;
+    cursor = json_object_get(params, "cursor");
+
+    if (cursor != NULL && !json_is_null(cursor)) {
+        if (!json_is_string(cursor) || json_string_length(cursor) == 0
+            || json_string_length(cursor) > NGX_INT_T_LEN
+            || (start = ngx_atoi((u_char *) json_string_value(cursor),
+                                 json_string_length(cursor)))
+               == NGX_ERROR)
+        {
+            return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_PARAMS,
+                                         "Invalid params: unknown cursor");
+        }
+    }
 
     tools = json_array();
     if (tools == NULL) {
-        return NULL;
+        return ngx_mcp_jsonrpc_result(id, NULL);
     }
 
     iter = 0;
+    n = 0;
+    listed = 0;
 
     while ((t = ngx_mcp_tool_next(&iter)) != NULL) {
         if (mlcf->server && ngx_strcmp(mlcf->server, t->server) != 0) {
             continue;
         }
 
-        schema = json_loads(t->input_schema, 0, &jerr);
-        if (schema == NULL) {
-            /* a broken schema in our own table is a bug worth seeing */
-            json_decref(tools);
-            return NULL;
+        if (n++ < (ngx_uint_t) start) {
+            continue;
         }
 
-        tool = json_pack("{s:s, s:s, s:s, s:o, s:{s:b, s:b, s:b}}",
+        if (listed == mlcf->page_size) {
+            break;
+        }
+
+        schema = json_loads(t->input_schema, 0, &jerr);
+        out = json_loads(t->output_schema, 0, &jerr);
+
+        if (schema == NULL || out == NULL) {
+            /* a broken schema in our own table is a bug worth seeing */
+            json_decref(schema);
+            json_decref(out);
+            json_decref(tools);
+            return ngx_mcp_jsonrpc_result(id, NULL);
+        }
+
+        tool = json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:b, s:b, s:b}}",
                          "name", t->name, "title", t->title,
                          "description", t->description,
-                         "inputSchema", schema,
+                         "inputSchema", schema, "outputSchema", out,
                          "annotations", "readOnlyHint", 1,
                              "destructiveHint", 0, "openWorldHint", 0);
 
         if (tool == NULL || json_array_append_new(tools, tool) != 0) {
             json_decref(tools);
-            return NULL;
+            return ngx_mcp_jsonrpc_result(id, NULL);
         }
+
+        listed++;
     }
 
-    return json_pack("{s:o}", "tools", tools);
+    result = json_pack("{s:o}", "tools", tools);
+
+    if (result != NULL && t != NULL) {
+        /* the loop stopped at a tool of the next page */
+        ngx_sprintf(next, "%ui%Z", (ngx_uint_t) start + listed);
+        json_object_set_new(result, "nextCursor",
+                            json_string((char *) next));
+    }
+
+    return ngx_mcp_jsonrpc_result(id, result);
 }
 
 

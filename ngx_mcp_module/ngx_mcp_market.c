@@ -39,7 +39,8 @@ ngx_mcp_tool_t  ngx_mcp_market_tools[] = {
         "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,"
           "\"default\":100,\"description\":\"number of latest bars\"}},"
       "\"required\":[\"symbol\"]}",
-      ngx_mcp_market_bars },
+      ngx_mcp_market_bars,
+      NGX_MCP_OUT_MARKET },
 
     { "alpaca_market_stocks_snapshots", "financial", "Stock snapshots",
       "Latest trade, quote, daily bar and previous daily bar of one or more "
@@ -48,7 +49,8 @@ ngx_mcp_tool_t  ngx_mcp_market_tools[] = {
         "\"symbols\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
           "\"minItems\":1,\"maxItems\":50}},"
       "\"required\":[\"symbols\"]}",
-      ngx_mcp_market_snapshots },
+      ngx_mcp_market_snapshots,
+      NGX_MCP_OUT_MARKET },
 
     { "alpaca_market_screener_most_actives", "financial",
       "Most active stocks",
@@ -59,9 +61,10 @@ ngx_mcp_tool_t  ngx_mcp_market_tools[] = {
           "\"default\":10},"
         "\"by\":{\"type\":\"string\",\"enum\":[\"volume\",\"trades\"],"
           "\"default\":\"volume\"}}}",
-      ngx_mcp_market_most_actives },
+      ngx_mcp_market_most_actives,
+      NGX_MCP_OUT_MARKET },
 
-    { NULL, NULL, NULL, NULL, NULL, NULL }
+    { NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 

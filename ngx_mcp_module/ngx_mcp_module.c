@@ -23,6 +23,11 @@ static ngx_int_t ngx_mcp_handler(ngx_http_request_t *r);
 static void ngx_mcp_body_handler(ngx_http_request_t *r);
 
 
+static ngx_conf_num_bounds_t  ngx_mcp_page_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000
+};
+
+
 static ngx_command_t  ngx_mcp_commands[] = {
 
     { ngx_string("mcp"),
@@ -52,6 +57,13 @@ static ngx_command_t  ngx_mcp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_mcp_loc_conf_t, origins),
       NULL },
+
+    { ngx_string("mcp_page_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mcp_loc_conf_t, page_size),
+      &ngx_mcp_page_bounds },
 
     { ngx_string("mcp_allow_host"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -202,6 +214,7 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
     conf->sessions = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
     conf->hosts = NGX_CONF_UNSET_PTR;
+    conf->page_size = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -216,6 +229,7 @@ ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->sessions, prev->sessions, 1);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_ptr_value(conf->hosts, prev->hosts, NULL);
+    ngx_conf_merge_uint_value(conf->page_size, prev->page_size, 100);
 
     if (conf->secret.data == NULL) {
         conf->secret = prev->secret;

@@ -33,6 +33,7 @@ typedef struct {
     ngx_str_t                   secret;    /* HMAC key of session ids */
     ngx_array_t                *origins;   /* NULL: loopback only */
     ngx_array_t                *hosts;     /* NULL: loopback only */
+    ngx_uint_t                  page_size; /* tools/list */
 } ngx_mcp_loc_conf_t;
 
 

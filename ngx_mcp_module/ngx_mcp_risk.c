@@ -31,14 +31,18 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
       "annualize is false (empyrical convention).",
       NGX_MCP_RETURNS(",\"period\":{\"type\":\"integer\",\"minimum\":2},"
                       "\"annualize\":{\"type\":\"boolean\",\"default\":true}"),
-      ngx_mcp_volatility },
+      ngx_mcp_volatility,
+      NGX_MCP_OUT4("volatility", "daily_volatility", "annualized",
+          "periods_used") },
 
     { "calculate_sharpe_ratio", "analytics", "Sharpe ratio",
       "Annualized Sharpe ratio (empyrical): mean(r - rf) / std(r - rf, "
       "ddof=1) * sqrt(252), rf = risk_free_rate / 252 (an annual rate).",
       NGX_MCP_RETURNS(",\"risk_free_rate\":{\"type\":\"number\","
                       "\"default\":0}"),
-      ngx_mcp_sharpe },
+      ngx_mcp_sharpe,
+      NGX_MCP_OUT4("sharpe_ratio", "annual_return", "annual_volatility",
+          "periods_used") },
 
     { "calculate_sortino_ratio", "analytics", "Sortino ratio",
       "Annualized Sortino ratio (empyrical): mean(r - t) * 252 / "
@@ -46,7 +50,8 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
       "period.",
       NGX_MCP_RETURNS(",\"target_return\":{\"type\":\"number\","
                       "\"default\":0}"),
-      ngx_mcp_sortino },
+      ngx_mcp_sortino,
+      NGX_MCP_OUT3("sortino_ratio", "downside_deviation", "periods_used") },
 
     { "calculate_max_drawdown", "analytics", "Maximum drawdown",
       "Largest peak-to-trough fall of a price series, as a negative "
@@ -54,7 +59,9 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
       "{\"type\":\"object\",\"properties\":{"
         "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}}},"
       "\"required\":[\"prices\"]}",
-      ngx_mcp_max_drawdown },
+      ngx_mcp_max_drawdown,
+      NGX_MCP_OUT5("max_drawdown", "peak_index", "trough_index", "peak_price",
+          "trough_price") },
 
     { "calculate_var", "analytics", "Value at risk",
       "Historical value at risk: the (1 - confidence) percentile of the "
@@ -63,9 +70,10 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
       NGX_MCP_RETURNS(",\"confidence\":{\"type\":\"number\","
                       "\"exclusiveMinimum\":0,\"exclusiveMaximum\":1,"
                       "\"default\":0.95}"),
-      ngx_mcp_var },
+      ngx_mcp_var,
+      NGX_MCP_OUT4("var", "expected_shortfall", "confidence", "method") },
 
-    { NULL, NULL, NULL, NULL, NULL, NULL }
+    { NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 

@@ -36,7 +36,50 @@ typedef struct {
     const char                 *description;
     const char                 *input_schema;
     ngx_mcp_tool_handler_pt     handler;
+    const char                 *output_schema;
 } ngx_mcp_tool_t;
+
+
+/*
+ * Output schemas name what a result holds without requiring it: a tool
+ * error's structuredContent ({"error": {...}}) must validate too.
+ */
+#define NGX_MCP_OUT_MARKET                                                    \
+    "{\"type\":\"object\",\"properties\":{"                                   \
+      "\"status\":{\"type\":\"string\"},"                                     \
+      "\"data\":{\"type\":\"object\"},"                                       \
+      "\"metadata\":{\"type\":\"object\",\"properties\":{"                     \
+        "\"timestamp\":{\"type\":\"string\"},"                                \
+        "\"source\":{\"type\":\"string\"},"                                   \
+        "\"endpoint\":{\"type\":\"string\"}}}}}"
+
+#define NGX_MCP_OUT_SERIES_BODY                                               \
+      "\"period\":{\"type\":\"integer\"},"                                    \
+      "\"values\":{\"type\":\"array\",\"items\":{\"type\":[\"number\",\"null\"]}},"  \
+      "\"latest\":{\"type\":[\"number\",\"null\"]},"                          \
+      "\"count\":{\"type\":\"integer\"}"
+
+#define NGX_MCP_OUT_SERIES                                                    \
+    "{\"type\":\"object\",\"properties\":{" NGX_MCP_OUT_SERIES_BODY "}}"
+
+#define NGX_MCP_OUT_SERIES_AND(extra)                                         \
+    "{\"type\":\"object\",\"properties\":{" NGX_MCP_OUT_SERIES_BODY ","      \
+      "\"" extra "\":{}}}"
+
+#define NGX_MCP_OUT_P(name)  "\"" name "\":{}"
+
+#define NGX_MCP_OUT3(a, b, c)                                                 \
+    "{\"type\":\"object\",\"properties\":{" NGX_MCP_OUT_P(a) ","            \
+      NGX_MCP_OUT_P(b) "," NGX_MCP_OUT_P(c) "}}"
+
+#define NGX_MCP_OUT4(a, b, c, d)                                              \
+    "{\"type\":\"object\",\"properties\":{" NGX_MCP_OUT_P(a) ","            \
+      NGX_MCP_OUT_P(b) "," NGX_MCP_OUT_P(c) "," NGX_MCP_OUT_P(d) "}}"
+
+#define NGX_MCP_OUT5(a, b, c, d, e)                                           \
+    "{\"type\":\"object\",\"properties\":{" NGX_MCP_OUT_P(a) ","            \
+      NGX_MCP_OUT_P(b) "," NGX_MCP_OUT_P(c) "," NGX_MCP_OUT_P(d) ","         \
+      NGX_MCP_OUT_P(e) "}}"
 
 
 extern ngx_mcp_tool_t  ngx_mcp_indicator_tools[];

@@ -8,7 +8,13 @@ use Test::More;
 use QnA::Stack;
 use QnA::Check;
 
-my $s = QnA::Stack->new(name => 'mcp')->start;
+my $s = QnA::Stack->new(name => 'mcp', locations => <<'CONF')->start;
+        location = /mcp-paged {
+            mcp_page_size 5;
+            mcp;
+        }
+
+CONF
 
 # the handshake
 {
@@ -43,6 +49,22 @@ my $s = QnA::Stack->new(name => 'mcp')->start;
         is $t{$n}{inputSchema}{type}, 'object', "  $n has an object schema" if $t{$n};
         ok $t{$n}{annotations}{readOnlyHint}, "  $n is read-only" if $t{$n};
     }
+
+    ok !grep({ ref $_->{outputSchema} ne 'HASH' } @$tools), 'every tool has an outputSchema';
+    ok !exists $s->mcp('tools/list')->{result}{nextCursor}, 'one page holds them all by default';
+
+    # pages of 5: the cursors lead through all 14, once each
+    my (@all, $cursor, $pages);
+    do {
+        my $a = $s->mcp('tools/list', defined $cursor ? { cursor => $cursor } : undef, path => '/mcp-paged');
+        push @all, map { $_->{name} } @{ $a->{result}{tools} };
+        $cursor = $a->{result}{nextCursor};
+        $pages++;
+    } while (defined $cursor && $pages < 10);
+    is $pages, 3, 'tools/list in pages of 5: 3 pages';
+    is_deeply [sort @all], [sort keys %t], '  every tool once';
+    is $s->mcp('tools/list', { cursor => 'bogus' }, path => '/mcp-paged')->{error}{code}, -32602,
+        'an unknown cursor: -32602';
 
     my $fin = $s->mcp('tools/list', undef, path => '/mcp/financial')->{result}{tools};
     ok !grep({ $_->{name} =~ /^calculate_/ } @$fin), '/mcp/financial serves only financial tools';
