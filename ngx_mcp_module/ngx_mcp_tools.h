@@ -84,6 +84,8 @@ typedef struct {
 
 extern ngx_mcp_tool_t  ngx_mcp_indicator_tools[];
 extern ngx_mcp_tool_t  ngx_mcp_risk_tools[];
+extern ngx_mcp_tool_t  ngx_mcp_portfolio_tools[];
+extern ngx_mcp_tool_t  ngx_mcp_signal_tools[];
 extern ngx_mcp_tool_t  ngx_mcp_market_tools[];
 
 

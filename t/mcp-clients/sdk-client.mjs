@@ -25,6 +25,11 @@ const args = {
   calculate_sortino_ratio: { returns },
   calculate_max_drawdown: { prices },
   calculate_var: { returns, confidence: 0.95 },
+  calculate_correlation_matrix: { price_series: { A: prices, B: prices.map((p, i) => p + Math.cos(i)) } },
+  optimize_portfolio_weights: { expected_returns: [0.08, 0.1], cov_matrix: [[0.04, 0.01], [0.01, 0.09]] },
+  calculate_portfolio_metrics: { weights: [0.5, 0.5], returns: [returns, returns.map((r) => r / 2)] },
+  detect_sma_crossover: { prices, short_window: 5, long_window: 20 },
+  detect_support_resistance: { prices, lookback: 3 },
 };
 
 const client = new Client({ name: "qna-tests", version: "1.0.0" });
