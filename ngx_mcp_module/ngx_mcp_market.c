@@ -20,10 +20,12 @@ static json_t *ngx_mcp_market_snapshots(json_t *args, ngx_pool_t *pool,
     ngx_mcp_tool_error_t *err);
 static json_t *ngx_mcp_market_most_actives(json_t *args, ngx_pool_t *pool,
     ngx_mcp_tool_error_t *err);
+static json_t *ngx_mcp_market_crypto(json_t *args, ngx_pool_t *pool,
+    ngx_mcp_tool_error_t *err);
 
 
 /* v1 has one vendor; the vendor directive arrives with the real ones */
-static ngx_mcp_vendor_t  *ngx_mcp_market_vendor = &ngx_mcp_vendor_sample;
+ngx_mcp_vendor_t  *ngx_mcp_market_vendor = &ngx_mcp_vendor_sample;
 
 
 ngx_mcp_tool_t  ngx_mcp_market_tools[] = {
@@ -52,6 +54,16 @@ ngx_mcp_tool_t  ngx_mcp_market_tools[] = {
       ngx_mcp_market_snapshots,
       NGX_MCP_OUT_MARKET },
 
+    { "alpaca_market_crypto_snapshots", "financial", "Crypto snapshots",
+      "Latest trade, quote, daily bar and previous daily bar of one or more "
+      "crypto pairs such as BTC/USD, keyed by pair.",
+      "{\"type\":\"object\",\"properties\":{"
+        "\"symbols\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+          "\"minItems\":1,\"maxItems\":50}},"
+      "\"required\":[\"symbols\"]}",
+      ngx_mcp_market_crypto,
+      NGX_MCP_OUT_MARKET },
+
     { "alpaca_market_screener_most_actives", "financial",
       "Most active stocks",
       "The most active stocks of the latest session, by volume or by number "
@@ -68,7 +80,7 @@ ngx_mcp_tool_t  ngx_mcp_market_tools[] = {
 };
 
 
-static void
+void
 ngx_mcp_market_time(time_t t, u_char *buf, size_t len)
 {
     ngx_tm_t  tm;
@@ -81,7 +93,7 @@ ngx_mcp_market_time(time_t t, u_char *buf, size_t len)
 }
 
 
-static json_t *
+json_t *
 ngx_mcp_market_envelope(json_t *data, const char *endpoint)
 {
     u_char  now[32];
@@ -104,7 +116,7 @@ ngx_mcp_market_envelope(json_t *data, const char *endpoint)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_mcp_market_symbol(const char *in, const char *arg, char *out,
     ngx_mcp_tool_error_t *err)
 {
@@ -448,4 +460,53 @@ nomem:
 
     ngx_mcp_tool_fail(err, NGX_MCP_ERR_TOOL, "out of memory");
     return NULL;
+}
+
+
+/* the same snapshot, for pairs only: "BTC/USD", never "AAPL" */
+
+static json_t *
+ngx_mcp_market_crypto(json_t *args, ngx_pool_t *pool,
+    ngx_mcp_tool_error_t *err)
+{
+    size_t   i;
+    json_t  *syms, *item;
+
+    syms = json_object_get(args, "symbols");
+
+    if (json_is_array(syms)) {
+        json_array_foreach(syms, i, item) {
+            if (!json_is_string(item)
+                || ngx_strchr(json_string_value(item), '/') == NULL)
+            {
+                ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                                  "argument \"symbols\"[%zu] is not a "
+                                  "crypto pair such as BTC/USD", i);
+                return NULL;
+            }
+        }
+    }
+
+    return ngx_mcp_market_snapshots(args, pool, err);
+}
+
+
+/* the latest close of a symbol, for the tools that value holdings */
+
+ngx_int_t
+ngx_mcp_market_last(const char *symbol, ngx_pool_t *pool, ngx_mcp_bar_t *bar,
+    ngx_mcp_tool_error_t *err)
+{
+    size_t          n;
+    ngx_mcp_bar_t  *bars;
+
+    if (ngx_mcp_market_vendor->daily_bars(symbol, 1, pool, &bars, &n, err)
+        != NGX_OK || n < 1)
+    {
+        return NGX_ERROR;
+    }
+
+    *bar = bars[0];
+
+    return NGX_OK;
 }

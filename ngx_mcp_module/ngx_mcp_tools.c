@@ -16,6 +16,8 @@
 
 static ngx_mcp_tool_t  *ngx_mcp_tool_sets[] = {
     ngx_mcp_market_tools,
+    ngx_mcp_trading_tools,
+    ngx_mcp_reference_tools,
     ngx_mcp_indicator_tools,
     ngx_mcp_risk_tools,
     ngx_mcp_portfolio_tools,

@@ -86,6 +86,8 @@ extern ngx_mcp_tool_t  ngx_mcp_indicator_tools[];
 extern ngx_mcp_tool_t  ngx_mcp_risk_tools[];
 extern ngx_mcp_tool_t  ngx_mcp_portfolio_tools[];
 extern ngx_mcp_tool_t  ngx_mcp_signal_tools[];
+extern ngx_mcp_tool_t  ngx_mcp_trading_tools[];
+extern ngx_mcp_tool_t  ngx_mcp_reference_tools[];
 extern ngx_mcp_tool_t  ngx_mcp_market_tools[];
 
 

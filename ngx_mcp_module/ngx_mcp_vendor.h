@@ -49,7 +49,17 @@ typedef struct {
 } ngx_mcp_vendor_t;
 
 
-extern ngx_mcp_vendor_t  ngx_mcp_vendor_sample;
+extern ngx_mcp_vendor_t   ngx_mcp_vendor_sample;
+extern ngx_mcp_vendor_t  *ngx_mcp_market_vendor;
+
+
+/* ngx_mcp_market.c: what every financial tool shares */
+void ngx_mcp_market_time(time_t t, u_char *buf, size_t len);
+json_t *ngx_mcp_market_envelope(json_t *data, const char *endpoint);
+ngx_int_t ngx_mcp_market_symbol(const char *in, const char *arg, char *out,
+    ngx_mcp_tool_error_t *err);
+ngx_int_t ngx_mcp_market_last(const char *symbol, ngx_pool_t *pool,
+    ngx_mcp_bar_t *bar, ngx_mcp_tool_error_t *err);
 
 
 #endif /* _NGX_MCP_VENDOR_H_INCLUDED_ */

@@ -73,6 +73,16 @@ static ngx_mcp_sample_asset_t  ngx_mcp_sample_universe[] = {
 };
 
 
+/* crypto pairs: bars like the stocks', never in the stock screener */
+static ngx_mcp_sample_asset_t  ngx_mcp_sample_crypto[] = {
+    { { "BTC/USD",  "Bitcoin" },       30000.00, 0.30, 0.60, 25e3 },
+    { { "ETH/USD",  "Ethereum" },       1800.00, 0.25, 0.70, 300e3 },
+    { { "SOL/USD",  "Solana" },           25.00, 0.40, 0.90, 2e6 },
+    { { "LTC/USD",  "Litecoin" },         90.00, 0.00, 0.65, 500e3 },
+    { { "AVAX/USD", "Avalanche" },        15.00, 0.20, 0.85, 3e6 }
+};
+
+
 ngx_mcp_vendor_t  ngx_mcp_vendor_sample = {
     "sample",
     "Sample market data (synthetic, deterministic; not real prices)",
@@ -161,6 +171,14 @@ ngx_mcp_sample_find(const char *symbol)
     {
         if (ngx_strcmp(ngx_mcp_sample_universe[i].asset.symbol, symbol) == 0) {
             return &ngx_mcp_sample_universe[i];
+        }
+    }
+
+    for (i = 0; i < sizeof(ngx_mcp_sample_crypto)
+                    / sizeof(ngx_mcp_sample_crypto[0]); i++)
+    {
+        if (ngx_strcmp(ngx_mcp_sample_crypto[i].asset.symbol, symbol) == 0) {
+            return &ngx_mcp_sample_crypto[i];
         }
     }
 
