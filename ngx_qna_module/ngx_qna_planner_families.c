@@ -355,44 +355,72 @@ ngx_qna_fam_sma(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
 }
 
 
+/*
+ * The families of one indicator over one symbol's history: a period, more
+ * history than the period (so that the smoothing settles), one tool.
+ */
+
+typedef struct {
+    const char                 *family;
+    ngx_int_t                   period;        /* default */
+    ngx_int_t                   min;
+    ngx_int_t                   max;
+    const char                 *what;
+    const char                 *title;         /* %i period, %s symbol */
+    const char                 *python;
+    const char                 *tool;
+    const char                 *explain;       /* history, symbol, period x2 */
+} ngx_qna_periodic_t;
+
+
 static ngx_int_t
-ngx_qna_fam_ema(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
-    ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
+ngx_qna_fam_periodic(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
+    ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err,
+    const ngx_qna_periodic_t *f)
 {
     u_char     title[64];
     ngx_int_t  period, history;
 
-    period = in->period > 0 ? in->period : 20;
+    period = in->period > 0 ? in->period : f->period;
 
-    if (ngx_qna_plan_range(period, 2, NGX_QNA_MAX_DAYS,
-                           "the EMA period in days", err)
-        != NGX_OK)
-    {
+    if (ngx_qna_plan_range(period, f->min, f->max, f->what, err) != NGX_OK) {
         return NGX_DECLINED;
     }
 
     history = ngx_qna_history(period);
 
-    ngx_snprintf(title, sizeof(title), "%i-day EMA of %s%Z", period,
-                 in->symbol);
+    ngx_snprintf(title, sizeof(title), f->title, period, in->symbol);
 
-    if (ngx_qna_plan_make(pool, plan, "ema", (char *) title, ngx_qna_py_ema,
+    if (ngx_qna_plan_make(pool, plan, f->family, (char *) title, f->python,
                           json_pack("{s:s, s:I, s:I}", "symbol", in->symbol,
                                     "period", (json_int_t) period,
                                     "history_days", (json_int_t) history),
                           json_pack("[s, s]", "alpaca_market_stocks_bars",
-                                    "calculate_ema"),
+                                    f->tool),
                           err)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return ngx_qna_plan_explain(pool, plan,
+    return ngx_qna_plan_explain(pool, plan, f->explain, history, in->symbol,
+                                period, period);
+}
+
+
+static ngx_int_t
+ngx_qna_fam_ema(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
+    ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
+{
+    static const ngx_qna_periodic_t  ema = {
+        "ema", 20, 2, NGX_QNA_MAX_DAYS, "the EMA period in days",
+        "%i-day EMA of %s%Z", ngx_qna_py_ema, "calculate_ema",
         "This analysis fetches %i daily bars of %s with "
         "alpaca_market_stocks_bars and runs calculate_ema over the closes "
-        "with alpha = 2/(%i+1), seeded by the SMA of the first %i closes.",
-        history, in->symbol, period, period);
+        "with alpha = 2/(%i+1), seeded by the SMA of the first %i closes."
+    };
+
+    return ngx_qna_fam_periodic(pool, in, plan, err, &ema);
 }
 
 
@@ -400,39 +428,33 @@ static ngx_int_t
 ngx_qna_fam_rsi(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
 {
-    u_char     title[64];
-    ngx_int_t  period, history;
-
-    period = in->period > 0 ? in->period : 14;
-
-    if (ngx_qna_plan_range(period, 2, 250, "the RSI period in days", err)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    history = ngx_qna_history(period);
-
-    ngx_snprintf(title, sizeof(title), "%i-day RSI of %s%Z", period,
-                 in->symbol);
-
-    if (ngx_qna_plan_make(pool, plan, "rsi", (char *) title, ngx_qna_py_rsi,
-                          json_pack("{s:s, s:I, s:I}", "symbol", in->symbol,
-                                    "period", (json_int_t) period,
-                                    "history_days", (json_int_t) history),
-                          json_pack("[s, s]", "alpaca_market_stocks_bars",
-                                    "calculate_rsi"),
-                          err)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_qna_plan_explain(pool, plan,
+    static const ngx_qna_periodic_t  rsi = {
+        "rsi", 14, 2, 250, "the RSI period in days",
+        "%i-day RSI of %s%Z", ngx_qna_py_rsi, "calculate_rsi",
         "This analysis fetches %i daily bars of %s with "
         "alpaca_market_stocks_bars and computes the %i-day RSI of the closes "
         "with calculate_rsi (Wilder smoothing); above 70 reads overbought, "
-        "below 30 oversold.", history, in->symbol, period);
+        "below 30 oversold."
+    };
+
+    return ngx_qna_fam_periodic(pool, in, plan, err, &rsi);
+}
+
+
+static ngx_int_t
+ngx_qna_fam_atr(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
+    ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
+{
+    static const ngx_qna_periodic_t  atr = {
+        "atr", 14, 1, 250, "the ATR period in days",
+        "%i-day ATR of %s%Z", ngx_qna_py_atr, "calculate_atr",
+        "This analysis fetches %i daily bars of %s with "
+        "alpaca_market_stocks_bars and passes their highs, lows and closes "
+        "to calculate_atr, the %i-day average true range with Wilder "
+        "smoothing."
+    };
+
+    return ngx_qna_fam_periodic(pool, in, plan, err, &atr);
 }
 
 
@@ -522,46 +544,6 @@ ngx_qna_fam_bollinger(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
         "middle band is their %i-day SMA, the outer bands 2 population "
         "standard deviations above and below it.",
         period, in->symbol, period);
-}
-
-
-static ngx_int_t
-ngx_qna_fam_atr(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
-    ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
-{
-    u_char     title[64];
-    ngx_int_t  period, history;
-
-    period = in->period > 0 ? in->period : 14;
-
-    if (ngx_qna_plan_range(period, 1, 250, "the ATR period in days", err)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    history = ngx_qna_history(period);
-
-    ngx_snprintf(title, sizeof(title), "%i-day ATR of %s%Z", period,
-                 in->symbol);
-
-    if (ngx_qna_plan_make(pool, plan, "atr", (char *) title, ngx_qna_py_atr,
-                          json_pack("{s:s, s:I, s:I}", "symbol", in->symbol,
-                                    "period", (json_int_t) period,
-                                    "history_days", (json_int_t) history),
-                          json_pack("[s, s]", "alpaca_market_stocks_bars",
-                                    "calculate_atr"),
-                          err)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_qna_plan_explain(pool, plan,
-        "This analysis fetches %i daily bars of %s with "
-        "alpaca_market_stocks_bars and passes their highs, lows and closes "
-        "to calculate_atr, the %i-day average true range with Wilder "
-        "smoothing.", history, in->symbol, period);
 }
 
 
