@@ -35,7 +35,8 @@ ngx_mcp_tool_t  ngx_mcp_market_tools[] = {
       "(ISO 8601 session time), o, h, l, c (prices), v (volume), n (trades) "
       "and vw (volume-weighted price). Only the 1Day timeframe is offered.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"symbol\":{\"type\":\"string\",\"description\":\"ticker, e.g. AAPL\"},"
+        "\"symbol\":{\"type\":\"string\","
+          "\"description\":\"ticker, e.g. AAPL\"},"
         "\"timeframe\":{\"type\":\"string\",\"enum\":[\"1Day\"],"
           "\"default\":\"1Day\"},"
         "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,"

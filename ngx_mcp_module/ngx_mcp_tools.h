@@ -55,7 +55,8 @@ typedef struct {
 
 #define NGX_MCP_OUT_SERIES_BODY                                               \
       "\"period\":{\"type\":\"integer\"},"                                    \
-      "\"values\":{\"type\":\"array\",\"items\":{\"type\":[\"number\",\"null\"]}},"  \
+      "\"values\":{\"type\":\"array\","                                     \
+        "\"items\":{\"type\":[\"number\",\"null\"]}},"                         \
       "\"latest\":{\"type\":[\"number\",\"null\"]},"                          \
       "\"count\":{\"type\":\"integer\"}"
 

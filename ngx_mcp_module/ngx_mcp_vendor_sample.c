@@ -108,7 +108,9 @@ ngx_mcp_sample_next(uint64_t *state)
 static double
 ngx_mcp_sample_uniform(uint64_t *state)
 {
-    return (double) (ngx_mcp_sample_next(state) >> 11) * (1.0 / 9007199254740992.0);
+    /* 53 random bits: every double in [0, 1) a multiple of 2^-53 */
+    return (double) (ngx_mcp_sample_next(state) >> 11)
+           * (1.0 / 9007199254740992.0);
 }
 
 

@@ -568,9 +568,9 @@ ngx_qna_run_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
         v = json_object_get(reply, "stdout");
         if (json_is_string(v) && json_string_length(v)) {
             json_object_set(run->answer, "stdout", v);
+            v = json_object_get(reply, "stdout_truncated");
             json_object_set_new(run->answer, "stdout_truncated",
-                json_boolean(json_is_true(json_object_get(reply,
-                                                          "stdout_truncated"))));
+                                json_boolean(json_is_true(v)));
         }
 
         json_decref(reply);

@@ -25,7 +25,8 @@
     "returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]\n"
 
 #define NGX_QNA_PY_SOURCE                                                     \
-    "        {\"key\": \"data_source\", \"value\": bars[\"metadata\"][\"source\"],\n" \
+    "        {\"key\": \"data_source\",\n"                                     \
+    "         \"value\": bars[\"metadata\"][\"source\"],\n"                    \
     "         \"description\": \"Market data vendor\"},\n"
 
 
@@ -123,7 +124,8 @@ const char  ngx_qna_py_top_volatile[] =
 const char  ngx_qna_py_sma[] =
     NGX_QNA_PY_BARS("PARAMS[\"period\"]")
     "sma = mcp_client.call(\"calculate_sma\",\n"
-    "                      {\"prices\": closes, \"period\": PARAMS[\"period\"]})\n"
+    "                      {\"prices\": closes,\n"
+    "                       \"period\": PARAMS[\"period\"]})\n"
     "last = closes[-1]\n"
     "\n"
     "result = {\n"
@@ -147,7 +149,8 @@ const char  ngx_qna_py_ema[] =
     "# more history than the period lets the SMA seed wash out\n"
     NGX_QNA_PY_BARS("PARAMS[\"history_days\"]")
     "ema = mcp_client.call(\"calculate_ema\",\n"
-    "                      {\"prices\": closes, \"period\": PARAMS[\"period\"]})\n"
+    "                      {\"prices\": closes,\n"
+    "                       \"period\": PARAMS[\"period\"]})\n"
     "last = closes[-1]\n"
     "\n"
     "result = {\n"
@@ -170,7 +173,8 @@ const char  ngx_qna_py_ema[] =
 const char  ngx_qna_py_rsi[] =
     NGX_QNA_PY_BARS("PARAMS[\"history_days\"]")
     "rsi = mcp_client.call(\"calculate_rsi\",\n"
-    "                      {\"prices\": closes, \"period\": PARAMS[\"period\"]})\n"
+    "                      {\"prices\": closes,\n"
+    "                       \"period\": PARAMS[\"period\"]})\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day RSI of {symbol}\",\n"
