@@ -18,7 +18,7 @@ static json_t *ngx_mcp_initialize(json_t *params);
 static json_t *ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf, json_t *id,
     json_t *params);
 static json_t *ngx_mcp_tools_call(ngx_http_request_t *r,
-    ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params);
+    ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params, ngx_uint_t async);
 
 
 static const char  *ngx_mcp_versions[] = {
@@ -53,7 +53,7 @@ ngx_mcp_jsonrpc_result(json_t *id, json_t *result)
 
 json_t *
 ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
-    json_t *msg, ngx_uint_t *status)
+    json_t *msg, ngx_uint_t *status, ngx_uint_t async)
 {
     json_t      *id, *method, *params, *version;
     const char  *m;
@@ -130,7 +130,7 @@ ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     }
 
     if (ngx_strcmp(m, "tools/call") == 0) {
-        return ngx_mcp_tools_call(r, mlcf, id, params);
+        return ngx_mcp_tools_call(r, mlcf, id, params, async);
     }
 
     return ngx_mcp_jsonrpc_error(id, NGX_MCP_METHOD_NOT_FOUND,
@@ -264,10 +264,9 @@ ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params)
 
 static json_t *
 ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
-    json_t *id, json_t *params)
+    json_t *id, json_t *params, ngx_uint_t async)
 {
-    char                  *text;
-    json_t                *name, *args, *res, *out;
+    json_t                *name, *args, *res;
     ngx_mcp_tool_t        *tool;
     ngx_mcp_tool_error_t   err;
 
@@ -295,6 +294,18 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
                                      "an object");
     }
 
+    if (tool->handler == NULL) {
+        /* answered by sandboxd: later, from its event */
+        if (!async) {
+            return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_REQUEST,
+                                         "Invalid Request: this tool cannot "
+                                         "be called in a batch");
+        }
+
+        return ngx_mcp_validation_call(r, tool, id,
+                                       json_is_object(args) ? args : NULL);
+    }
+
     res = ngx_mcp_tool_call(tool, json_is_object(args) ? args : NULL,
                             r->pool, &err);
 
@@ -302,12 +313,30 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mcp: tool \"%s\" failed: %s: %s",
                       tool->name, err.code, err.message);
+    }
 
+    return ngx_mcp_tool_answer(id, res, &err);
+}
+
+
+/*
+ * The JSON-RPC answer to a tool call: the structured result (its
+ * reference is taken) with the same JSON as text, or an isError result
+ * whose text and structuredContent say what went wrong.
+ */
+
+json_t *
+ngx_mcp_tool_answer(json_t *id, json_t *res, ngx_mcp_tool_error_t *err)
+{
+    char    *text;
+    json_t  *out;
+
+    if (res == NULL) {
         out = json_pack("{s:[{s:s, s:s++}], s:{s:{s:s, s:s}}, s:b}",
                         "content", "type", "text",
-                            "text", err.code, ": ", err.message,
+                            "text", err->code, ": ", err->message,
                         "structuredContent", "error",
-                            "code", err.code, "message", err.message,
+                            "code", err->code, "message", err->message,
                         "isError", 1);
 
         return ngx_mcp_jsonrpc_result(id, out);

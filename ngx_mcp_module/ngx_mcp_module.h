@@ -59,7 +59,18 @@ char *ngx_mcp_session_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* the answer to one JSON-RPC message; *status is the HTTP status */
 json_t *ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
-    json_t *msg, ngx_uint_t *status);
+    json_t *msg, ngx_uint_t *status, ngx_uint_t async);
+
+/*
+ * What ngx_mcp_jsonrpc_handle() returns when the answer comes later (a tool
+ * answered by sandboxd): the request is finalized by the tool then.
+ */
+extern json_t  ngx_mcp_pending;
+#define NGX_MCP_PENDING  (&ngx_mcp_pending)
+
+/* ngx_mcp_validation.c: the tools sandboxd answers */
+json_t *ngx_mcp_validation_call(ngx_http_request_t *r, void *tool,
+    json_t *id, json_t *args);
 json_t *ngx_mcp_jsonrpc_error(json_t *id, int code, const char *message);
 
 

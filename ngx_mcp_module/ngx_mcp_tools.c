@@ -22,6 +22,7 @@ static ngx_mcp_tool_t  *ngx_mcp_tool_sets[] = {
     ngx_mcp_risk_tools,
     ngx_mcp_portfolio_tools,
     ngx_mcp_signal_tools,
+    ngx_mcp_validation_tools,
     NULL
 };
 

@@ -376,7 +376,7 @@ ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
                                                "Invalid Request: initialize "
                                                "cannot be batched");
             } else {
-                answer = ngx_mcp_jsonrpc_handle(r, mlcf, one, &status);
+                answer = ngx_mcp_jsonrpc_handle(r, mlcf, one, &status, 0);
             }
 
             if (answer) {
@@ -402,14 +402,19 @@ ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         }
 
         status = NGX_HTTP_OK;
-        answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status);
+        answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status, 1);
+
+        if (answer == NGX_MCP_PENDING) {
+            /* the tool finalizes the request when sandboxd answers */
+            return;
+        }
 
         ngx_http_finalize_request(r, ngx_mcp_send(r, status, answer));
         return;
     }
 
     status = NGX_HTTP_OK;
-    answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status);
+    answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status, 0);
 
     if (mlcf->sessions && json_object_get(answer, "result") != NULL) {
         if (ngx_mcp_session_issue(r, &mlcf->secret, &sid) != NGX_OK

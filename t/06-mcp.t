@@ -63,7 +63,7 @@ CONF
         $cursor = $a->{result}{nextCursor};
         $pages++;
     } while (defined $cursor && $pages < 10);
-    is $pages, 6, 'tools/list in pages of 5: 6 pages for 27 tools';
+    is $pages, 6, 'tools/list in pages of 5: 6 pages for 30 tools';
     is_deeply [sort @all], [sort keys %t], '  every tool once';
     is $s->mcp('tools/list', { cursor => 'bogus' }, path => '/mcp-paged')->{error}{code}, -32602,
         'an unknown cursor: -32602';

@@ -29,7 +29,7 @@ for my $scenario (qw(server-initialize ping tools-list dns-rebinding-protection)
     my ($line) = $out =~ /^(\{.*\})$/m;
     my $r = eval { decode_json($line // '') };
     ok $r, 'the TypeScript SDK client connects and lists the tools' or diag $out;
-    is $r->{tools}, 27, '  27 tools';
+    is $r->{tools}, 30, '  30 tools';
     for my $c (@{ $r->{calls} || [] }) {
         ok !$c->{isError} && $c->{structured}, "  calls $c->{name}";
     }

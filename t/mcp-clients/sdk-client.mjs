@@ -35,6 +35,9 @@ const args = {
   calculate_portfolio_metrics: { weights: [0.5, 0.5], returns: [returns, returns.map((r) => r / 2)] },
   detect_sma_crossover: { prices, short_window: 5, long_window: 20 },
   detect_support_resistance: { prices, lookback: 3 },
+  validate_python_script: { code: "result = 1\n" },
+  check_mcp_calls: { code: "result = mcp_client.call('calculate_sma', {})\n" },
+  estimate_runtime: { code: "result = 1\n" },
 };
 
 const client = new Client({ name: "qna-tests", version: "1.0.0" });
