@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_mcp_module.h"
 #include "ngx_mcp_tools.h"
+#include "ngx_qna_json.h"
 
 
 #define NGX_MCP_LATEST_VERSION  "2025-11-25"
@@ -315,7 +316,7 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
                       tool->name, err.code, err.message);
     }
 
-    return ngx_mcp_tool_answer(id, res, &err);
+    return ngx_mcp_tool_answer(r->pool, id, res, &err);
 }
 
 
@@ -326,10 +327,11 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
  */
 
 json_t *
-ngx_mcp_tool_answer(json_t *id, json_t *res, ngx_mcp_tool_error_t *err)
+ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
+    ngx_mcp_tool_error_t *err)
 {
-    char    *text;
-    json_t  *out;
+    json_t     *out;
+    ngx_str_t   text;
 
     if (res == NULL) {
         out = json_pack("{s:[{s:s, s:s++}], s:{s:{s:s, s:s}}, s:b}",
@@ -343,17 +345,15 @@ ngx_mcp_tool_answer(json_t *id, json_t *res, ngx_mcp_tool_error_t *err)
     }
 
     /* text content for clients that only read text (spec: SHOULD) */
-    text = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    if (text == NULL) {
+    if (ngx_qna_json_dump(pool, res, &text) != NGX_OK) {
         json_decref(res);
         return ngx_mcp_jsonrpc_result(id, NULL);
     }
 
-    out = json_pack("{s:[{s:s, s:s}], s:o, s:b}",
-                    "content", "type", "text", "text", text,
+    out = json_pack("{s:[{s:s, s:s%}], s:o, s:b}",
+                    "content", "type", "text", "text", text.data, text.len,
                     "structuredContent", res,
                     "isError", 0);
-    free(text);
 
     return ngx_mcp_jsonrpc_result(id, out);
 }

@@ -360,7 +360,7 @@ ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status, json_t *answer)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_qna_http_dump(r->pool, answer, &text);
+    rc = ngx_qna_json_dump(r->pool, answer, &text);
     json_decref(answer);
 
     if (rc != NGX_OK) {

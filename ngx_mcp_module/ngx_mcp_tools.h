@@ -96,7 +96,7 @@ extern ngx_mcp_tool_t  ngx_mcp_validation_tools[];
 
 
 ngx_mcp_tool_t *ngx_mcp_tool_find(const char *name, size_t len);
-json_t *ngx_mcp_tool_answer(json_t *id, json_t *res,
+json_t *ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
     ngx_mcp_tool_error_t *err);
 ngx_uint_t ngx_mcp_tools_count(void);
 ngx_mcp_tool_t *ngx_mcp_tool_next(ngx_uint_t *iter);

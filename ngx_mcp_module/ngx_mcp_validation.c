@@ -69,13 +69,14 @@ ngx_mcp_tool_t  ngx_mcp_validation_tools[] = {
 static json_t *
 ngx_mcp_validation_fail(json_t *id, const char *code, const char *message)
 {
+    /* an error answer has no structured result to write: no pool needed */
     ngx_mcp_tool_error_t  err;
 
     err.code = code;
     ngx_cpystrn((u_char *) err.message, (u_char *) message,
                 sizeof(err.message));
 
-    return ngx_mcp_tool_answer(id, NULL, &err);
+    return ngx_mcp_tool_answer(NULL, id, NULL, &err);
 }
 
 
@@ -199,7 +200,7 @@ ngx_mcp_validation_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
     json_decref(reply);
 
     answer = (res != NULL)
-             ? ngx_mcp_tool_answer(v->id, res, NULL)
+             ? ngx_mcp_tool_answer(r->pool, v->id, res, NULL)
              : ngx_mcp_validation_fail(v->id, NGX_MCP_ERR_TOOL,
                                        "the validator's answer is "
                                        "malformed");

@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <jansson.h>
+#include "ngx_qna_json.h"
 
 
 ngx_str_t ngx_qna_request_id(ngx_http_request_t *r);
@@ -20,7 +21,6 @@ char *ngx_qna_http_check_body_conf(ngx_conf_t *cf);
 ngx_int_t ngx_qna_http_is_json(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *content_type, u_char *data, size_t len);
-ngx_int_t ngx_qna_http_dump(ngx_pool_t *pool, json_t *json, ngx_str_t *out);
 ngx_int_t ngx_qna_http_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 

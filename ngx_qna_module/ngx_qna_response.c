@@ -152,7 +152,7 @@ ngx_qna_send(ngx_http_request_t *r, ngx_uint_t status, json_t *body)
                             json_stringn((char *) ts, p - ts)) != 0
         || json_object_set_new(body, "request_id", ngx_qna_json_str(&rid))
            != 0
-        || ngx_qna_http_dump(r->pool, body, &text) != NGX_OK)
+        || ngx_qna_json_dump(r->pool, body, &text) != NGX_OK)
     {
         json_decref(body);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -56,7 +56,7 @@ ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
     ngx_pool_cleanup_t     *cln;
     ngx_qna_sandbox_ctx_t  *ctx;
 
-    if (ngx_qna_http_dump(r->pool, message, &text) != NGX_OK
+    if (ngx_qna_json_dump(r->pool, message, &text) != NGX_OK
         || text.len > NGX_QNA_SANDBOX_MAX_FRAME)
     {
         return NGX_ERROR;

@@ -105,6 +105,22 @@ CONF
     my $sma = $s->tool('calculate_sma', { prices => [1, 2, 3, 4, 5], period => 2 });
     is_deeply $sma->{values}, [1.5, 2.5, 3.5, 4.5], 'SMA values';
 
+    # numbers are written with 15 significant digits, whatever their size
+    for my $case ([1e-4, '0.0001'], [0.000123456789012345, '0.000123456789012345'], [1, '1.0'],
+                  [2.5, '2.5'], [-3.75, '-3.75'], [123456789.123456, '123456789.123456'],
+                  [99999999999999.9, '99999999999999.9'], [1e15, '1e+15'], [0.1, '0.1'],
+                  [1 / 3, '0.333333333333333'], [-1e-3, '-0.001'], [4.2e-7, '4.2e-07'],
+                  [7, '7.0'], [1e14, '100000000000000.0'], [0.30000000000000004, '0.3'],
+                  [123.456, '123.456'], [-0.5, '-0.5'], [9.99999999999999e-5, '9.99999999999999e-05']) {
+        my ($x, $text) = @$case;
+        my $r = $s->http(POST => '/mcp', headers => { $s->mcp_headers },
+                         json => { jsonrpc => '2.0', id => 77, method => 'tools/call',
+                                   params => { name => 'calculate_sma',
+                                               arguments => { prices => [$x, $x], period => 1 } } });
+        like $r->{body}, qr/"latest":\Q$text\E,/, "$x is written $text";
+        close_to $r->{json}{result}{structuredContent}{latest}, $x, '  and read back', 1e-14;
+    }
+
     # a sliding sum must not keep the rounding of what left the window
     $sma = $s->tool('calculate_sma', { prices => [1e15, 1, 1, 1], period => 2 });
     is_deeply [@{ $sma->{values} }[1, 2]], [1, 1], 'SMA after a huge value has left the window';
