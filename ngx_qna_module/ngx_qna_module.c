@@ -57,6 +57,20 @@ static ngx_command_t  ngx_qna_commands[] = {
       NGX_QNA_HANDLER_HEALTH,
       NULL },
 
+    { ngx_string("qna_debug_mcp_tools"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_DEBUG_TOOLS,
+      NULL },
+
+    { ngx_string("qna_debug"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, debug),
+      NULL },
+
     { ngx_string("qna_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_qna_set_error,
@@ -161,6 +175,9 @@ ngx_qna_handler(ngx_http_request_t *r)
 
     case NGX_QNA_HANDLER_ERROR:
         return ngx_qna_error_handler(r);
+
+    case NGX_QNA_HANDLER_DEBUG_TOOLS:
+        return ngx_qna_debug_tools_handler(r);
 
     default:
         return NGX_DECLINED;
@@ -313,6 +330,7 @@ ngx_qna_create_loc_conf(ngx_conf_t *cf)
     conf->exec_memory = NGX_CONF_UNSET_UINT;
     conf->question_max = NGX_CONF_UNSET_UINT;
     conf->script_max = NGX_CONF_UNSET_SIZE;
+    conf->debug = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -332,6 +350,7 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->question_max, prev->question_max, 1000);
     ngx_conf_merge_size_value(conf->script_max, prev->script_max,
                               256 * 1024);
+    ngx_conf_merge_value(conf->debug, prev->debug, 0);
 
     if (conf->exec_timeout < 1000 || conf->exec_timeout > 120000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -59,7 +59,8 @@ typedef enum {
     NGX_QNA_HANDLER_ANALYZE,
     NGX_QNA_HANDLER_EXECUTE,
     NGX_QNA_HANDLER_HEALTH,
-    NGX_QNA_HANDLER_ERROR
+    NGX_QNA_HANDLER_ERROR,
+    NGX_QNA_HANDLER_DEBUG_TOOLS
 } ngx_qna_handler_e;
 
 
@@ -78,6 +79,7 @@ typedef struct {
     ngx_uint_t                  exec_memory;    /* MB */
     ngx_uint_t                  question_max;   /* characters */
     size_t                      script_max;     /* bytes, /execute */
+    ngx_flag_t                  debug;          /* /debug answers */
 } ngx_qna_loc_conf_t;
 
 
@@ -94,6 +96,7 @@ json_t *ngx_qna_json_str(ngx_str_t *s);
 ngx_int_t ngx_qna_analyze_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_execute_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_debug_tools_handler(ngx_http_request_t *r);
 
 /* ngx_qna_analyze.c, also used by /execute */
 ngx_int_t ngx_qna_check_method_and_type(ngx_http_request_t *r,

@@ -14,6 +14,10 @@ my $s = QnA::Stack->new(name => 'mcp', locations => <<'CONF')->start;
             mcp;
         }
 
+        location = /debug-off {
+            qna_debug_mcp_tools;
+        }
+
 CONF
 
 # the handshake
@@ -134,6 +138,15 @@ CONF
     my @w = @p[-10000 .. -1];
     my $m = 0; $m += $_ for @w; $m /= @w;
     close_to $bb->{latest}{middle}, $m, '  the last middle band', 1e-9;
+}
+
+# /debug/mcp-tools: behind qna_debug, off by default
+{
+    my $d = is_success($s->http(GET => '/debug/mcp-tools'), '/debug/mcp-tools with qna_debug on');
+    is $d->{count}, scalar(@{ $d->{tools} }), '  count and list agree';
+    ok $d->{count} >= 30, "  $d->{count} tools";
+    ok !grep({ !$_->{server} || ref $_->{inputSchema} ne 'HASH' } @{ $d->{tools} }), '  each with server and schema';
+    is_error($s->http(GET => '/debug-off'), 404, 'NOT_FOUND', 'off by default: 404');
 }
 
 # bad arguments: isError, and the message names the argument

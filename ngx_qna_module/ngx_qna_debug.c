@@ -1,0 +1,70 @@
+
+/*
+ * GET /debug/mcp-tools: every MCP tool this nginx serves, with its server,
+ * schemas and description.  Off unless "qna_debug on": it is for the
+ * people who run the gateway, and it answers 404 otherwise.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_qna_module.h"
+#include "ngx_qna_http.h"
+#include "ngx_mcp_tools.h"
+
+
+ngx_int_t
+ngx_qna_debug_tools_handler(ngx_http_request_t *r)
+{
+    json_t              *list, *tool, *in, *out;
+    ngx_int_t            rc;
+    ngx_uint_t           iter;
+    json_error_t         jerr;
+    ngx_mcp_tool_t      *t;
+    ngx_qna_loc_conf_t  *qlcf;
+
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!qlcf->debug) {
+        return ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, NULL, NULL, NULL);
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_qna_send_error(r, NGX_QNA_METHOD_NOT_ALLOWED, "Use GET",
+                                  NULL, NULL);
+    }
+
+    list = json_array();
+    if (list == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    iter = 0;
+
+    while ((t = ngx_mcp_tool_next(&iter)) != NULL) {
+        in = json_loads(t->input_schema, 0, &jerr);
+        out = json_loads(t->output_schema, 0, &jerr);
+
+        tool = json_pack("{s:s, s:s, s:s, s:s, s:o?, s:o?, s:b}",
+                         "name", t->name, "server", t->server,
+                         "title", t->title, "description", t->description,
+                         "inputSchema", in, "outputSchema", out,
+                         "async", t->handler == NULL);
+
+        if (tool == NULL || json_array_append_new(list, tool) != 0) {
+            json_decref(list);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_qna_send_data(r, json_pack("{s:I, s:o, s:[]}",
+                                          "count",
+                                          (json_int_t) json_array_size(list),
+                                          "tools", list,
+                                          "upstreams"));
+}
