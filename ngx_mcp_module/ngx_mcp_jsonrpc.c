@@ -267,6 +267,7 @@ static json_t *
 ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     json_t *id, json_t *params, ngx_uint_t async)
 {
+    void                  *remote;
     json_t                *name, *args, *res;
     ngx_mcp_tool_t        *tool;
     ngx_mcp_tool_error_t   err;
@@ -293,6 +294,20 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_PARAMS,
                                      "Invalid params: arguments must be "
                                      "an object");
+    }
+
+    remote = ngx_mcp_remote_find(r, tool->name);
+
+    if (remote != NULL) {
+        /* answered by a vendor: from the cache, or later from an event */
+        if (!async) {
+            return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_REQUEST,
+                                         "Invalid Request: this tool cannot "
+                                         "be called in a batch");
+        }
+
+        return ngx_mcp_remote_call(r, remote, id,
+                                   json_is_object(args) ? args : NULL);
     }
 
     if (tool->handler == NULL) {

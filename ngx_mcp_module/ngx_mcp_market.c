@@ -24,7 +24,7 @@ static json_t *ngx_mcp_market_crypto(json_t *args, ngx_pool_t *pool,
     ngx_mcp_tool_error_t *err);
 
 
-/* v1 has one vendor; the vendor directive arrives with the real ones */
+/* the local vendor of the market tools: mcp_market_data sample or csv */
 ngx_mcp_vendor_t  *ngx_mcp_market_vendor = &ngx_mcp_vendor_sample;
 
 
@@ -95,25 +95,47 @@ ngx_mcp_market_time(time_t t, u_char *buf, size_t len)
 
 
 json_t *
-ngx_mcp_market_envelope(json_t *data, const char *endpoint)
+ngx_mcp_envelope(json_t *data, const char *endpoint, const char *source,
+    const char *label, json_t *rate_limit)
 {
-    u_char  now[32];
+    u_char   now[32];
+    json_t  *res;
 
     if (data == NULL) {
+        json_decref(rate_limit);
         return NULL;
     }
 
     ngx_mcp_market_time(ngx_time(), now, sizeof(now));
 
-    return json_pack("{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:n}}",
-                     "status", "success",
-                     "data", data,
-                     "metadata",
-                         "timestamp", (char *) now,
-                         "source", ngx_mcp_market_vendor->name,
-                         "source_label", ngx_mcp_market_vendor->label,
-                         "endpoint", endpoint,
-                         "rate_limit");
+    res = json_pack("{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:o}}",
+                    "status", "success",
+                    "data", data,
+                    "metadata",
+                        "timestamp", (char *) now,
+                        "source", source,
+                        "source_label", label,
+                        "endpoint", endpoint,
+                        "rate_limit",
+                            rate_limit ? rate_limit : json_null());
+
+    return res;
+}
+
+
+json_t *
+ngx_mcp_market_envelope(json_t *data, const char *endpoint)
+{
+    return ngx_mcp_envelope(data, endpoint, ngx_mcp_market_vendor->name,
+                            ngx_mcp_market_vendor->label, NULL);
+}
+
+
+json_t *
+ngx_mcp_sample_envelope(json_t *data, const char *endpoint)
+{
+    return ngx_mcp_envelope(data, endpoint, ngx_mcp_vendor_sample.name,
+                            ngx_mcp_vendor_sample.label, NULL);
 }
 
 
@@ -492,7 +514,10 @@ ngx_mcp_market_crypto(json_t *args, ngx_pool_t *pool,
 }
 
 
-/* the latest close of a symbol, for the tools that value holdings */
+/*
+ * The latest sample close of a symbol, for the sample tools that value
+ * holdings: the sample book is valued in the sample's own world.
+ */
 
 ngx_int_t
 ngx_mcp_market_last(const char *symbol, ngx_pool_t *pool, ngx_mcp_bar_t *bar,
@@ -501,7 +526,7 @@ ngx_mcp_market_last(const char *symbol, ngx_pool_t *pool, ngx_mcp_bar_t *bar,
     size_t          n;
     ngx_mcp_bar_t  *bars;
 
-    if (ngx_mcp_market_vendor->daily_bars(symbol, 1, pool, &bars, &n, err)
+    if (ngx_mcp_vendor_sample.daily_bars(symbol, 1, pool, &bars, &n, err)
         != NGX_OK || n < 1)
     {
         return NGX_ERROR;

@@ -14,6 +14,7 @@
 static char *ngx_mcp_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_mcp_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_mcp_init_process(ngx_cycle_t *cycle);
 static char *ngx_mcp_set_names(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_mcp_create_loc_conf(ngx_conf_t *cf);
@@ -25,6 +26,28 @@ static void ngx_mcp_body_handler(ngx_http_request_t *r);
 
 static ngx_conf_num_bounds_t  ngx_mcp_page_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
+};
+
+
+static ngx_conf_enum_t  ngx_mcp_market_vendors[] = {
+    { ngx_string("sample"), NGX_MCP_VENDOR_SAMPLE },
+    { ngx_string("csv"), NGX_MCP_VENDOR_CSV },
+    { ngx_string("alpaca"), NGX_MCP_VENDOR_ALPACA },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_mcp_reference_vendors[] = {
+    { ngx_string("sample"), NGX_MCP_VENDOR_SAMPLE },
+    { ngx_string("eodhd"), NGX_MCP_VENDOR_EODHD },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_mcp_trading_vendors[] = {
+    { ngx_string("sample"), NGX_MCP_VENDOR_SAMPLE },
+    { ngx_string("alpaca"), NGX_MCP_VENDOR_ALPACA },
+    { ngx_null_string, 0 }
 };
 
 
@@ -72,6 +95,97 @@ static ngx_command_t  ngx_mcp_commands[] = {
       offsetof(ngx_mcp_loc_conf_t, hosts),
       NULL },
 
+    { ngx_string("mcp_market_data"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, market),
+      &ngx_mcp_market_vendors },
+
+    { ngx_string("mcp_reference_data"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, reference),
+      &ngx_mcp_reference_vendors },
+
+    { ngx_string("mcp_trading"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, trading),
+      &ngx_mcp_trading_vendors },
+
+    { ngx_string("mcp_csv_folder"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, csv_folder),
+      NULL },
+
+    { ngx_string("mcp_alpaca_data_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, alpaca_data_url),
+      NULL },
+
+    { ngx_string("mcp_alpaca_trading_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, alpaca_trading_url),
+      NULL },
+
+    { ngx_string("mcp_alpaca_feed"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, alpaca_feed),
+      NULL },
+
+    { ngx_string("mcp_alpaca_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, alpaca_key_file),
+      NULL },
+
+    { ngx_string("mcp_eodhd_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, eodhd_url),
+      NULL },
+
+    { ngx_string("mcp_eodhd_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, eodhd_key_file),
+      NULL },
+
+    { ngx_string("mcp_vendor_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, vendor_timeout),
+      NULL },
+
+    { ngx_string("mcp_vendor_cache_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, cache_valid),
+      NULL },
+
+    { ngx_string("mcp_vendor_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mcp_main_conf_t, cache_size),
+      NULL },
+
       ngx_null_command
 };
 
@@ -80,8 +194,8 @@ static ngx_http_module_t  ngx_mcp_module_ctx = {
     NULL,                                  /* preconfiguration */
     ngx_mcp_postconfiguration,             /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_mcp_create_main_conf,              /* create main configuration */
+    ngx_mcp_init_main_conf,                /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -98,7 +212,7 @@ ngx_module_t  ngx_http_mcp_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_mcp_init_process,                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -191,6 +305,13 @@ static ngx_int_t
 ngx_mcp_postconfiguration(ngx_conf_t *cf)
 {
     return ngx_mcp_session_zone(cf, &ngx_http_mcp_module);
+}
+
+
+static ngx_int_t
+ngx_mcp_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_mcp_vendors_init_process(cycle);
 }
 
 

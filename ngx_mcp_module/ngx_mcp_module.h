@@ -37,6 +37,40 @@ typedef struct {
 } ngx_mcp_loc_conf_t;
 
 
+#define NGX_MCP_VENDOR_SAMPLE  0
+#define NGX_MCP_VENDOR_CSV     1
+#define NGX_MCP_VENDOR_ALPACA  2
+#define NGX_MCP_VENDOR_EODHD   3
+
+
+/* what every location shares: vendors, their cache, upstream servers */
+typedef struct {
+    ngx_uint_t                  market;      /* sample, csv, alpaca */
+    ngx_uint_t                  reference;   /* sample, eodhd */
+    ngx_uint_t                  trading;     /* sample, alpaca */
+
+    ngx_str_t                   alpaca_data_url;
+    ngx_str_t                   alpaca_trading_url;
+    ngx_str_t                   alpaca_feed;
+    ngx_str_t                   alpaca_key_file;
+    ngx_str_t                   alpaca_key_id;
+    ngx_str_t                   alpaca_secret;
+
+    ngx_str_t                   eodhd_url;
+    ngx_str_t                   eodhd_key_file;
+    ngx_str_t                   eodhd_key;
+
+    ngx_str_t                   csv_folder;
+    void                       *csv;         /* the loaded files */
+
+    ngx_msec_t                  vendor_timeout;
+    size_t                      cache_size;
+    time_t                      cache_valid; /* caps each call's TTL */
+
+    ngx_array_t                 upstreams;   /* ngx_mcp_upstream_conf_t */
+} ngx_mcp_main_conf_t;
+
+
 /* ngx_mcp_module.c: takes the reference to "answer" */
 ngx_int_t ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
     json_t *answer);
@@ -72,6 +106,17 @@ extern json_t  ngx_mcp_pending;
 json_t *ngx_mcp_validation_call(ngx_http_request_t *r, void *tool,
     json_t *id, json_t *args);
 json_t *ngx_mcp_jsonrpc_error(json_t *id, int code, const char *message);
+
+
+/* ngx_mcp_vendors.c: vendor directives and the worker's vendors */
+void *ngx_mcp_create_main_conf(ngx_conf_t *cf);
+char *ngx_mcp_init_main_conf(ngx_conf_t *cf, void *conf);
+ngx_int_t ngx_mcp_vendors_init_process(ngx_cycle_t *cycle);
+
+/* ngx_mcp_remote.c: tools answered by a vendor's REST API */
+void *ngx_mcp_remote_find(ngx_http_request_t *r, const char *name);
+json_t *ngx_mcp_remote_call(ngx_http_request_t *r, void *rt, json_t *id,
+    json_t *args);
 
 
 extern ngx_module_t  ngx_http_mcp_module;

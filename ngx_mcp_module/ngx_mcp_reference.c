@@ -111,7 +111,7 @@ ngx_mcp_reference_name(const char *symbol)
     size_t                  i;
     const ngx_mcp_asset_t  *a;
 
-    for (i = 0; (a = ngx_mcp_market_vendor->asset(i)) != NULL; i++) {
+    for (i = 0; (a = ngx_mcp_vendor_sample.asset(i)) != NULL; i++) {
         if (ngx_strcmp(a->symbol, symbol) == 0) {
             return a->name;
         }
@@ -220,7 +220,7 @@ ngx_mcp_news(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         }
     }
 
-    return ngx_mcp_market_envelope(json_pack("{s:o, s:n}", "news", items,
+    return ngx_mcp_sample_envelope(json_pack("{s:o, s:n}", "news", items,
                                              "next_page_token"),
                                    "/v1beta1/news");
 }
@@ -251,7 +251,7 @@ ngx_mcp_fundamentals(json_t *args, ngx_pool_t *pool,
     ngx_mcp_bar_t  *bars;
 
     if (ngx_mcp_reference_symbol(args, symbol, err) != NGX_OK
-        || ngx_mcp_market_vendor->daily_bars(symbol, 252, pool, &bars, &n,
+        || ngx_mcp_vendor_sample.daily_bars(symbol, 252, pool, &bars, &n,
                                              err) != NGX_OK)
     {
         return NULL;
@@ -275,7 +275,7 @@ ngx_mcp_fundamentals(json_t *args, ngx_pool_t *pool,
         }
     }
 
-    return ngx_mcp_market_envelope(
+    return ngx_mcp_sample_envelope(
         json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:{s:f, s:f, s:f},"
                   " s:{s:f, s:f, s:f, s:f}}",
                   "General",
@@ -298,36 +298,6 @@ ngx_mcp_fundamentals(json_t *args, ngx_pool_t *pool,
 }
 
 
-static ngx_int_t
-ngx_mcp_reference_date(json_t *args, const char *name, const char **out,
-    ngx_mcp_tool_error_t *err)
-{
-    const char  *s;
-    ngx_uint_t   i;
-
-    if (ngx_mcp_arg_string(args, name, "", 10, &s, err) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (s[0] != '\0') {
-        for (i = 0; i < 10; i++) {
-            if ((i == 4 || i == 7) ? s[i] != '-'
-                                   : !(s[i] >= '0' && s[i] <= '9'))
-            {
-                ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
-                                  "argument \"%s\" must be a date "
-                                  "YYYY-MM-DD", name);
-                return NGX_ERROR;
-            }
-        }
-    }
-
-    *out = s;
-
-    return NGX_OK;
-}
-
-
 /* quarterly ex-dates, counted back from the latest session */
 
 static json_t *
@@ -343,9 +313,9 @@ ngx_mcp_dividends(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     ngx_mcp_bar_t  *bars;
 
     if (ngx_mcp_reference_symbol(args, symbol, err) != NGX_OK
-        || ngx_mcp_reference_date(args, "from_date", &from, err) != NGX_OK
-        || ngx_mcp_reference_date(args, "to_date", &to, err) != NGX_OK
-        || ngx_mcp_market_vendor->daily_bars(symbol, NGX_MCP_HISTORY, pool,
+        || ngx_mcp_arg_date(args, "from_date", &from, err) != NGX_OK
+        || ngx_mcp_arg_date(args, "to_date", &to, err) != NGX_OK
+        || ngx_mcp_vendor_sample.daily_bars(symbol, NGX_MCP_HISTORY, pool,
                                              &bars, &n, err) != NGX_OK)
     {
         return NULL;
@@ -380,7 +350,7 @@ ngx_mcp_dividends(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         }
     }
 
-    return ngx_mcp_market_envelope(
+    return ngx_mcp_sample_envelope(
                json_pack("{s:s, s:o}", "symbol", symbol, "dividends", list),
                "/api/div/{symbol}");
 }
@@ -416,7 +386,7 @@ ngx_mcp_splits(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         }
     }
 
-    return ngx_mcp_market_envelope(
+    return ngx_mcp_sample_envelope(
                json_pack("{s:s, s:o}", "symbol", symbol, "splits", list),
                "/api/splits/{symbol}");
 }

@@ -354,3 +354,35 @@ ngx_mcp_arg_string(json_t *args, const char *name, const char *def,
 
     return NGX_OK;
 }
+
+
+/* "" when absent, else a date YYYY-MM-DD */
+
+ngx_int_t
+ngx_mcp_arg_date(json_t *args, const char *name, const char **out,
+    ngx_mcp_tool_error_t *err)
+{
+    const char  *s;
+    ngx_uint_t   i;
+
+    if (ngx_mcp_arg_string(args, name, "", 10, &s, err) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (s[0] != '\0') {
+        for (i = 0; i < 10; i++) {
+            if ((i == 4 || i == 7) ? s[i] != '-'
+                                   : !(s[i] >= '0' && s[i] <= '9'))
+            {
+                ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                                  "argument \"%s\" must be a date "
+                                  "YYYY-MM-DD", name);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    *out = s;
+
+    return NGX_OK;
+}

@@ -115,6 +115,8 @@ ngx_int_t ngx_mcp_arg_number(json_t *args, const char *name, double def,
 ngx_int_t ngx_mcp_arg_string(json_t *args, const char *name,
     const char *def, size_t max_len, const char **out,
     ngx_mcp_tool_error_t *err);
+ngx_int_t ngx_mcp_arg_date(json_t *args, const char *name,
+    const char **out, ngx_mcp_tool_error_t *err);
 void ngx_mcp_tool_fail(ngx_mcp_tool_error_t *err, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 json_t *ngx_mcp_json_real(double v);

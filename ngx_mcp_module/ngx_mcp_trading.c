@@ -141,7 +141,7 @@ ngx_mcp_trading_account(json_t *args, ngx_pool_t *pool,
 
     json_decref(book);
 
-    return ngx_mcp_market_envelope(
+    return ngx_mcp_sample_envelope(
                json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:b}",
                          "account_number", "SAMPLE-PAPER",
                          "status", "ACTIVE", "currency", "USD",
@@ -169,7 +169,7 @@ ngx_mcp_trading_positions(json_t *args, ngx_pool_t *pool,
         return NULL;
     }
 
-    return ngx_mcp_market_envelope(json_pack("{s:o}", "positions", book),
+    return ngx_mcp_sample_envelope(json_pack("{s:o}", "positions", book),
                                    "/v2/positions");
 }
 
@@ -229,6 +229,6 @@ ngx_mcp_trading_orders(json_t *args, ngx_pool_t *pool,
         }
     }
 
-    return ngx_mcp_market_envelope(json_pack("{s:o}", "orders", list),
+    return ngx_mcp_sample_envelope(json_pack("{s:o}", "orders", list),
                                    "/v2/orders");
 }

@@ -1,7 +1,9 @@
 
 /*
- * Market-data vendors behind one interface.  v1 has the deterministic
- * "sample" vendor only; remote vendors (alpaca, eodhd, csv) plug in here.
+ * Local market-data vendors behind one interface: "sample" (synthetic,
+ * deterministic) and "csv" (the user's files).  The remote vendors
+ * (alpaca, eodhd) answer through ngx_mcp_remote.c instead: their answers
+ * come later, from events.
  */
 
 #ifndef _NGX_MCP_VENDOR_H_INCLUDED_
@@ -50,12 +52,21 @@ typedef struct {
 
 
 extern ngx_mcp_vendor_t   ngx_mcp_vendor_sample;
+extern ngx_mcp_vendor_t   ngx_mcp_vendor_csv;
 extern ngx_mcp_vendor_t  *ngx_mcp_market_vendor;
+
+
+/* ngx_mcp_vendor_csv.c: read with the configuration, used by workers */
+void *ngx_mcp_csv_load(ngx_conf_t *cf, ngx_str_t *folder);
+void ngx_mcp_vendor_csv_use(void *csv);
 
 
 /* ngx_mcp_market.c: what every financial tool shares */
 void ngx_mcp_market_time(time_t t, u_char *buf, size_t len);
+json_t *ngx_mcp_envelope(json_t *data, const char *endpoint,
+    const char *source, const char *label, json_t *rate_limit);
 json_t *ngx_mcp_market_envelope(json_t *data, const char *endpoint);
+json_t *ngx_mcp_sample_envelope(json_t *data, const char *endpoint);
 ngx_int_t ngx_mcp_market_symbol(const char *in, const char *arg, char *out,
     ngx_mcp_tool_error_t *err);
 ngx_int_t ngx_mcp_market_last(const char *symbol, ngx_pool_t *pool,

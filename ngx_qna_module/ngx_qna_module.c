@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_qna_module.h"
 #include "ngx_qna_http.h"
+#include "ngx_qna_curl.h"
 
 
 static char *ngx_qna_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -18,6 +19,8 @@ static char *ngx_qna_set_error(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_qna_set_sandbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_qna_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_qna_init_process(ngx_cycle_t *cycle);
+static void ngx_qna_exit_process(ngx_cycle_t *cycle);
 static void *ngx_qna_create_main_conf(ngx_conf_t *cf);
 static void *ngx_qna_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -146,10 +149,10 @@ ngx_module_t  ngx_http_qna_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_qna_init_process,                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_qna_exit_process,                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -414,4 +417,20 @@ ngx_qna_error_handler(ngx_http_request_t *r)
     }
 
     return ngx_qna_send_error(r, qlcf->error, NULL, NULL, NULL);
+}
+
+
+/* the worker's HTTP client (vendors, upstream MCP servers, LLM providers) */
+
+static ngx_int_t
+ngx_qna_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_qna_curl_init_process(cycle);
+}
+
+
+static void
+ngx_qna_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_qna_curl_exit_process(cycle);
 }

@@ -204,6 +204,20 @@ sub stop {
     my ($self) = @_;
     $self->stop_nginx;
     $self->stop_sandboxd;
+    $self->signal_and_wait($_ => 'TERM') for keys %{ $self->{pids} };
+}
+
+# a mock of an outside service (t/mock/NAME.pl PORT DIR), on PORT or a
+# free one; the configuration may name PORT before the mock is started
+sub start_mock {
+    my ($self, $name, $port, @args) = @_;
+    $port ||= free_port();
+    $self->spawn($name => "$self->{dir}/logs/$name.log", $^X,
+                 "$ROOT/t/mock/$name.pl", $port, $self->{dir}, @args);
+    $self->wait_for($name => sub {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) ? 1 : 0
+    });
+    return $port;
 }
 
 # a passing test leaves nothing behind; a failing one keeps its logs
