@@ -1,7 +1,9 @@
 // The official TypeScript SDK's MCP server (stateless Streamable HTTP),
-// serving calculate_sma: the comparison point for bench/mcp.
+// serving calculate_sma: the comparison point for bench/mcp, and an
+// upstream server in the federation test (t/16), answering in JSON or,
+// with "sse", in server-sent events.
 //
-//   node bench/mcp-sdk-server.mjs PORT
+//   node bench/mcp-sdk-server.mjs PORT [sse]
 
 import http from "node:http";
 import { McpServer } from "../t/mcp-clients/node_modules/@modelcontextprotocol/sdk/dist/esm/server/mcp.js";
@@ -31,7 +33,7 @@ http.createServer((req, res) => {
   req.on("end", async () => {
     // stateless: a server and a transport per request, as the SDK shows
     const server = newServer();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: process.argv[3] !== "sse" });
     res.on("close", () => { transport.close(); server.close(); });
     await server.connect(transport);
     await transport.handleRequest(req, res, body ? JSON.parse(body) : undefined);

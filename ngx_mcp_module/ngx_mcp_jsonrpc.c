@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_mcp_module.h"
 #include "ngx_mcp_tools.h"
+#include "ngx_mcp_upstream.h"
 #include "ngx_qna_json.h"
 
 
@@ -16,8 +17,8 @@
 
 
 static json_t *ngx_mcp_initialize(json_t *params);
-static json_t *ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf, json_t *id,
-    json_t *params);
+static json_t *ngx_mcp_tools_list(ngx_http_request_t *r,
+    ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params);
 static json_t *ngx_mcp_tools_call(ngx_http_request_t *r,
     ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params, ngx_uint_t async);
 
@@ -39,7 +40,7 @@ ngx_mcp_jsonrpc_error(json_t *id, int code, const char *message)
 }
 
 
-static json_t *
+json_t *
 ngx_mcp_jsonrpc_result(json_t *id, json_t *result)
 {
     if (result == NULL) {
@@ -127,7 +128,7 @@ ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     }
 
     if (ngx_strcmp(m, "tools/list") == 0) {
-        return ngx_mcp_tools_list(mlcf, id, params);
+        return ngx_mcp_tools_list(r, mlcf, id, params);
     }
 
     if (ngx_strcmp(m, "tools/call") == 0) {
@@ -178,15 +179,18 @@ ngx_mcp_initialize(json_t *params)
  */
 
 static json_t *
-ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params)
+ngx_mcp_tools_list(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
+    json_t *id, json_t *params)
 {
-    json_t          *tools, *tool, *schema, *out, *cursor, *result;
-    ngx_int_t        start;
-    ngx_uint_t       iter, n, listed;
-    json_error_t     jerr;
-    ngx_mcp_tool_t  *t;
-    u_char           next[NGX_INT_T_LEN + 1];
+    json_t               *tools, *tool, *schema, *out, *cursor, *result;
+    ngx_int_t             start;
+    ngx_uint_t            iter, n, listed, u, more;
+    ngx_mcp_main_conf_t  *mcf;
+    json_error_t          jerr;
+    ngx_mcp_tool_t       *t;
+    u_char                next[NGX_INT_T_LEN + 1];
 
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_module);
     start = 0;
     cursor = json_object_get(params, "cursor");
 
@@ -250,9 +254,37 @@ ngx_mcp_tools_list(ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params)
         listed++;
     }
 
+    more = (t != NULL);
+
+    /* then the federated tools, on the location serving every server */
+    for (u = 0; !more && mlcf->server == NGX_MCP_SERVER_ALL; u++) {
+        tool = ngx_mcp_upstream_tool(mcf, u);
+        if (tool == NULL) {
+            break;
+        }
+
+        if (n++ < (ngx_uint_t) start) {
+            json_decref(tool);
+            continue;
+        }
+
+        if (listed == mlcf->page_size) {
+            json_decref(tool);
+            more = 1;
+            break;
+        }
+
+        if (json_array_append_new(tools, tool) != 0) {
+            json_decref(tools);
+            return ngx_mcp_jsonrpc_result(id, NULL);
+        }
+
+        listed++;
+    }
+
     result = json_pack("{s:o}", "tools", tools);
 
-    if (result != NULL && t != NULL) {
+    if (result != NULL && more) {
         /* the loop stopped at a tool of the next page */
         ngx_sprintf(next, "%ui%Z", (ngx_uint_t) start + listed);
         json_object_set_new(result, "nextCursor",
@@ -269,6 +301,8 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
 {
     void                  *remote;
     json_t                *name, *args, *res;
+    const char            *upstream_tool;
+    ngx_mcp_upstream_t    *up;
     ngx_mcp_tool_t        *tool;
     ngx_mcp_tool_error_t   err;
 
@@ -282,9 +316,19 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
 
     tool = ngx_mcp_tool_find(json_string_value(name),
                              json_string_length(name));
+    up = NULL;
 
-    if (tool == NULL
-        || (mlcf->server && ngx_strcmp(mlcf->server, tool->server) != 0))
+    if (tool == NULL && mlcf->server == NGX_MCP_SERVER_ALL) {
+        /* a federated tool: "{prefix}{name}" of an upstream server */
+        up = ngx_mcp_upstream_find(
+                 ngx_http_get_module_main_conf(r, ngx_http_mcp_module),
+                 json_string_value(name), json_string_length(name),
+                 &upstream_tool);
+    }
+
+    if ((tool == NULL && up == NULL)
+        || (tool && mlcf->server && ngx_strcmp(mlcf->server, tool->server)
+                                    != 0))
     {
         return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_PARAMS,
                                      "Unknown tool");
@@ -294,6 +338,17 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_PARAMS,
                                      "Invalid params: arguments must be "
                                      "an object");
+    }
+
+    if (up != NULL) {
+        if (!async) {
+            return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_REQUEST,
+                                         "Invalid Request: this tool cannot "
+                                         "be called in a batch");
+        }
+
+        return ngx_mcp_upstream_call(r, up, upstream_tool, id,
+                                     json_is_object(args) ? args : NULL);
     }
 
     remote = ngx_mcp_remote_find(r, tool->name);

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_mcp_module.h"
+#include "ngx_mcp_upstream.h"
 #include "ngx_qna_http.h"
 
 
@@ -172,6 +173,13 @@ static ngx_command_t  ngx_mcp_commands[] = {
       offsetof(ngx_mcp_main_conf_t, vendor_timeout),
       NULL },
 
+    { ngx_string("mcp_upstream"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_mcp_upstream_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mcp_vendor_cache_valid"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -311,7 +319,11 @@ ngx_mcp_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_mcp_init_process(ngx_cycle_t *cycle)
 {
-    return ngx_mcp_vendors_init_process(cycle);
+    if (ngx_mcp_vendors_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_mcp_upstreams_init_process(cycle);
 }
 
 

@@ -106,6 +106,7 @@ extern json_t  ngx_mcp_pending;
 json_t *ngx_mcp_validation_call(ngx_http_request_t *r, void *tool,
     json_t *id, json_t *args);
 json_t *ngx_mcp_jsonrpc_error(json_t *id, int code, const char *message);
+json_t *ngx_mcp_jsonrpc_result(json_t *id, json_t *result);
 
 
 /* ngx_mcp_vendors.c: vendor directives and the worker's vendors */

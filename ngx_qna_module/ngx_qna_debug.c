@@ -11,6 +11,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_http.h"
 #include "ngx_mcp_tools.h"
+#include "ngx_mcp_upstream.h"
 
 
 ngx_int_t
@@ -21,7 +22,8 @@ ngx_qna_debug_tools_handler(ngx_http_request_t *r)
     ngx_uint_t           iter;
     json_error_t         jerr;
     ngx_mcp_tool_t      *t;
-    ngx_qna_loc_conf_t  *qlcf;
+    ngx_qna_loc_conf_t   *qlcf;
+    ngx_mcp_main_conf_t  *mcf;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
 
@@ -62,9 +64,24 @@ ngx_qna_debug_tools_handler(ngx_http_request_t *r)
         }
     }
 
-    return ngx_qna_send_data(r, json_pack("{s:I, s:o, s:[]}",
+    /* the federated tools, as /mcp lists them, and their servers' state */
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_module);
+
+    for (iter = 0; (tool = ngx_mcp_upstream_tool(mcf, iter)) != NULL;
+         iter++)
+    {
+        json_object_set_new(tool, "server", json_string("upstream"));
+
+        if (json_array_append_new(list, tool) != 0) {
+            json_decref(list);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_qna_send_data(r, json_pack("{s:I, s:o, s:o}",
                                           "count",
                                           (json_int_t) json_array_size(list),
                                           "tools", list,
-                                          "upstreams"));
+                                          "upstreams",
+                                          ngx_mcp_upstreams_status(mcf)));
 }
