@@ -51,9 +51,21 @@ typedef struct {
 } ngx_mcp_upstream_t;
 
 
+#define NGX_MCP_UPSTREAM_NAME_MAX  128
+
+
 char *ngx_mcp_upstream_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_mcp_upstreams_init_process(ngx_cycle_t *cycle);
+
+/* ngx_mcp_upstream.c: the client's requests, for the calls too */
+ngx_qna_curl_t *ngx_mcp_upstream_post(ngx_mcp_upstream_t *up, json_t *msg,
+    ngx_qna_curl_done_pt handler, void *data);
+json_t *ngx_mcp_upstream_message(ngx_qna_curl_t *t, json_int_t id,
+    char *err, size_t len);
+void ngx_mcp_upstream_lost(ngx_mcp_upstream_t *up, const char *why);
+
+/* ngx_mcp_upstream_call.c */
 
 /* the upstream serving a prefixed tool name, and the name it knows */
 ngx_mcp_upstream_t *ngx_mcp_upstream_find(ngx_mcp_main_conf_t *mcf,
