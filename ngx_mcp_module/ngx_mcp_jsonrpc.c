@@ -415,7 +415,7 @@ ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
     }
 
     /* text content for clients that only read text (spec: SHOULD) */
-    if (ngx_qna_json_dump(pool, res, &text) != NGX_OK) {
+    if (ngx_qna_json_dump_shared(pool, res, &text) != NGX_OK) {
         json_decref(res);
         return ngx_mcp_jsonrpc_result(id, NULL);
     }

@@ -495,6 +495,7 @@ ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status, json_t *answer)
 
     rc = ngx_qna_json_dump(r->pool, answer, &text);
     json_decref(answer);
+    ngx_qna_json_forget();
 
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

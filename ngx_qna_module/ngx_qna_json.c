@@ -29,6 +29,17 @@ static ngx_int_t ngx_qna_json_value(ngx_qna_json_buf_t *b, json_t *v,
     ngx_uint_t depth);
 
 
+/*
+ * A tool's result is written twice in its answer: as the text block and as
+ * structuredContent.  The first writing is remembered, with a reference
+ * that keeps the node (and so its address) alive, and copied for the
+ * second when a dump into the same pool meets the same node.
+ */
+static json_t      *ngx_qna_json_memo_node;
+static ngx_pool_t  *ngx_qna_json_memo_pool;
+static ngx_str_t    ngx_qna_json_memo_text;
+
+
 static const double  ngx_qna_pow10[] = {
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
     1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
@@ -163,8 +174,13 @@ ngx_qna_json_real_text(u_char *p, double v)
         *p++ = '-';
     }
 
-    /* a = m * 10^(e - 14), m of exactly 15 digits */
-    e = (int) floor(log10(a));
+    /* a = m * 10^(e - 14), m of exactly 15 digits; e first from the table */
+    if (a >= 1.0) {
+        for (e = 14; a < ngx_qna_pow10[e]; e--) { /* void */ }
+
+    } else {
+        for (e = -1; e > -4 && a * ngx_qna_pow10[-e] < 1.0; e--) { /* void */ }
+    }
 
     for (k = 0; /* void */ ; k++) {
 
@@ -177,7 +193,7 @@ ngx_qna_json_real_text(u_char *p, double v)
         s = (14 - e >= 0) ? a * ngx_qna_pow10[14 - e]
                           : a / ngx_qna_pow10[e - 14];
 
-        /* log10() may be one off near a power of ten */
+        /* the table's comparison may be one off near a power of ten */
         if (s >= 1e15) {
             e++;
             continue;
@@ -253,6 +269,11 @@ ngx_qna_json_value(ngx_qna_json_buf_t *b, json_t *v, ngx_uint_t depth)
 
     if (depth > NGX_QNA_JSON_MAX_DEPTH) {
         return NGX_ERROR;
+    }
+
+    if (v == ngx_qna_json_memo_node && b->pool == ngx_qna_json_memo_pool) {
+        return ngx_qna_json_raw(b, (char *) ngx_qna_json_memo_text.data,
+                                ngx_qna_json_memo_text.len);
     }
 
     switch (json_typeof(v)) {
@@ -349,4 +370,32 @@ ngx_qna_json_dump(ngx_pool_t *pool, json_t *json, ngx_str_t *out)
     out->len = b.len;
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_qna_json_dump_shared(ngx_pool_t *pool, json_t *json, ngx_str_t *out)
+{
+    ngx_qna_json_forget();
+
+    if (ngx_qna_json_dump(pool, json, out) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_qna_json_memo_node = json_incref(json);
+    ngx_qna_json_memo_pool = pool;
+    ngx_qna_json_memo_text = *out;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_qna_json_forget(void)
+{
+    if (ngx_qna_json_memo_node != NULL) {
+        json_decref(ngx_qna_json_memo_node);
+        ngx_qna_json_memo_node = NULL;
+        ngx_qna_json_memo_pool = NULL;
+    }
 }
