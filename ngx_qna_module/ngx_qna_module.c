@@ -10,6 +10,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_http.h"
 #include "ngx_qna_curl.h"
+#include "ngx_qna_access.h"
 
 
 static char *ngx_qna_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -26,6 +27,31 @@ static void *ngx_qna_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_qna_error_handler(ngx_http_request_t *r);
+static char *ngx_qna_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_qna_init_main_conf(ngx_conf_t *cf, void *conf);
+
+
+static ngx_conf_enum_t  ngx_qna_auth_modes[] = {
+    { ngx_string("off"), NGX_QNA_AUTH_OFF },
+    { ngx_string("jwt"), NGX_QNA_AUTH_JWT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_qna_roles[] = {
+    { ngx_string("viewer"), NGX_QNA_ROLE_VIEWER },
+    { ngx_string("manager"), NGX_QNA_ROLE_MANAGER },
+    { ngx_string("admin"), NGX_QNA_ROLE_ADMIN },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_qna_fail_modes[] = {
+    { ngx_string("open"), 0 },
+    { ngx_string("closed"), 1 },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_conf_num_bounds_t  ngx_qna_question_bounds = {
@@ -116,6 +142,76 @@ static ngx_command_t  ngx_qna_commands[] = {
       offsetof(ngx_qna_loc_conf_t, question_max),
       &ngx_qna_question_bounds },
 
+    { ngx_string("qna_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_qna_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("qna_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, auth),
+      &ngx_qna_auth_modes },
+
+    { ngx_string("qna_auth_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, auth_role),
+      &ngx_qna_roles },
+
+    { ngx_string("qna_auth_jwt_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_qna_auth_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("qna_auth_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, jwt_issuer),
+      NULL },
+
+    { ngx_string("qna_auth_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, jwt_audience),
+      NULL },
+
+    { ngx_string("qna_auth_jwt_role_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, jwt_role_claim),
+      NULL },
+
+    { ngx_string("qna_auth_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, jwt_leeway),
+      NULL },
+
+    { ngx_string("qna_rate_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_qna_rate_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("qna_rate_limit_fail"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, rate_fail_closed),
+      &ngx_qna_fail_modes },
+
     { ngx_string("qna_script_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -132,7 +228,7 @@ static ngx_http_module_t  ngx_qna_module_ctx = {
     ngx_qna_postconfiguration,             /* postconfiguration */
 
     ngx_qna_create_main_conf,              /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_qna_init_main_conf,                /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -286,8 +382,77 @@ ngx_qna_create_main_conf(ngx_conf_t *cf)
     }
 
     qmcf->request_id_index = NGX_ERROR;
+    qmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    qmcf->jwt_leeway = NGX_CONF_UNSET;
 
     return qmcf;
+}
+
+
+static char *
+ngx_qna_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_qna_main_conf_t *qmcf = conf;
+
+    ngx_conf_init_msec_value(qmcf->redis.timeout, 1000);
+    ngx_conf_init_value(qmcf->jwt_leeway, 30);
+
+    if (qmcf->redis.prefix.data == NULL) {
+        ngx_str_set(&qmcf->redis.prefix, "qna:");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* qna_redis unix:PATH | IP:PORT [prefix=qna:] [timeout=1s]; */
+
+static char *
+ngx_qna_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_qna_main_conf_t *qmcf = conf;
+
+    ngx_str_t   *value, t;
+    ngx_uint_t   i;
+
+    if (qmcf->redis.address.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_qna_redis_parse(cf, &value[1], &qmcf->redis) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "prefix=", 7) == 0
+            && value[i].len > 7 && value[i].len <= 7 + 64)
+        {
+            qmcf->redis.prefix.data = value[i].data + 7;
+            qmcf->redis.prefix.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            t.data = value[i].data + 8;
+            t.len = value[i].len - 8;
+            qmcf->redis.timeout = ngx_parse_time(&t, 0);
+
+            if (qmcf->redis.timeout != (ngx_msec_t) NGX_ERROR
+                && qmcf->redis.timeout > 0)
+            {
+                continue;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -307,7 +472,7 @@ ngx_qna_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_qna_access_init(cf);
 }
 
 
@@ -334,6 +499,10 @@ ngx_qna_create_loc_conf(ngx_conf_t *cf)
     conf->question_max = NGX_CONF_UNSET_UINT;
     conf->script_max = NGX_CONF_UNSET_SIZE;
     conf->debug = NGX_CONF_UNSET;
+    conf->auth = NGX_CONF_UNSET_UINT;
+    conf->auth_role = NGX_CONF_UNSET_UINT;
+    conf->rate = NGX_CONF_UNSET_PTR;
+    conf->rate_fail_closed = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -345,6 +514,8 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_qna_loc_conf_t *prev = parent;
     ngx_qna_loc_conf_t *conf = child;
 
+    ngx_qna_main_conf_t  *qmcf;
+
     ngx_conf_merge_ptr_value(conf->sandbox, prev->sandbox, NULL);
     ngx_conf_merge_msec_value(conf->sandbox_timeout, prev->sandbox_timeout,
                               5000);
@@ -354,6 +525,27 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->script_max, prev->script_max,
                               256 * 1024);
     ngx_conf_merge_value(conf->debug, prev->debug, 0);
+    ngx_conf_merge_uint_value(conf->auth, prev->auth, NGX_QNA_AUTH_OFF);
+    ngx_conf_merge_uint_value(conf->auth_role, prev->auth_role,
+                              NGX_QNA_ROLE_VIEWER);
+    ngx_conf_merge_ptr_value(conf->rate, prev->rate, NULL);
+    ngx_conf_merge_uint_value(conf->rate_fail_closed, prev->rate_fail_closed,
+                              0);
+
+    qmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_qna_module);
+
+    if (conf->auth == NGX_QNA_AUTH_JWT && qmcf->jwt_secret.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"qna_auth jwt\" needs "
+                           "\"qna_auth_jwt_secret_file\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->rate != NULL && qmcf->redis.address.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"qna_rate_limit\" needs \"qna_redis\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->exec_timeout < 1000 || conf->exec_timeout > 120000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -420,17 +612,29 @@ ngx_qna_error_handler(ngx_http_request_t *r)
 }
 
 
-/* the worker's HTTP client (vendors, upstream MCP servers, LLM providers) */
+/*
+ * The worker's clients: HTTP (vendors, upstream MCP servers, LLM
+ * providers) and Redis.
+ */
 
 static ngx_int_t
 ngx_qna_init_process(ngx_cycle_t *cycle)
 {
-    return ngx_qna_curl_init_process(cycle);
+    ngx_qna_main_conf_t  *qmcf;
+
+    if (ngx_qna_curl_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    qmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_qna_module);
+
+    return ngx_qna_redis_init_process(cycle, qmcf ? &qmcf->redis : NULL);
 }
 
 
 static void
 ngx_qna_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_qna_redis_exit_process();
     ngx_qna_curl_exit_process(cycle);
 }

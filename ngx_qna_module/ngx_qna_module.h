@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <jansson.h>
+#include "ngx_qna_redis.h"
 
 
 #define NGX_QNA_VERSION  "0.1.0"
@@ -66,6 +67,16 @@ typedef enum {
 
 typedef struct {
     ngx_int_t                   request_id_index;
+
+    ngx_qna_redis_conf_t        redis;          /* qna_redis */
+
+    ngx_str_t                   jwt_secret;     /* qna_auth_jwt_secret_file */
+    ngx_str_t                   jwt_issuer;
+    ngx_str_t                   jwt_audience;
+    ngx_str_t                   jwt_role_claim;
+    time_t                      jwt_leeway;
+
+    u_char                      rl_sha[41];     /* the GCRA script's SHA1 */
 } ngx_qna_main_conf_t;
 
 
@@ -80,6 +91,11 @@ typedef struct {
     ngx_uint_t                  question_max;   /* characters */
     size_t                      script_max;     /* bytes, /execute */
     ngx_flag_t                  debug;          /* /debug answers */
+
+    ngx_uint_t                  auth;           /* qna_auth off | jwt */
+    ngx_uint_t                  auth_role;      /* qna_auth_role */
+    void                       *rate;           /* ngx_qna_rate_t */
+    ngx_uint_t                  rate_fail_closed;
 } ngx_qna_loc_conf_t;
 
 

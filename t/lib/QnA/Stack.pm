@@ -47,6 +47,10 @@ sub new {
         %o,
         name => $name,
         dir => $dir,
+        # a Redis of its own, unless told to share one (redis_sock) or none
+        redis => $o{redis} // 1,
+        redis_sock => $o{redis_sock} // "$dir/redis.sock",
+        redis_shared => defined $o{redis_sock},
         port => $o{port} || free_port(),
         workers => $o{workers} || 2,
         pids => {},
@@ -98,6 +102,7 @@ sub write_configs {
         PORT => $self->{port},
         EXTRA_LOCATIONS => $extra,
         EXTRA_HTTP => $self->{nginx_http} // '',
+        REDIS => $self->{redis} ? "    qna_redis unix:$self->{redis_sock};" : '',
     ));
 
     # the MCP session key: random, per run, never in the config text
@@ -171,9 +176,33 @@ sub start_nginx {
 
 sub start {
     my ($self) = @_;
+    $self->start_redis if $self->{redis} && !$self->{redis_shared};
     $self->start_sandboxd;
     $self->start_nginx;
     return $self;
+}
+
+# redis-server on a Unix socket in the stack's folder, nothing on disk
+sub start_redis {
+    my ($self) = @_;
+    my $sock = $self->{redis_sock};
+    unlink $sock;
+    $self->spawn(redis => "$self->{dir}/logs/redis.log", '/usr/bin/redis-server',
+                 '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '700',
+                 '--save', '', '--appendonly', 'no', '--dir', $self->{dir});
+    $self->wait_for(redis => sub {
+        -S $sock && IO::Socket::UNIX->new(Peer => $sock) ? 1 : 0
+    });
+}
+
+sub stop_redis { $_[0]->signal_and_wait(redis => 'TERM') }
+
+# one command to the stack's Redis; the reply as text
+sub redis_cli {
+    my ($self, @args) = @_;
+    my $out = `/usr/bin/redis-cli -s $self->{redis_sock} @args 2>&1`;
+    chomp $out;
+    return $out;
 }
 
 sub signal_and_wait {

@@ -1,0 +1,189 @@
+
+/*
+ * The access phase handler of every location with qna_auth or
+ * qna_rate_limit: the token first (401, 403), then the rate limiter, whose
+ * Redis round trip suspends the phases (NGX_AGAIN) until its reply runs
+ * them again.  A refusal is written here in the error contract.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_qna_module.h"
+#include "ngx_qna_access.h"
+#include "ngx_qna_http.h"
+
+
+#define NGX_QNA_ACCESS_START    0
+#define NGX_QNA_ACCESS_WAITING  1
+
+
+static ngx_int_t ngx_qna_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_qna_access_refuse(ngx_http_request_t *r,
+    ngx_qna_error_e code, const char *message);
+
+
+ngx_qna_ctx_t *
+ngx_qna_ctx(ngx_http_request_t *r)
+{
+    ngx_qna_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_qna_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ngx_str_set(&ctx->user, "anonymous");
+    ctx->role = NGX_QNA_ROLE_ADMIN;       /* without auth, one trusted user */
+
+    ngx_http_set_ctx(r, ctx, ngx_http_qna_module);
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_qna_access_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_qna_access_handler;
+
+    return ngx_qna_rate_limit_init(cf);
+}
+
+
+static ngx_int_t
+ngx_qna_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    const char          *why;
+    ngx_qna_ctx_t       *ctx;
+    ngx_qna_loc_conf_t  *qlcf;
+
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
+
+    if ((qlcf->auth == NGX_QNA_AUTH_OFF && qlcf->rate == NULL)
+        || r != r->main)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_qna_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->phase == NGX_QNA_ACCESS_WAITING) {
+        if (ctx->cmd != NULL) {
+            /* a client event while Redis has not answered */
+            return NGX_AGAIN;
+        }
+
+        goto verdict;
+    }
+
+    if (qlcf->auth == NGX_QNA_AUTH_JWT) {
+        ctx->role = 0;
+
+        rc = ngx_qna_auth_jwt(r, ctx, &why);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "qna auth: %s", why);
+            return ngx_qna_access_refuse(r, NGX_QNA_UNAUTHORIZED, why);
+        }
+
+        if (ctx->role < qlcf->auth_role) {
+            return ngx_qna_access_refuse(r, NGX_QNA_FORBIDDEN,
+                                         "your role may not use this "
+                                         "endpoint");
+        }
+    }
+
+    if (qlcf->rate == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->phase = NGX_QNA_ACCESS_WAITING;
+
+    rc = ngx_qna_rate_limit_start(r, ctx);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    ctx->verdict = rc;
+
+verdict:
+
+    switch (ctx->verdict) {
+
+    case NGX_OK:
+        return NGX_DECLINED;
+
+    case NGX_QNA_RATE_LIMIT_EXCEEDED + NGX_QNA_ERROR_LAST:
+        return ngx_qna_access_refuse(r, NGX_QNA_RATE_LIMIT_EXCEEDED,
+                                     "Too many requests: see the "
+                                     "RateLimit header");
+
+    case NGX_QNA_STORE_UNAVAILABLE + NGX_QNA_ERROR_LAST:
+        return ngx_qna_access_refuse(r, NGX_QNA_STORE_UNAVAILABLE,
+                                     "The rate limiter's store is "
+                                     "unavailable");
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+
+/* the contract's error, sent and finalized here: the phases end */
+
+static ngx_int_t
+ngx_qna_access_refuse(ngx_http_request_t *r, ngx_qna_error_e code,
+    const char *message)
+{
+    ngx_int_t   rc;
+    ngx_str_t   bearer = ngx_string("Bearer realm=\"qna\"");
+    ngx_str_t   invalid = ngx_string("Bearer realm=\"qna\", "
+                                     "error=\"invalid_token\"");
+
+    if (code == NGX_QNA_UNAUTHORIZED
+        && ngx_qna_http_add_header(r, "WWW-Authenticate",
+                                   r->headers_in.authorization ? &invalid
+                                                               : &bearer)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_qna_send_error(r, code, message, NULL, NULL);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
