@@ -89,7 +89,7 @@ ngx_qna_access_handler(ngx_http_request_t *r)
     }
 
     if (ctx->phase == NGX_QNA_ACCESS_WAITING) {
-        if (ctx->cmd != NULL) {
+        if (ctx->eval != NULL) {
             /* a client event while Redis has not answered */
             return NGX_AGAIN;
         }

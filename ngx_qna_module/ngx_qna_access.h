@@ -50,8 +50,7 @@ typedef struct {
 
     ngx_uint_t                  phase;     /* of the access handler */
     ngx_int_t                   verdict;   /* of the rate limiter */
-    ngx_qna_redis_cmd_t        *cmd;
-    ngx_uint_t                  evaluated; /* EVAL after NOSCRIPT */
+    ngx_qna_redis_eval_t       *eval;
 } ngx_qna_ctx_t;
 
 

@@ -76,7 +76,6 @@ typedef struct {
     ngx_str_t                   jwt_role_claim;
     time_t                      jwt_leeway;
 
-    u_char                      rl_sha[41];     /* the GCRA script's SHA1 */
 } ngx_qna_main_conf_t;
 
 

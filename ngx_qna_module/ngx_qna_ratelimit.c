@@ -18,7 +18,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <openssl/sha.h>
 #include "ngx_qna_module.h"
 #include "ngx_qna_access.h"
 #include "ngx_qna_http.h"
@@ -28,7 +27,7 @@
  * KEYS: one per policy; ARGV: limit and period (microseconds) of each.
  * Answers {denied, retry_after_us, remaining_1, reset_us_1, ...}.
  */
-static const char  ngx_qna_rate_script[] =
+static const char  ngx_qna_rate_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
     "local denied, retry, tats, out = 0, 0, {}, {}\n"
@@ -62,8 +61,11 @@ static const char  ngx_qna_rate_script[] =
     "return out\n";
 
 
+static ngx_qna_redis_script_t  ngx_qna_rate_script = { ngx_qna_rate_lua, "" };
+
+
 static ngx_int_t ngx_qna_rate_send(ngx_http_request_t *r,
-    ngx_qna_ctx_t *ctx, ngx_qna_rate_t *rate, ngx_uint_t eval);
+    ngx_qna_ctx_t *ctx, ngx_qna_rate_t *rate);
 static void ngx_qna_rate_reply(redisReply *reply, const char *error,
     void *data);
 static ngx_int_t ngx_qna_rate_unavailable(ngx_http_request_t *r,
@@ -198,15 +200,7 @@ invalid:
 ngx_int_t
 ngx_qna_rate_limit_init(ngx_conf_t *cf)
 {
-    u_char                hash[SHA_DIGEST_LENGTH];
-    ngx_qna_main_conf_t  *qmcf;
-
-    qmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_qna_module);
-
-    SHA1((u_char *) ngx_qna_rate_script, sizeof(ngx_qna_rate_script) - 1,
-         hash);
-    ngx_hex_dump(qmcf->rl_sha, hash, SHA_DIGEST_LENGTH);
-    qmcf->rl_sha[40] = '\0';
+    ngx_qna_redis_script_init(&ngx_qna_rate_script);
 
     return NGX_OK;
 }
@@ -239,7 +233,7 @@ ngx_qna_rate_limit_start(ngx_http_request_t *r, ngx_qna_ctx_t *ctx)
     cln->handler = ngx_qna_rate_cleanup;
     cln->data = ctx;
 
-    rc = ngx_qna_rate_send(r, ctx, rate, 0);
+    rc = ngx_qna_rate_send(r, ctx, rate);
 
     if (rc == NGX_DECLINED) {
         return ngx_qna_rate_unavailable(r, ctx, "not connected");
@@ -255,14 +249,14 @@ ngx_qna_rate_limit_start(ngx_http_request_t *r, ngx_qna_ctx_t *ctx)
 
 static ngx_int_t
 ngx_qna_rate_send(ngx_http_request_t *r, ngx_qna_ctx_t *ctx,
-    ngx_qna_rate_t *rate, ngx_uint_t eval)
+    ngx_qna_rate_t *rate)
 {
     u_char                *p;
-    size_t                 len[4 + 3 * NGX_QNA_RATE_POLICIES];
+    size_t                 len[1 + 3 * NGX_QNA_RATE_POLICIES];
     ngx_str_t              who;
     ngx_uint_t             i, n;
     ngx_qna_loc_conf_t    *qlcf;
-    const char            *argv[4 + 3 * NGX_QNA_RATE_POLICIES];
+    const char            *argv[1 + 3 * NGX_QNA_RATE_POLICIES];
     ngx_qna_main_conf_t   *qmcf;
     ngx_qna_redis_conf_t  *rcf;
     ngx_qna_rate_policy_t *pol;
@@ -273,19 +267,6 @@ ngx_qna_rate_send(ngx_http_request_t *r, ngx_qna_ctx_t *ctx,
     rcf = &qmcf->redis;
 
     n = 0;
-
-    if (eval) {
-        argv[n] = "EVAL";
-        len[n++] = 4;
-        argv[n] = ngx_qna_rate_script;
-        len[n++] = sizeof(ngx_qna_rate_script) - 1;
-
-    } else {
-        argv[n] = "EVALSHA";
-        len[n++] = 7;
-        argv[n] = (char *) qmcf->rl_sha;
-        len[n++] = 40;
-    }
 
     argv[n] = (char *) nkeys;
     len[n++] = ngx_sprintf(nkeys, "%ui", rate->n) - nkeys;
@@ -343,10 +324,9 @@ ngx_qna_rate_send(ngx_http_request_t *r, ngx_qna_ctx_t *ctx,
                    - buf[i][1];
     }
 
-    ctx->evaluated = eval;
-
-    return ngx_qna_redis_command(&ctx->cmd, r->connection->log,
-                                 ngx_qna_rate_reply, ctx, (int) n, argv, len);
+    return ngx_qna_redis_eval(&ctx->eval, r->connection->log,
+                              &ngx_qna_rate_script, ngx_qna_rate_reply, ctx,
+                              (int) n, argv, len);
 }
 
 
@@ -366,21 +346,10 @@ ngx_qna_rate_reply(redisReply *reply, const char *error, void *data)
 
     r = ctx->request;
     c = r->connection;
-    ctx->cmd = NULL;
+    ctx->eval = NULL;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
     rate = qlcf->rate;
-
-    if (reply == NULL && error != NULL && !ctx->evaluated
-        && ngx_strncmp(error, "NOSCRIPT", 8) == 0)
-    {
-        /* a Redis that has not seen the script yet: send it whole, once */
-        if (ngx_qna_rate_send(r, ctx, rate, 1) == NGX_OK) {
-            return;
-        }
-
-        error = "could not send the script";
-    }
 
     if (reply == NULL
         || reply->type != REDIS_REPLY_ARRAY
@@ -493,8 +462,8 @@ ngx_qna_rate_cleanup(void *data)
 {
     ngx_qna_ctx_t *ctx = data;
 
-    if (ctx->cmd != NULL) {
-        ngx_qna_redis_cancel(ctx->cmd);
-        ctx->cmd = NULL;
+    if (ctx->eval != NULL) {
+        ngx_qna_redis_eval_cancel(ctx->eval);
+        ctx->eval = NULL;
     }
 }

@@ -15,6 +15,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#include <openssl/sha.h>
 #include "ngx_qna_redis.h"
 
 
@@ -469,4 +470,136 @@ ngx_qna_redis_timeout(ngx_event_t *ev)
     /* freed when hiredis calls back: an answer, or the disconnection */
     cmd->done = 1;
     cmd->handler(NULL, "timed out", cmd->data);
+}
+
+
+struct ngx_qna_redis_eval_s {
+    ngx_qna_redis_script_t     *script;
+    ngx_qna_redis_pt            handler;
+    void                       *data;
+    ngx_log_t                  *log;
+    int                         argc;
+    const char                **argv;       /* "EVALSHA", sha, args... */
+    size_t                     *argvlen;
+    unsigned                    cancelled:1;
+    unsigned                    evaluated:1;
+};
+
+
+static void ngx_qna_redis_eval_reply(redisReply *reply, const char *error,
+    void *data);
+
+
+void
+ngx_qna_redis_script_init(ngx_qna_redis_script_t *script)
+{
+    u_char  hash[SHA_DIGEST_LENGTH];
+
+    SHA1((u_char *) script->text, ngx_strlen(script->text), hash);
+    ngx_hex_dump(script->sha, hash, SHA_DIGEST_LENGTH);
+    script->sha[40] = '\0';
+}
+
+
+ngx_int_t
+ngx_qna_redis_eval(ngx_qna_redis_eval_t **out, ngx_log_t *log,
+    ngx_qna_redis_script_t *script, ngx_qna_redis_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    int                    i;
+    u_char                *p;
+    size_t                 size;
+    ngx_int_t              rc;
+    ngx_qna_redis_eval_t  *ev;
+
+    /* one block: the arguments outlive the caller's buffers (NOSCRIPT) */
+    size = sizeof(ngx_qna_redis_eval_t)
+           + (argc + 2) * (sizeof(char *) + sizeof(size_t));
+
+    for (i = 0; i < argc; i++) {
+        size += argvlen[i];
+    }
+
+    ev = ngx_alloc(size, log);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(ev, sizeof(ngx_qna_redis_eval_t));
+
+    ev->script = script;
+    ev->handler = handler;
+    ev->data = data;
+    ev->log = log;
+    ev->argc = argc + 2;
+    ev->argv = (const char **) (ev + 1);
+    ev->argvlen = (size_t *) (ev->argv + argc + 2);
+
+    p = (u_char *) (ev->argvlen + argc + 2);
+
+    ev->argv[0] = "EVALSHA";
+    ev->argvlen[0] = 7;
+    ev->argv[1] = (char *) script->sha;
+    ev->argvlen[1] = 40;
+
+    for (i = 0; i < argc; i++) {
+        ev->argv[i + 2] = (char *) p;
+        ev->argvlen[i + 2] = argvlen[i];
+        p = ngx_cpymem(p, argv[i], argvlen[i]);
+    }
+
+    rc = ngx_qna_redis_command(NULL, log, ngx_qna_redis_eval_reply, ev,
+                               ev->argc, ev->argv, ev->argvlen);
+
+    if (rc != NGX_OK) {
+        ngx_free(ev);
+        return rc;
+    }
+
+    if (out) {
+        *out = ev;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the caller is not called back; the block goes with the last reply */
+
+void
+ngx_qna_redis_eval_cancel(ngx_qna_redis_eval_t *ev)
+{
+    ev->cancelled = 1;
+}
+
+
+static void
+ngx_qna_redis_eval_reply(redisReply *reply, const char *error, void *data)
+{
+    ngx_qna_redis_eval_t *ev = data;
+
+    if (!ev->cancelled && reply == NULL && error != NULL && !ev->evaluated
+        && ngx_strncmp(error, "NOSCRIPT", 8) == 0)
+    {
+        ev->evaluated = 1;
+        ev->argv[0] = "EVAL";
+        ev->argvlen[0] = 4;
+        ev->argv[1] = ev->script->text;
+        ev->argvlen[1] = ngx_strlen(ev->script->text);
+
+        if (ngx_qna_redis_command(NULL, ev->log, ngx_qna_redis_eval_reply, ev,
+                                  ev->argc, ev->argv, ev->argvlen)
+            == NGX_OK)
+        {
+            return;
+        }
+
+        error = "could not send the script";
+    }
+
+    if (!ev->cancelled) {
+        ev->handler(reply, error, ev->data);
+    }
+
+    ngx_free(ev);
 }

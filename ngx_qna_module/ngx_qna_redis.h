@@ -43,6 +43,23 @@ ngx_int_t ngx_qna_redis_command(ngx_qna_redis_cmd_t **cmd, ngx_log_t *log,
     const size_t *argvlen);
 void ngx_qna_redis_cancel(ngx_qna_redis_cmd_t *cmd);
 
+/*
+ * A Lua script run by EVALSHA, sent whole (EVAL) once if Redis answers
+ * NOSCRIPT (a restarted or flushed Redis).  args: numkeys, keys, argv.
+ */
+typedef struct {
+    const char                 *text;
+    u_char                      sha[41];
+} ngx_qna_redis_script_t;
+
+typedef struct ngx_qna_redis_eval_s  ngx_qna_redis_eval_t;
+
+void ngx_qna_redis_script_init(ngx_qna_redis_script_t *script);
+ngx_int_t ngx_qna_redis_eval(ngx_qna_redis_eval_t **ev, ngx_log_t *log,
+    ngx_qna_redis_script_t *script, ngx_qna_redis_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen);
+void ngx_qna_redis_eval_cancel(ngx_qna_redis_eval_t *ev);
+
 ngx_uint_t ngx_qna_redis_connected(void);
 ngx_qna_redis_conf_t *ngx_qna_redis_conf(void);
 
