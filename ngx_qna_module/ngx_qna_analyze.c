@@ -12,14 +12,16 @@
 #include "ngx_qna_http.h"
 #include "ngx_qna_planner.h"
 #include "ngx_qna_sandbox.h"
+#include "ngx_qna_context.h"
 
 
-#define NGX_QNA_SESSION_ID_MAX  64
 
 
 typedef struct {
     json_t                     *answer;        /* the data being built */
     ngx_msec_t                  timeout;
+    ngx_qna_run_after_pt        after;
+    void                       *after_data;
 } ngx_qna_run_t;
 
 
@@ -187,14 +189,12 @@ static void
 ngx_qna_analyze_body(ngx_http_request_t *r)
 {
     u_char                *p;
-    json_t                *root, *q, *sid, *expand, *answer;
+    json_t                *root, *q, *sid, *expand;
     size_t                 chars, i;
     ngx_int_t              rc;
-    ngx_str_t              question, session, rid, exec_id;
-    ngx_qna_plan_t         plan;
-    ngx_qna_run_args_t     args;
+    ngx_str_t              question, session;
+    ngx_qna_turn_t        *t;
     ngx_qna_loc_conf_t    *qlcf;
-    ngx_qna_plan_error_t   perr;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
 
@@ -294,73 +294,34 @@ ngx_qna_analyze_body(ngx_http_request_t *r)
         goto done;
     }
 
-    rc = ngx_qna_planner_builtin(r->pool, &question, &plan, &perr);
-
-    if (rc == NGX_DECLINED) {
-        rc = ngx_qna_send_error(r, NGX_QNA_UNSUPPORTED_QUESTION,
-                                perr.message,
-                                json_pack("{s:s}", "planner", "builtin"),
-                                ngx_qna_planner_suggestions());
-        goto done;
-    }
-
-    if (rc != NGX_OK) {
-        rc = ngx_qna_send_error(r, NGX_QNA_INTERNAL_ERROR, "planner failed",
-                                NULL, NULL);
-        goto done;
-    }
-
-    rid = ngx_qna_request_id(r);
-
-    exec_id.data = ngx_pnalloc(r->pool, sizeof("exec_") - 1 + rid.len);
-    if (exec_id.data == NULL) {
-        json_decref(plan.params);
-        json_decref(plan.mcp_calls);
+    /* the turn keeps what it needs in the pool: root goes here */
+    t = ngx_pcalloc(r->pool, sizeof(ngx_qna_turn_t));
+    if (t == NULL) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
         goto done;
     }
 
-    exec_id.len = ngx_sprintf(exec_id.data, "exec_%V", &rid) - exec_id.data;
+    t->request = r;
+    t->auto_expand = json_is_true(expand);
+    t->no_cache = ngx_qna_http_no_cache(r);
 
-    answer = json_pack("{s:s%, s:s%, s:s%, s:o, s:O, s:s, s:s, s:s%, s:o}",
-                       "question", question.data, question.len,
-                       "python_code", plan.script.data, plan.script.len,
-                       "explanation", plan.explanation.data,
-                           plan.explanation.len,
-                       "mcp_calls", plan.mcp_calls,
-                       "params", plan.params,
-                       "planner", "builtin",
-                       "family", plan.family,
-                       "execution_id", exec_id.data, exec_id.len,
-                       "session_id", session.len
-                                     ? json_stringn((char *) session.data,
-                                                    session.len)
-                                     : json_null());
+    t->question.data = ngx_pstrdup(r->pool, &question);
+    t->question.len = question.len;
+
+    if (session.len) {
+        t->session.data = ngx_pstrdup(r->pool, &session);
+        t->session.len = session.len;
+    }
 
     json_decref(root);
 
-    if (answer == NULL) {
-        json_decref(plan.params);
+    if (t->question.data == NULL || (session.len && t->session.data == NULL))
+    {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    /*
-     * The plan's own tools are the only ones its script may call, within
-     * the plan's budget: a script that strays is stopped at the relay.
-     */
-    args.execution_id = &exec_id;
-    args.script = &plan.script;
-    args.params = NULL;
-    args.tools = json_object_get(answer, "mcp_calls");
-    args.max_calls = plan.max_calls;
-    args.timeout = qlcf->exec_timeout;
-    args.memory = qlcf->exec_memory;
-
-    /* the answer holds its own reference to params now */
-    ngx_qna_run_script(r, answer, &args);
-
-    json_decref(plan.params);
+    ngx_qna_turn_begin(t);
     return;
 
 done:
@@ -400,6 +361,8 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
     /* the answer is freed with the request, however the request ends */
     run->answer = answer;
     run->timeout = args->timeout;
+    run->after = args->after;
+    run->after_data = args->after_data;
     cln->handler = ngx_qna_run_cleanup;
     cln->data = run;
 
@@ -575,6 +538,11 @@ ngx_qna_run_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
 
         json_decref(reply);
 
+        if (run->after) {
+            run->after(r, run->after_data, run->answer, NULL);
+            return;
+        }
+
         status = ngx_qna_send_data(r, json_incref(run->answer));
         ngx_http_finalize_request(r, status);
         return;
@@ -605,6 +573,15 @@ ngx_qna_run_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
 
     sugg = json_object_get(reply, "recovery_suggestions");
     sugg = json_is_array(sugg) ? json_incref(sugg) : NULL;
+
+    if (run->after) {
+        err = json_pack("{s:s, s:s?, s:o?, s:o?}",
+                        "code", ngx_qna_error_name(ecode), "message", msg,
+                        "details", details, "recovery_suggestions", sugg);
+        json_decref(reply);
+        run->after(r, run->after_data, NULL, err);
+        return;
+    }
 
     status = ngx_qna_send_error(r, ecode, msg, details, sugg);
     json_decref(reply);

@@ -250,6 +250,8 @@ ngx_qna_execute_body(ngx_http_request_t *r)
     args.max_calls = max_calls;
     args.timeout = (ngx_msec_t) timeout * 1000;
     args.memory = (ngx_uint_t) memory;
+    args.after = NULL;
+    args.after_data = NULL;
 
     ngx_qna_run_script(r, answer, &args);
 

@@ -250,3 +250,45 @@ ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
 
     return ngx_http_output_filter(r, &out);
 }
+
+
+/* Cache-Control: no-cache (or no-store) among the request's headers */
+
+ngx_int_t
+ngx_qna_http_no_cache(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Cache-Control") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Cache-Control",
+                               h[i].key.len) == 0
+            && (ngx_strlcasestrn(h[i].value.data,
+                                 h[i].value.data + h[i].value.len,
+                                 (u_char *) "no-cache", 8 - 1) != NULL
+                || ngx_strlcasestrn(h[i].value.data,
+                                    h[i].value.data + h[i].value.len,
+                                    (u_char *) "no-store", 8 - 1) != NULL))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}

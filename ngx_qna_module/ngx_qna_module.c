@@ -11,6 +11,7 @@
 #include "ngx_qna_http.h"
 #include "ngx_qna_curl.h"
 #include "ngx_qna_access.h"
+#include "ngx_qna_context.h"
 
 
 static char *ngx_qna_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -145,6 +146,13 @@ static ngx_command_t  ngx_qna_commands[] = {
     { ngx_string("qna_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_qna_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("qna_context_similarity"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_qna_similarity_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -384,6 +392,7 @@ ngx_qna_create_main_conf(ngx_conf_t *cf)
     qmcf->request_id_index = NGX_ERROR;
     qmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     qmcf->jwt_leeway = NGX_CONF_UNSET;
+    qmcf->similarity = NGX_CONF_UNSET_UINT;
 
     return qmcf;
 }
@@ -396,6 +405,7 @@ ngx_qna_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(qmcf->redis.timeout, 1000);
     ngx_conf_init_value(qmcf->jwt_leeway, 30);
+    ngx_conf_init_uint_value(qmcf->similarity, 50);
 
     if (qmcf->redis.prefix.data == NULL) {
         ngx_str_set(&qmcf->redis.prefix, "qna:");
@@ -469,6 +479,10 @@ ngx_qna_postconfiguration(ngx_conf_t *cf)
     qmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
 
     if (qmcf->request_id_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_qna_turn_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

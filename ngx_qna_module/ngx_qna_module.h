@@ -69,6 +69,7 @@ typedef struct {
     ngx_int_t                   request_id_index;
 
     ngx_qna_redis_conf_t        redis;          /* qna_redis */
+    ngx_uint_t                  similarity;     /* percent, related */
 
     ngx_str_t                   jwt_secret;     /* qna_auth_jwt_secret_file */
     ngx_str_t                   jwt_issuer;
@@ -102,10 +103,13 @@ typedef struct {
 ngx_int_t ngx_qna_send_data(ngx_http_request_t *r, json_t *data);
 ngx_int_t ngx_qna_send_error(ngx_http_request_t *r, ngx_qna_error_e code,
     const char *message, json_t *details, json_t *suggestions);
+ngx_int_t ngx_qna_send_error_json(ngx_http_request_t *r, json_t *error);
 ngx_int_t ngx_qna_error_by_name(const char *name, size_t len,
     ngx_qna_error_e *code);
 ngx_uint_t ngx_qna_error_status(ngx_qna_error_e code);
+const char *ngx_qna_error_name(ngx_qna_error_e code);
 json_t *ngx_qna_json_str(ngx_str_t *s);
+json_t *ngx_qna_json_now(void);
 
 /* request entry points, one file each */
 ngx_int_t ngx_qna_analyze_handler(ngx_http_request_t *r);
@@ -117,6 +121,15 @@ ngx_int_t ngx_qna_debug_tools_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_check_method_and_type(ngx_http_request_t *r,
     ngx_int_t *rc);
 json_t *ngx_qna_parse_body(ngx_http_request_t *r);
+/*
+ * What a caller of ngx_qna_run_script may do with the outcome of a script
+ * before it is answered: "answer" (the data, borrowed) on success, else
+ * "error" ({code, message, details, recovery_suggestions}, its reference
+ * given).  It must answer and finalize the request itself.
+ */
+typedef void (*ngx_qna_run_after_pt)(ngx_http_request_t *r, void *data,
+    json_t *answer, json_t *error);
+
 typedef struct {
     ngx_str_t                  *execution_id;
     ngx_str_t                  *script;
@@ -125,6 +138,8 @@ typedef struct {
     ngx_int_t                   max_calls;     /* -1: sandboxd's default */
     ngx_msec_t                  timeout;
     ngx_uint_t                  memory;        /* MB */
+    ngx_qna_run_after_pt        after;         /* NULL: answer at once */
+    void                       *after_data;
 } ngx_qna_run_args_t;
 
 void ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,

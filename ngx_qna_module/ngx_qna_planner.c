@@ -637,7 +637,7 @@ ngx_qna_symbol(ngx_qna_words_t *w, ngx_qna_plan_input_t *in)
 
 ngx_int_t
 ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
-    ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
+    const char *symbol, ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
 {
     u_char                *low;
     ngx_int_t              rc;
@@ -648,6 +648,7 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
 
     ngx_memzero(plan, sizeof(ngx_qna_plan_t));
     err->message[0] = '\0';
+    err->no_symbol = 0;
 
     w = ngx_palloc(pool, sizeof(ngx_qna_words_t));
     low = ngx_pnalloc(pool, question->len + 1);
@@ -688,13 +689,24 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
     ngx_qna_period(w, &in);
     ngx_qna_counts(w, &in);
 
+    plan->family = fam->name;
+
     if (fam->needs_symbol) {
-        ngx_qna_symbol(w, &in);
+        if (symbol != NULL) {
+            /* a follow-up: the previous question about another symbol */
+            ngx_cpystrn((u_char *) in.symbol, (u_char *) symbol,
+                        sizeof(in.symbol));
+
+        } else {
+            ngx_qna_symbol(w, &in);
+        }
 
         if (in.symbol[0] == '\0') {
             ngx_snprintf((u_char *) err->message, sizeof(err->message),
                          "Which stock? Name its ticker symbol, as in "
                          "\"%s\"%Z", fam->example);
+            err->no_symbol = 1;
+            err->family = fam->name;
             return NGX_DECLINED;
         }
 
@@ -708,6 +720,8 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
 
     /* most scripts make two or three calls; a family may ask for more */
     plan->max_calls = 50;
+    ngx_cpystrn((u_char *) plan->symbol, (u_char *) in.symbol,
+                sizeof(plan->symbol));
 
     rc = fam->build(pool, &in, plan, err);
 
@@ -720,6 +734,32 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
     }
 
     return rc;
+}
+
+
+/* the ticker a short text names ("And for MSFT?"), or "" */
+
+ngx_int_t
+ngx_qna_planner_symbol(ngx_pool_t *pool, ngx_str_t *text, char *symbol,
+    size_t size)
+{
+    u_char                *low;
+    ngx_qna_words_t       *w;
+    ngx_qna_plan_input_t   in;
+
+    w = ngx_palloc(pool, sizeof(ngx_qna_words_t));
+    low = ngx_pnalloc(pool, text->len + 1);
+    if (w == NULL || low == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_qna_words(text, low, w);
+    ngx_memzero(&in, sizeof(ngx_qna_plan_input_t));
+    ngx_qna_symbol(w, &in);
+
+    ngx_cpystrn((u_char *) symbol, (u_char *) in.symbol, size);
+
+    return NGX_OK;
 }
 
 

@@ -22,11 +22,14 @@ typedef struct {
     json_t                     *mcp_calls;     /* array of tool names */
     json_t                     *params;        /* the PARAMS dict */
     ngx_int_t                   max_calls;     /* the relay's budget */
+    char                        symbol[16];    /* "" when none */
 } ngx_qna_plan_t;
 
 
 typedef struct {
     char                        message[256];
+    unsigned                    no_symbol:1;   /* only the symbol missing */
+    const char                 *family;        /* with no_symbol */
 } ngx_qna_plan_error_t;
 
 
@@ -54,9 +57,14 @@ typedef struct {
 } ngx_qna_family_t;
 
 
-/* NGX_OK, or NGX_DECLINED with err filled in: the question is unsupported */
+/*
+ * NGX_OK, or NGX_DECLINED with err filled in: the question is unsupported.
+ * "symbol", when not NULL, replaces the question's own (a follow-up).
+ */
 ngx_int_t ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
-    ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err);
+    const char *symbol, ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err);
+ngx_int_t ngx_qna_planner_symbol(ngx_pool_t *pool, ngx_str_t *text,
+    char *symbol, size_t size);
 json_t *ngx_qna_planner_suggestions(void);
 
 /* ngx_qna_planner_python.c: the scripts */

@@ -116,6 +116,13 @@ ngx_qna_error_by_name(const char *name, size_t len, ngx_qna_error_e *code)
 }
 
 
+const char *
+ngx_qna_error_name(ngx_qna_error_e code)
+{
+    return ngx_qna_errors[code].name;
+}
+
+
 ngx_uint_t
 ngx_qna_error_status(ngx_qna_error_e code)
 {
@@ -130,16 +137,15 @@ ngx_qna_json_str(ngx_str_t *s)
 }
 
 
-static ngx_int_t
-ngx_qna_send(ngx_http_request_t *r, ngx_uint_t status, json_t *body)
+/* now, as every answer and record says it: 2026-01-01T00:00:00.000Z */
+
+json_t *
+ngx_qna_json_now(void)
 {
     u_char      *p;
     ngx_tm_t     tm;
-    ngx_str_t    text, rid;
     ngx_time_t  *tp;
     u_char       ts[sizeof("2026-01-01T00:00:00.000Z")];
-
-    rid = ngx_qna_request_id(r);
 
     tp = ngx_timeofday();
     ngx_gmtime(tp->sec, &tm);
@@ -148,8 +154,18 @@ ngx_qna_send(ngx_http_request_t *r, ngx_uint_t status, json_t *body)
                     tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                     tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec);
 
-    if (json_object_set_new(body, "timestamp",
-                            json_stringn((char *) ts, p - ts)) != 0
+    return json_stringn((char *) ts, p - ts);
+}
+
+
+static ngx_int_t
+ngx_qna_send(ngx_http_request_t *r, ngx_uint_t status, json_t *body)
+{
+    ngx_str_t    text, rid;
+
+    rid = ngx_qna_request_id(r);
+
+    if (json_object_set_new(body, "timestamp", ngx_qna_json_now()) != 0
         || json_object_set_new(body, "request_id", ngx_qna_json_str(&rid))
            != 0
         || ngx_qna_json_dump(r->pool, body, &text) != NGX_OK)
@@ -241,4 +257,38 @@ ngx_qna_send_error(ngx_http_request_t *r, ngx_qna_error_e code,
     }
 
     return ngx_qna_send(r, e->status, body);
+}
+
+
+/* an error as ngx_qna_run_after_pt gets it; its reference is taken */
+
+ngx_int_t
+ngx_qna_send_error_json(ngx_http_request_t *r, json_t *error)
+{
+    json_t           *code, *msg, *details, *sugg;
+    ngx_int_t         rc;
+    ngx_qna_error_e   ecode;
+
+    code = json_object_get(error, "code");
+
+    if (!json_is_string(code)
+        || ngx_qna_error_by_name(json_string_value(code),
+                                 json_string_length(code), &ecode)
+           != NGX_OK)
+    {
+        ecode = NGX_QNA_INTERNAL_ERROR;
+    }
+
+    msg = json_object_get(error, "message");
+    details = json_object_get(error, "details");
+    sugg = json_object_get(error, "recovery_suggestions");
+
+    rc = ngx_qna_send_error(r, ecode,
+                            json_is_string(msg) ? json_string_value(msg)
+                                                : NULL,
+                            details ? json_incref(details) : NULL,
+                            sugg ? json_incref(sugg) : NULL);
+    json_decref(error);
+
+    return rc;
 }

@@ -16,7 +16,11 @@ is_success($s->analyze($q), 'up');
 
 $s->stop_sandboxd;
 
-is_error($s->analyze($q), 503, 'SANDBOX_UNAVAILABLE', 'sandboxd stopped: /analyze');
+# the answer of the first ask is in the result cache: ask past it
+is_error($s->http(POST => '/analyze', json => { question => $q }, headers => { 'Cache-Control' => 'no-cache' }),
+         503, 'SANDBOX_UNAVAILABLE', 'sandboxd stopped: /analyze (Cache-Control: no-cache)');
+my $cached = is_success($s->analyze($q), 'sandboxd stopped: the same question is answered from the result cache');
+is $cached->{metadata}{cache_hit}, JSON::PP::true, '  metadata.cache_hit';
 is_error($s->execute(script => "result = 1\n"), 503, 'SANDBOX_UNAVAILABLE', 'sandboxd stopped: /execute');
 my $h = is_success($s->http(GET => '/health'), '/health still answers');
 is $h->{status}, 'degraded', '  degraded';

@@ -1,0 +1,70 @@
+
+/*
+ * Question context (ngx_qna_context.c) and the turn of /analyze that uses
+ * it with the session kept in Redis (ngx_qna_turn.c).
+ */
+
+#ifndef _NGX_QNA_CONTEXT_H_INCLUDED_
+#define _NGX_QNA_CONTEXT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+#include "ngx_qna_module.h"
+#include "ngx_qna_planner.h"
+
+
+#define NGX_QNA_SESSION_ID_MAX  64
+#define NGX_QNA_SESSION_TTL     (7 * 86400)
+#define NGX_QNA_RESULT_TTL      86400
+#define NGX_QNA_EXPANSION_TTL   600
+
+
+typedef struct {
+    ngx_http_request_t         *request;
+
+    ngx_str_t                   question;     /* trimmed, in the pool */
+    ngx_str_t                   normalized;
+    ngx_str_t                   session;      /* given, or made */
+    ngx_str_t                   user;
+
+    unsigned                    new_session:1;
+    unsigned                    auto_expand:1;
+    unsigned                    no_cache:1;
+    unsigned                    store:1;      /* Redis is there */
+    unsigned                    cache_hit:1;
+
+    /* the session's last turn, and the user's earlier questions */
+    ngx_str_t                   last_question;
+    ngx_str_t                   last_symbol;
+    json_t                     *questions;    /* newest first */
+
+    json_t                     *context;      /* what the answer says */
+    ngx_qna_plan_t              plan;
+    ngx_str_t                   exec_id;
+    u_char                      cache_key[128];
+    size_t                      cache_key_len;
+
+    json_t                     *answer;       /* data, once known */
+    json_t                     *error;        /* or the error */
+    ngx_qna_redis_eval_t       *eval;
+    ngx_qna_redis_cmd_t        *cmd;
+} ngx_qna_turn_t;
+
+
+/* ngx_qna_context.c */
+void ngx_qna_normalize(ngx_str_t *in, u_char *out, size_t *len);
+double ngx_qna_similarity(ngx_str_t *a, ngx_str_t *b);
+ngx_int_t ngx_qna_is_followup(ngx_str_t *norm);
+
+/* ngx_qna_turn.c: plans, runs and records one question; finalizes r */
+void ngx_qna_turn_begin(ngx_qna_turn_t *t);
+ngx_int_t ngx_qna_turn_init(ngx_conf_t *cf);
+ngx_int_t ngx_qna_session_id(ngx_pool_t *pool, ngx_str_t *id);
+char *ngx_qna_similarity_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#endif /* _NGX_QNA_CONTEXT_H_INCLUDED_ */
