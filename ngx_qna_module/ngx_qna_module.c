@@ -87,6 +87,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       NGX_QNA_HANDLER_HEALTH,
       NULL },
 
+    { ngx_string("qna_conversation"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_CONVERSATION,
+      NULL },
+
     { ngx_string("qna_debug_mcp_tools"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_qna_set_handler,
@@ -286,6 +293,9 @@ ngx_qna_handler(ngx_http_request_t *r)
     case NGX_QNA_HANDLER_DEBUG_TOOLS:
         return ngx_qna_debug_tools_handler(r);
 
+    case NGX_QNA_HANDLER_CONVERSATION:
+        return ngx_qna_conversation_handler(r);
+
     default:
         return NGX_DECLINED;
     }
@@ -482,7 +492,9 @@ ngx_qna_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_qna_turn_init(cf) != NGX_OK) {
+    if (ngx_qna_turn_init(cf) != NGX_OK
+        || ngx_qna_conversation_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -575,7 +587,8 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if ((conf->handler == NGX_QNA_HANDLER_ANALYZE
          || conf->handler == NGX_QNA_HANDLER_EXECUTE
-         || conf->handler == NGX_QNA_HANDLER_HEALTH)
+         || conf->handler == NGX_QNA_HANDLER_HEALTH
+         || conf->handler == NGX_QNA_HANDLER_CONVERSATION)
         && conf->sandbox == NULL)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -584,7 +597,8 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->handler == NGX_QNA_HANDLER_ANALYZE
-        || conf->handler == NGX_QNA_HANDLER_EXECUTE)
+        || conf->handler == NGX_QNA_HANDLER_EXECUTE
+        || conf->handler == NGX_QNA_HANDLER_CONVERSATION)
     {
         return ngx_qna_http_check_body_conf(cf);
     }

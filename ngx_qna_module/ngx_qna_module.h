@@ -61,7 +61,8 @@ typedef enum {
     NGX_QNA_HANDLER_EXECUTE,
     NGX_QNA_HANDLER_HEALTH,
     NGX_QNA_HANDLER_ERROR,
-    NGX_QNA_HANDLER_DEBUG_TOOLS
+    NGX_QNA_HANDLER_DEBUG_TOOLS,
+    NGX_QNA_HANDLER_CONVERSATION
 } ngx_qna_handler_e;
 
 
@@ -116,6 +117,8 @@ ngx_int_t ngx_qna_analyze_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_execute_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_debug_tools_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_conversation_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_conversation_init(ngx_conf_t *cf);
 
 /* ngx_qna_analyze.c, also used by /execute */
 ngx_int_t ngx_qna_check_method_and_type(ngx_http_request_t *r,
