@@ -54,6 +54,25 @@ typedef struct {
 } ngx_qna_turn_t;
 
 
+/* a /conversation request */
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_qna_redis_eval_t       *eval;
+    ngx_str_t                   session;
+    ngx_str_t                   user;
+    ngx_uint_t                  page;
+    ngx_uint_t                  per_page;
+    ngx_uint_t                  accept;
+} ngx_qna_conv_t;
+
+
+/* ngx_qna_conversation.c, ngx_qna_confirm.c */
+ngx_qna_conv_t *ngx_qna_conv_create(ngx_http_request_t *r);
+void ngx_qna_conv_cleanup(void *data);
+void ngx_qna_confirm_body(ngx_http_request_t *r);
+ngx_int_t ngx_qna_confirm_init(ngx_conf_t *cf);
+
+
 /* ngx_qna_context.c */
 void ngx_qna_normalize(ngx_str_t *in, u_char *out, size_t *len);
 double ngx_qna_similarity(ngx_str_t *a, ngx_str_t *b);
@@ -61,10 +80,21 @@ ngx_int_t ngx_qna_is_followup(ngx_str_t *norm);
 
 /* ngx_qna_turn.c: plans, runs and records one question; finalizes r */
 void ngx_qna_turn_begin(ngx_qna_turn_t *t);
-ngx_int_t ngx_qna_turn_init(ngx_conf_t *cf);
-ngx_int_t ngx_qna_session_id(ngx_pool_t *pool, ngx_str_t *id);
+void ngx_qna_turn_plan(ngx_qna_turn_t *t);
+void ngx_qna_turn_respond(ngx_qna_turn_t *t);
+void ngx_qna_turn_fail(ngx_qna_turn_t *t, ngx_int_t rc);
 char *ngx_qna_similarity_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* ngx_qna_session.c: the turn's session in Redis */
+ngx_int_t ngx_qna_session_init(ngx_conf_t *cf);
+ngx_int_t ngx_qna_session_id(ngx_pool_t *pool, ngx_str_t *id);
+u_char *ngx_qna_session_key(ngx_pool_t *pool, const char *kind,
+    ngx_str_t *a, const char *b, size_t *len);
+ngx_int_t ngx_qna_session_load(ngx_qna_turn_t *t);
+ngx_int_t ngx_qna_session_expand(ngx_qna_turn_t *t, ngx_str_t *id,
+    ngx_str_t *text, ngx_str_t *etext);
+void ngx_qna_session_store(ngx_qna_turn_t *t);
 
 
 #endif /* _NGX_QNA_CONTEXT_H_INCLUDED_ */

@@ -5,7 +5,7 @@
  *   GET  /conversation/sessions[?page=N&per_page=M]   newest first
  *   GET  /conversation/{id}[/context]                 seed 000's context
  *   POST /conversation/confirm {expansion_id, accept} runs or drops a
- *                                                    proposed question
+ *                                         proposed question (ngx_qna_confirm.c)
  *
  * A session, or a proposal, of another user is answered as one that does
  * not exist (NOT_FOUND): nobody learns which ids are taken.
@@ -46,15 +46,6 @@ static const char  ngx_qna_list_lua[] =
     "end\n"
     "return out\n";
 
-static const char  ngx_qna_confirm_lua[] =
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if not v then return {0} end\n"
-    "local e = cjson.decode(v)\n"
-    "if e.user ~= ARGV[1] then return {0} end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "return {1, v}\n";
-
-
 static ngx_qna_redis_script_t  ngx_qna_context_script = {
     ngx_qna_context_lua, ""
 };
@@ -63,20 +54,7 @@ static ngx_qna_redis_script_t  ngx_qna_list_script = {
     ngx_qna_list_lua, ""
 };
 
-static ngx_qna_redis_script_t  ngx_qna_confirm_script = {
-    ngx_qna_confirm_lua, ""
-};
 
-
-typedef struct {
-    ngx_http_request_t         *request;
-    ngx_qna_redis_eval_t       *eval;
-    ngx_str_t                   session;
-    ngx_str_t                   user;
-    ngx_uint_t                  page;
-    ngx_uint_t                  per_page;
-    ngx_uint_t                  accept;
-} ngx_qna_conv_t;
 
 
 static ngx_int_t ngx_qna_conv_context(ngx_http_request_t *r,
@@ -86,10 +64,6 @@ static void ngx_qna_conv_context_reply(redisReply *reply, const char *error,
 static ngx_int_t ngx_qna_conv_list(ngx_http_request_t *r, ngx_qna_conv_t *cv);
 static void ngx_qna_conv_list_reply(redisReply *reply, const char *error,
     void *data);
-static void ngx_qna_conv_confirm_body(ngx_http_request_t *r);
-static void ngx_qna_conv_confirm_reply(redisReply *reply, const char *error,
-    void *data);
-static void ngx_qna_conv_cleanup(void *data);
 
 
 ngx_int_t
@@ -97,13 +71,12 @@ ngx_qna_conversation_init(ngx_conf_t *cf)
 {
     ngx_qna_redis_script_init(&ngx_qna_context_script);
     ngx_qna_redis_script_init(&ngx_qna_list_script);
-    ngx_qna_redis_script_init(&ngx_qna_confirm_script);
 
     return NGX_OK;
 }
 
 
-static ngx_qna_conv_t *
+ngx_qna_conv_t *
 ngx_qna_conv_create(ngx_http_request_t *r)
 {
     ngx_qna_ctx_t       *ctx;
@@ -170,7 +143,7 @@ ngx_qna_conversation_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        rc = ngx_http_read_client_request_body(r, ngx_qna_conv_confirm_body);
+        rc = ngx_http_read_client_request_body(r, ngx_qna_confirm_body);
 
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
             return rc;
@@ -245,28 +218,6 @@ ngx_qna_conversation_handler(ngx_http_request_t *r)
 }
 
 
-static u_char *
-ngx_qna_conv_key(ngx_pool_t *pool, const char *kind, ngx_str_t *a,
-    const char *b, size_t *len)
-{
-    u_char                *p, *key;
-    ngx_qna_redis_conf_t  *rcf;
-
-    rcf = ngx_qna_redis_conf();
-
-    key = ngx_pnalloc(pool, rcf->prefix.len + ngx_strlen(kind) + a->len
-                            + ngx_strlen(b));
-    if (key == NULL) {
-        return NULL;
-    }
-
-    p = ngx_sprintf(key, "%V%s%V%s", &rcf->prefix, kind, a, b);
-    *len = p - key;
-
-    return key;
-}
-
-
 static ngx_int_t
 ngx_qna_conv_eval(ngx_http_request_t *r, ngx_qna_conv_t *cv,
     ngx_qna_redis_script_t *script, ngx_qna_redis_pt handler, int argc,
@@ -298,13 +249,13 @@ ngx_qna_conv_context(ngx_http_request_t *r, ngx_qna_conv_t *cv)
 
     argv[0] = "4";
     len[0] = 1;
-    argv[1] = (char *) ngx_qna_conv_key(r->pool, "session:", &cv->session,
+    argv[1] = (char *) ngx_qna_session_key(r->pool, "session:", &cv->session,
                                         "", &len[1]);
-    argv[2] = (char *) ngx_qna_conv_key(r->pool, "session:", &cv->session,
+    argv[2] = (char *) ngx_qna_session_key(r->pool, "session:", &cv->session,
                                         ":messages", &len[2]);
-    argv[3] = (char *) ngx_qna_conv_key(r->pool, "session:", &cv->session,
+    argv[3] = (char *) ngx_qna_session_key(r->pool, "session:", &cv->session,
                                         ":expanded", &len[3]);
-    argv[4] = (char *) ngx_qna_conv_key(r->pool, "user:", &cv->user,
+    argv[4] = (char *) ngx_qna_session_key(r->pool, "user:", &cv->user,
                                         ":questions", &len[4]);
     argv[5] = (char *) cv->user.data;
     len[5] = cv->user.len;
@@ -582,7 +533,7 @@ ngx_qna_conv_list(ngx_http_request_t *r, ngx_qna_conv_t *cv)
 
     argv[0] = "1";
     len[0] = 1;
-    argv[1] = (char *) ngx_qna_conv_key(r->pool, "user:", &cv->user,
+    argv[1] = (char *) ngx_qna_session_key(r->pool, "user:", &cv->user,
                                         ":sessions", &len[1]);
     if (argv[1] == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -665,189 +616,7 @@ done:
 }
 
 
-static void
-ngx_qna_conv_confirm_body(ngx_http_request_t *r)
-{
-    u_char          *p;
-    json_t          *root, *id, *accept;
-    size_t           len[3];
-    ngx_int_t        rc;
-    ngx_str_t        eid;
-    const char      *argv[3];
-    ngx_qna_conv_t  *cv;
-
-    root = ngx_qna_parse_body(r);
-    if (root == NULL) {
-        return;
-    }
-
-    id = json_object_get(root, "expansion_id");
-    accept = json_object_get(root, "accept");
-
-    if (!json_is_string(id) || json_string_length(id) == 0
-        || json_string_length(id) > 64)
-    {
-        rc = ngx_qna_send_error(r, NGX_QNA_INVALID_REQUEST,
-                                "\"expansion_id\" must be the string an "
-                                "answer proposed",
-                                json_pack("{s:s}", "field", "expansion_id"),
-                                NULL);
-        goto done;
-    }
-
-    if (!json_is_boolean(accept)) {
-        rc = ngx_qna_send_error(r, NGX_QNA_INVALID_REQUEST,
-                                "\"accept\" must be true or false",
-                                json_pack("{s:s}", "field", "accept"), NULL);
-        goto done;
-    }
-
-    for (p = (u_char *) json_string_value(id); *p; p++) {
-        if (!ngx_qna_isalnum(*p)) {
-            rc = ngx_qna_send_error(r, NGX_QNA_NOT_FOUND,
-                                    "No such proposal", NULL, NULL);
-            goto done;
-        }
-    }
-
-    if (ngx_qna_redis_conf() == NULL || !ngx_qna_redis_connected()) {
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                NULL);
-        goto done;
-    }
-
-    cv = ngx_qna_conv_create(r);
-    if (cv == NULL) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    cv->accept = json_is_true(accept);
-
-    eid.data = (u_char *) json_string_value(id);
-    eid.len = json_string_length(id);
-
-    argv[0] = "1";
-    len[0] = 1;
-    argv[1] = (char *) ngx_qna_conv_key(r->pool, "expansion:", &eid, "",
-                                        &len[1]);
-    argv[2] = (char *) cv->user.data;
-    len[2] = cv->user.len;
-
-    json_decref(root);
-    root = NULL;
-
-    if (argv[1] == NULL) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    if (ngx_qna_redis_eval(&cv->eval, r->connection->log,
-                           &ngx_qna_confirm_script,
-                           ngx_qna_conv_confirm_reply, cv, 3, argv, len)
-        != NGX_OK)
-    {
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                NULL);
-        goto done;
-    }
-
-    return;
-
-done:
-
-    json_decref(root);
-    ngx_http_finalize_request(r, rc);
-}
-
-
-static void
-ngx_qna_conv_confirm_reply(redisReply *reply, const char *error, void *data)
-{
-    ngx_qna_conv_t *cv = data;
-
-    json_t              *e, *q, *s;
-    ngx_int_t            rc;
-    ngx_qna_turn_t      *t;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = cv->request;
-    c = r->connection;
-    cv->eval = NULL;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements < 1
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
-    {
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, error, NULL,
-                                NULL);
-        goto done;
-    }
-
-    if (reply->element[0]->integer != 1 || reply->elements != 2
-        || reply->element[1]->type != REDIS_REPLY_STRING)
-    {
-        rc = ngx_qna_send_error(r, NGX_QNA_NOT_FOUND,
-                                "No such proposal (or it was answered, or "
-                                "it expired)", NULL, NULL);
-        goto done;
-    }
-
-    e = json_loadb(reply->element[1]->str, reply->element[1]->len, 0, NULL);
-    q = json_object_get(e, "expanded");
-    s = json_object_get(e, "session_id");
-
-    if (!json_is_string(q) || !json_is_string(s)) {
-        json_decref(e);
-        rc = ngx_qna_send_error(r, NGX_QNA_INTERNAL_ERROR,
-                                "a malformed proposal", NULL, NULL);
-        goto done;
-    }
-
-    if (!cv->accept) {
-        json_object_del(e, "user");
-        rc = ngx_qna_send_data(r, json_pack("{s:b, s:o}", "accepted", 0,
-                                            "expansion", e));
-        goto done;
-    }
-
-    /* accepted: the proposed question, in its session, as /analyze */
-    t = ngx_pcalloc(r->pool, sizeof(ngx_qna_turn_t));
-    if (t == NULL) {
-        json_decref(e);
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    t->request = r;
-    t->question.len = json_string_length(q);
-    t->question.data = ngx_pnalloc(r->pool, t->question.len);
-    t->session.len = json_string_length(s);
-    t->session.data = ngx_pnalloc(r->pool, t->session.len);
-
-    if (t->question.data == NULL || t->session.data == NULL) {
-        json_decref(e);
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    ngx_memcpy(t->question.data, json_string_value(q), t->question.len);
-    ngx_memcpy(t->session.data, json_string_value(s), t->session.len);
-    json_decref(e);
-
-    ngx_qna_turn_begin(t);
-    ngx_http_run_posted_requests(c);
-    return;
-
-done:
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
+void
 ngx_qna_conv_cleanup(void *data)
 {
     ngx_qna_conv_t *cv = data;

@@ -492,8 +492,9 @@ ngx_qna_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_qna_turn_init(cf) != NGX_OK
-        || ngx_qna_conversation_init(cf) != NGX_OK)
+    if (ngx_qna_session_init(cf) != NGX_OK
+        || ngx_qna_conversation_init(cf) != NGX_OK
+        || ngx_qna_confirm_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -1,0 +1,575 @@
+
+/*
+ * A turn's session in Redis, each step one Lua script (one round trip,
+ * atomic): loading the session's last turn and the user's earlier
+ * questions, keeping a proposed question, storing the turn.
+ *
+ *   {p}session:{id}            hash: user, title, created_at, updated_at,
+ *                              turns, last_question, last_symbol, ...
+ *   {p}session:{id}:messages   list of {role, content, created_at, ...}
+ *   {p}session:{id}:expanded   list of {original, expanded, confidence}
+ *   {p}user:{user}:questions   list, newest first, for related questions
+ *   {p}user:{user}:sessions    sorted set by last activity
+ *   {p}expansion:{id}          a proposal, 10 minutes
+ *   {p}result:{sha256}         a result, 24 hours
+ *
+ * All but the proposal and the result live 7 days from the last turn.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/rand.h>
+#include "ngx_qna_module.h"
+#include "ngx_qna_context.h"
+#include "ngx_qna_http.h"
+
+
+#define NGX_QNA_QUESTIONS_LOADED  50
+
+
+static const char  ngx_qna_load_lua[] =
+    "local owner = redis.call('HGET', KEYS[1], 'user')\n"
+    "if owner and owner ~= ARGV[1] then return {2} end\n"
+    "local q, s = '', ''\n"
+    "if owner then\n"
+    "  local h = redis.call('HMGET', KEYS[1], 'last_question', 'last_symbol')\n"
+    "  q, s = h[1] or '', h[2] or ''\n"
+    "end\n"
+    "local qs = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)\n"
+    "return {owner and 1 or 0, q, s, qs}\n";
+
+static const char  ngx_qna_store_lua[] =
+    "local owner = redis.call('HGET', KEYS[1], 'user')\n"
+    "if owner and owner ~= ARGV[1] then return 0 end\n"
+    "if not owner then\n"
+    "  redis.call('HSET', KEYS[1], 'user', ARGV[1], 'created_at', ARGV[3],"
+    " 'title', ARGV[13], 'turns', 0)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'updated_at', ARGV[3])\n"
+    "if ARGV[7] ~= '' then\n"
+    "  redis.call('HSET', KEYS[1], 'last_question', ARGV[7],"
+    " 'last_symbol', ARGV[8], 'last_family', ARGV[9])\n"
+    "end\n"
+    "redis.call('HINCRBY', KEYS[1], 'turns', 1)\n"
+    "redis.call('RPUSH', KEYS[2], ARGV[4], ARGV[5])\n"
+    "redis.call('LTRIM', KEYS[2], -200, -1)\n"
+    "redis.call('LPUSH', KEYS[3], ARGV[6])\n"
+    "redis.call('LTRIM', KEYS[3], 0, 199)\n"
+    "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])\n"
+    "for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[10]) end\n"
+    "if ARGV[11] ~= '' then\n"
+    "  redis.call('SET', KEYS[5], ARGV[11], 'EX', ARGV[12])\n"
+    "end\n"
+    "return 1\n";
+
+static const char  ngx_qna_expand_lua[] =
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
+    "redis.call('RPUSH', KEYS[2], ARGV[3])\n"
+    "redis.call('LTRIM', KEYS[2], -50, -1)\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
+    "return 1\n";
+
+
+static ngx_qna_redis_script_t  ngx_qna_load_script = {
+    ngx_qna_load_lua, ""
+};
+
+static ngx_qna_redis_script_t  ngx_qna_store_script = {
+    ngx_qna_store_lua, ""
+};
+
+static ngx_qna_redis_script_t  ngx_qna_expand_script = {
+    ngx_qna_expand_lua, ""
+};
+
+
+static void ngx_qna_session_loaded(redisReply *reply, const char *error,
+    void *data);
+static void ngx_qna_session_expanded(redisReply *reply, const char *error,
+    void *data);
+static void ngx_qna_session_stored(redisReply *reply, const char *error,
+    void *data);
+
+
+ngx_int_t
+ngx_qna_session_init(ngx_conf_t *cf)
+{
+    ngx_qna_redis_script_init(&ngx_qna_load_script);
+    ngx_qna_redis_script_init(&ngx_qna_store_script);
+    ngx_qna_redis_script_init(&ngx_qna_expand_script);
+
+    return NGX_OK;
+}
+
+
+/* 32 hex digits from the OpenSSL generator: not guessable, not counted */
+
+ngx_int_t
+ngx_qna_session_id(ngx_pool_t *pool, ngx_str_t *id)
+{
+    u_char  bytes[16];
+
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+        return NGX_ERROR;
+    }
+
+    id->data = ngx_pnalloc(pool, 32);
+    if (id->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    id->len = ngx_hex_dump(id->data, bytes, sizeof(bytes)) - id->data;
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_qna_session_key(ngx_pool_t *pool, const char *kind, ngx_str_t *a,
+    const char *b, size_t *len)
+{
+    u_char                *p, *key;
+    ngx_qna_redis_conf_t  *rcf;
+
+    rcf = ngx_qna_redis_conf();
+
+    key = ngx_pnalloc(pool, rcf->prefix.len + ngx_strlen(kind) + a->len
+                            + ngx_strlen(b) + 2);
+    if (key == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(key, "%V%s%V%s", &rcf->prefix, kind, a, b);
+    *len = p - key;
+
+    return key;
+}
+
+
+/* asks for the session and the user's questions; NGX_OK: the reply plans */
+
+ngx_int_t
+ngx_qna_session_load(ngx_qna_turn_t *t)
+{
+    size_t               len[4];
+    ngx_int_t            rc;
+    const char          *argv[4];
+    ngx_http_request_t  *r = t->request;
+    u_char               count[NGX_INT_T_LEN];
+
+    argv[0] = "2";
+    len[0] = 1;
+    argv[1] = (char *) ngx_qna_session_key(
+                  r->pool, "session:", &t->session, "", &len[1]);
+    argv[2] = (char *) ngx_qna_session_key(
+                  r->pool, "user:", &t->user, ":questions", &len[2]);
+    argv[3] = (char *) count;
+    len[3] = ngx_sprintf(count, "%d", NGX_QNA_QUESTIONS_LOADED) - count;
+
+    if (argv[1] == NULL || argv[2] == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* argv: numkeys, session, questions, user (as ARGV[1]), count */
+    {
+        const char  *args[5];
+        size_t       lens[5];
+
+        args[0] = argv[0]; lens[0] = len[0];
+        args[1] = argv[1]; lens[1] = len[1];
+        args[2] = argv[2]; lens[2] = len[2];
+        args[3] = (char *) t->user.data; lens[3] = t->user.len;
+        args[4] = argv[3]; lens[4] = len[3];
+
+        rc = ngx_qna_redis_eval(&t->eval, r->connection->log,
+                                &ngx_qna_load_script, ngx_qna_session_loaded, t,
+                                5, args, lens);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_qna_session_loaded(redisReply *reply, const char *error, void *data)
+{
+    ngx_qna_turn_t *t = data;
+
+    size_t               i;
+    json_t              *q;
+    redisReply          *e;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = t->request;
+    c = r->connection;
+    t->eval = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < 1
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "qna session: redis: %s; answering without it",
+                      error ? error : "unexpected reply");
+        t->store = 0;
+        goto plan;
+    }
+
+    if (reply->element[0]->integer == 2) {
+        /* another user's: the same answer as none, nothing is revealed */
+        ngx_http_finalize_request(r,
+            ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, "No such session",
+                               json_pack("{s:s}", "field", "session_id"),
+                               NULL));
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    if (reply->elements == 4) {
+        e = reply->element[1];
+        if (e->type == REDIS_REPLY_STRING && e->len) {
+            t->last_question.data = ngx_pnalloc(r->pool, e->len);
+            if (t->last_question.data) {
+                ngx_memcpy(t->last_question.data, e->str, e->len);
+                t->last_question.len = e->len;
+            }
+        }
+
+        e = reply->element[2];
+        if (e->type == REDIS_REPLY_STRING && e->len && e->len < 16) {
+            t->last_symbol.data = ngx_pnalloc(r->pool, e->len + 1);
+            if (t->last_symbol.data) {
+                ngx_cpystrn(t->last_symbol.data, (u_char *) e->str,
+                            e->len + 1);
+                t->last_symbol.len = e->len;
+            }
+        }
+
+        e = reply->element[3];
+        t->questions = json_array();
+
+        if (t->questions && e->type == REDIS_REPLY_ARRAY) {
+            for (i = 0; i < e->elements; i++) {
+                if (e->element[i]->type != REDIS_REPLY_STRING) {
+                    continue;
+                }
+
+                q = json_loadb(e->element[i]->str, e->element[i]->len, 0,
+                               NULL);
+
+                if (json_is_object(q)) {
+                    json_array_append_new(t->questions, q);
+
+                } else {
+                    json_decref(q);
+                }
+            }
+        }
+    }
+
+plan:
+
+    ngx_qna_turn_plan(t);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* keeps a proposal for /conversation/confirm; NGX_OK: the reply answers */
+
+ngx_int_t
+ngx_qna_session_expand(ngx_qna_turn_t *t, ngx_str_t *id, ngx_str_t *text,
+    ngx_str_t *etext)
+{
+    size_t               len[7];
+    ngx_int_t            rc;
+    const char          *argv[7];
+    ngx_http_request_t  *r = t->request;
+    u_char               ttl[NGX_INT_T_LEN], sttl[NGX_INT_T_LEN];
+
+    argv[0] = "2";
+    len[0] = 1;
+    argv[1] = (char *) ngx_qna_session_key(
+                  r->pool, "expansion:", id, "", &len[1]);
+    argv[2] = (char *) ngx_qna_session_key(
+                  r->pool, "session:", &t->session, ":expanded", &len[2]);
+    argv[3] = (char *) text->data;
+    len[3] = text->len;
+    argv[4] = (char *) ttl;
+    len[4] = ngx_sprintf(ttl, "%d", NGX_QNA_EXPANSION_TTL) - ttl;
+    argv[5] = (char *) etext->data;
+    len[5] = etext->len;
+    argv[6] = (char *) sttl;
+    len[6] = ngx_sprintf(sttl, "%d", NGX_QNA_SESSION_TTL) - sttl;
+
+    if (argv[1] == NULL || argv[2] == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_qna_redis_eval(&t->eval, r->connection->log,
+                            &ngx_qna_expand_script, ngx_qna_session_expanded, t,
+                            7, argv, len);
+
+    return rc;
+}
+
+
+static void
+ngx_qna_session_expanded(redisReply *reply, const char *error, void *data)
+{
+    ngx_qna_turn_t *t = data;
+
+    ngx_connection_t  *c = t->request->connection;
+
+    t->eval = NULL;
+
+    json_object_set_new(t->answer, "confirmable",
+                        json_boolean(reply != NULL));
+
+    ngx_qna_turn_respond(t);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* what the assistant said, in a line: the first row, or the error */
+
+static json_t *
+ngx_qna_session_summary(ngx_qna_turn_t *t)
+{
+    u_char      *p, *line;
+    json_t      *result, *row, *v, *msg;
+    ngx_str_t    value;
+    const char  *desc, *key;
+
+    line = ngx_pnalloc(t->request->pool, 512);
+    if (line == NULL) {
+        return NULL;
+    }
+
+    if (t->error != NULL) {
+        msg = json_object_get(t->error, "message");
+        p = ngx_snprintf(line, 512, "%s: %s",
+                         json_string_value(json_object_get(t->error, "code")),
+                         json_is_string(msg) ? json_string_value(msg)
+                                             : "failed");
+        return json_stringn((char *) line, p - line);
+    }
+
+    result = json_object_get(t->answer, "result");
+    desc = json_string_value(json_object_get(result, "description"));
+    row = json_array_get(json_object_get(result, "body"), 0);
+    v = json_object_get(row, "value");
+    key = json_string_value(json_object_get(row, "key"));
+
+    if (desc == NULL) {
+        desc = "done";
+    }
+
+    if (v == NULL || key == NULL
+        || ngx_qna_json_dump(t->request->pool, v, &value) != NGX_OK)
+    {
+        return json_string(desc);
+    }
+
+    p = ngx_snprintf(line, 512, "%s: %s = %V", desc, key, &value);
+
+    /* cut inside a UTF-8 sequence: back to its start */
+    while (p > line && p - line == 512 && (p[-1] & 0xc0) == 0x80) {
+        p--;
+    }
+
+    return json_stringn((char *) line, p - line);
+}
+
+
+void
+ngx_qna_session_store(ngx_qna_turn_t *t)
+{
+    u_char              *p;
+    size_t               len[18];
+    json_t              *now, *um, *am, *qe, *cache;
+    ngx_int_t            rc;
+    ngx_str_t            tu, ta, tq, tc, ms;
+    const char          *argv[18];
+    ngx_http_request_t  *r = t->request;
+    ngx_time_t          *tp;
+    u_char               nowms[NGX_INT64_LEN], ttl[NGX_INT_T_LEN],
+                         rttl[NGX_INT_T_LEN];
+
+    now = ngx_qna_json_now();
+
+    um = json_pack("{s:s, s:s%, s:O, s:s%}",
+                   "role", "user",
+                   "content", t->question.data, t->question.len,
+                   "created_at", now,
+                   "execution_id", t->exec_id.data, t->exec_id.len);
+
+    am = json_pack("{s:s, s:o, s:O, s:s%, s:b, s:s, s:s, s:b}",
+                   "role", "assistant",
+                   "content", ngx_qna_session_summary(t),
+                   "created_at", now,
+                   "execution_id", t->exec_id.data, t->exec_id.len,
+                   "success", t->error == NULL,
+                   "family", t->plan.family,
+                   "symbol", t->plan.symbol,
+                   "cache_hit", (int) t->cache_hit);
+
+    qe = json_pack("{s:s%, s:s%, s:s%, s:O, s:s%}",
+                   "question", t->question.data, t->question.len,
+                   "normalized", t->normalized.data, t->normalized.len,
+                   "session_id", t->session.data, t->session.len,
+                   "timestamp", now,
+                   "execution_id", t->exec_id.data, t->exec_id.len);
+
+    cache = NULL;
+
+    if (t->error == NULL && !t->cache_hit) {
+        cache = json_pack("{s:O, s:O?, s:O?, s:O}",
+                          "result", json_object_get(t->answer, "result"),
+                          "execution_time_ms",
+                              json_object_get(t->answer,
+                                              "execution_time_ms"),
+                          "metadata", json_object_get(t->answer, "metadata"),
+                          "timestamp", now);
+    }
+
+    json_decref(now);
+
+    ngx_str_null(&tc);
+
+    if (um == NULL || am == NULL || qe == NULL
+        || ngx_qna_json_dump(r->pool, um, &tu) != NGX_OK
+        || ngx_qna_json_dump(r->pool, am, &ta) != NGX_OK
+        || ngx_qna_json_dump(r->pool, qe, &tq) != NGX_OK
+        || (cache && ngx_qna_json_dump(r->pool, cache, &tc) != NGX_OK))
+    {
+        json_decref(um);
+        json_decref(am);
+        json_decref(qe);
+        json_decref(cache);
+        ngx_qna_turn_respond(t);
+        return;
+    }
+
+    json_decref(um);
+    json_decref(am);
+    json_decref(qe);
+    json_decref(cache);
+
+    tp = ngx_timeofday();
+    ms.data = nowms;
+    ms.len = ngx_sprintf(nowms, "%T%03M", tp->sec, tp->msec) - nowms;
+
+    argv[0] = "5";
+    len[0] = 1;
+    argv[1] = (char *) ngx_qna_session_key(
+                  r->pool, "session:", &t->session, "", &len[1]);
+    argv[2] = (char *) ngx_qna_session_key(
+                  r->pool, "session:", &t->session, ":messages", &len[2]);
+    argv[3] = (char *) ngx_qna_session_key(
+                  r->pool, "user:", &t->user, ":questions", &len[3]);
+    argv[4] = (char *) ngx_qna_session_key(
+                  r->pool, "user:", &t->user, ":sessions", &len[4]);
+    argv[5] = (char *) t->cache_key;
+    len[5] = t->cache_key_len;
+
+    if (argv[1] == NULL || argv[2] == NULL || argv[3] == NULL
+        || argv[4] == NULL)
+    {
+        ngx_qna_turn_respond(t);
+        return;
+    }
+
+    argv[6] = (char *) t->user.data;
+    len[6] = t->user.len;
+    argv[7] = (char *) t->session.data;
+    len[7] = t->session.len;
+    argv[8] = (char *) ms.data;
+    len[8] = ms.len;
+    argv[9] = (char *) tu.data;
+    len[9] = tu.len;
+    argv[10] = (char *) ta.data;
+    len[10] = ta.len;
+    argv[11] = (char *) tq.data;
+    len[11] = tq.len;
+
+    /* the last turn a follow-up builds on: a question that was planned */
+    argv[12] = (char *) (t->error ? (u_char *) "" : t->question.data);
+    len[12] = t->error ? 0 : t->question.len;
+
+    if (json_object_get(t->context, "follow_up") && t->error == NULL) {
+        /* the follow-up's question is the previous one, with its symbol */
+        argv[12] = (char *) t->last_question.data;
+        len[12] = t->last_question.len;
+    }
+
+    argv[13] = t->plan.symbol;
+    len[13] = ngx_strlen(t->plan.symbol);
+    argv[14] = t->plan.family ? t->plan.family : "";
+    len[14] = ngx_strlen(argv[14]);
+    argv[15] = (char *) ttl;
+    len[15] = ngx_sprintf(ttl, "%d", NGX_QNA_SESSION_TTL) - ttl;
+    argv[16] = (char *) (tc.len ? tc.data : (u_char *) "");
+    len[16] = tc.len;
+    argv[17] = (char *) rttl;
+    len[17] = ngx_sprintf(rttl, "%d", NGX_QNA_RESULT_TTL) - rttl;
+
+    /* the title: the session's first question, up to 80 bytes */
+    p = t->question.data;
+
+    {
+        const char  *args[19];
+        size_t       lens[19];
+        size_t       i, tl;
+
+        for (i = 0; i < 18; i++) {
+            args[i] = argv[i];
+            lens[i] = len[i];
+        }
+
+        tl = ngx_min(t->question.len, 80);
+
+        /* not in the middle of a UTF-8 sequence */
+        while (tl && tl < t->question.len && (p[tl] & 0xc0) == 0x80) {
+            tl--;
+        }
+
+        args[18] = (char *) p;
+        lens[18] = tl;
+
+        rc = ngx_qna_redis_eval(&t->eval, r->connection->log,
+                                &ngx_qna_store_script, ngx_qna_session_stored,
+                                t, 19, args, lens);
+    }
+
+    if (rc != NGX_OK) {
+        json_object_set_new(t->answer, "session_stored", json_false());
+        ngx_qna_turn_respond(t);
+    }
+}
+
+
+static void
+ngx_qna_session_stored(redisReply *reply, const char *error, void *data)
+{
+    ngx_qna_turn_t *t = data;
+
+    ngx_connection_t  *c = t->request->connection;
+
+    t->eval = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
+        || reply->integer != 1)
+    {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "qna session: the turn was not stored: %s",
+                      error ? error : "refused");
+        json_object_set_new(t->answer, "session_stored", json_false());
+    }
+
+    ngx_qna_turn_respond(t);
+    ngx_http_run_posted_requests(c);
+}
+
+
