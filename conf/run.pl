@@ -42,7 +42,7 @@ until ($stop) {
     }
 
     # a part that dies takes the whole run down, loudly
-    for my $what (qw(nginx sandboxd)) {
+    for my $what (qw(nginx sandboxd redis)) {
         my $pid = $stack->{pids}{$what} or next;
         if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
             delete $stack->{pids}{$what};
