@@ -1,7 +1,8 @@
 
 /*
- * The worker's cache of vendor answers, keyed as the Redis cache will be
- * ("md:{vendor}:{call}").  An entry is fresh for its call's TTL; after
+ * The cache of vendor answers, in two levels: the worker's own memory, and
+ * Redis (when qna_redis is set) shared by every worker and instance, both
+ * keyed "md:{vendor}:{call}".  An entry is fresh for its call's TTL; after
  * that it is kept, stale, so a vendor that fails can still be answered
  * from it (marked stale), until the byte budget evicts it, least recently
  * used first.  One allocation per entry: header, key, value.
@@ -10,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_mcp_cache.h"
+#include "ngx_qna_redis.h"
 
 
 #define NGX_MCP_CACHE_STALE_MAX  86400
@@ -189,4 +191,157 @@ ngx_mcp_cache_drop(ngx_mcp_cache_entry_t *e)
     ngx_mcp_cache_used -= e->size;
     ngx_mcp_cache_stats.entries--;
     ngx_free(e);
+}
+
+
+/*
+ * The shared level: "{stored}:{fresh_until}\n{body}" under {prefix}md:...,
+ * kept a day past its freshness so a failing vendor can be answered stale.
+ */
+
+static u_char *
+ngx_mcp_cache_shared_key(ngx_str_t *key, size_t *len)
+{
+    u_char                *p, *k;
+    ngx_qna_redis_conf_t  *rcf;
+
+    rcf = ngx_qna_redis_conf();
+
+    k = ngx_alloc(rcf->prefix.len + key->len, ngx_cycle->log);
+    if (k == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(k, rcf->prefix.data, rcf->prefix.len);
+    p = ngx_cpymem(p, key->data, key->len);
+    *len = p - k;
+
+    return k;
+}
+
+
+ngx_int_t
+ngx_mcp_cache_shared_get(ngx_str_t *key, ngx_log_t *log,
+    ngx_qna_redis_pt handler, void *data, ngx_qna_redis_cmd_t **cmd)
+{
+    u_char      *k;
+    size_t       len[2];
+    ngx_int_t    rc;
+    const char  *argv[2];
+
+    if (ngx_qna_redis_conf() == NULL || !ngx_qna_redis_connected()) {
+        return NGX_DECLINED;
+    }
+
+    k = ngx_mcp_cache_shared_key(key, &len[1]);
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "GET";
+    len[0] = 3;
+    argv[1] = (char *) k;
+
+    rc = ngx_qna_redis_command(cmd, log, handler, data, 2, argv, len);
+    ngx_free(k);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_mcp_cache_shared_parse(redisReply *reply, ngx_str_t *value,
+    ngx_uint_t *fresh, time_t *age)
+{
+    u_char   *p, *end, *nl, *colon;
+    time_t    stored, until;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        return NGX_DECLINED;
+    }
+
+    p = (u_char *) reply->str;
+    end = p + reply->len;
+    nl = ngx_strlchr(p, end, '\n');
+    colon = nl ? ngx_strlchr(p, nl, ':') : NULL;
+
+    if (colon == NULL) {
+        return NGX_DECLINED;
+    }
+
+    stored = ngx_atotm(p, colon - p);
+    until = ngx_atotm(colon + 1, nl - colon - 1);
+
+    if (stored == NGX_ERROR || until == NGX_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    value->data = nl + 1;
+    value->len = end - nl - 1;
+    *fresh = ngx_time() < until;
+    *age = ngx_time() - stored;
+
+    if (*fresh) {
+        ngx_mcp_cache_stats.shared_hits++;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_mcp_cache_shared_stored(redisReply *reply, const char *error, void *data)
+{
+    if (reply == NULL) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "mcp cache: redis: %s", error);
+    }
+}
+
+
+void
+ngx_mcp_cache_shared_put(ngx_str_t *key, u_char *value, size_t len,
+    time_t ttl)
+{
+    u_char      *k, *v, *p;
+    size_t       lens[5];
+    const char  *argv[5];
+    u_char       ex[NGX_TIME_T_LEN];
+
+    if (ngx_qna_redis_conf() == NULL || !ngx_qna_redis_connected()
+        || ttl <= 0)
+    {
+        return;
+    }
+
+    k = ngx_mcp_cache_shared_key(key, &lens[1]);
+    v = ngx_alloc(2 * NGX_TIME_T_LEN + 2 + len, ngx_cycle->log);
+
+    if (k != NULL && v != NULL) {
+        p = ngx_sprintf(v, "%T:%T\n", ngx_time(), ngx_time() + ttl);
+        p = ngx_cpymem(p, value, len);
+
+        argv[0] = "SET";
+        lens[0] = 3;
+        argv[1] = (char *) k;
+        argv[2] = (char *) v;
+        lens[2] = p - v;
+        argv[3] = "EX";
+        lens[3] = 2;
+        argv[4] = (char *) ex;
+        lens[4] = ngx_sprintf(ex, "%T", ttl + NGX_MCP_CACHE_STALE_MAX) - ex;
+
+        /* not waited for: the answer is sent meanwhile */
+        (void) ngx_qna_redis_command(NULL, ngx_cycle->log,
+                                     ngx_mcp_cache_shared_stored, NULL, 5,
+                                     argv, lens);
+    }
+
+    if (k) {
+        ngx_free(k);
+    }
+
+    if (v) {
+        ngx_free(v);
+    }
 }

@@ -34,12 +34,17 @@ typedef struct {
     ngx_mcp_remote_req_t        rq;
     ngx_str_t                   key;
     ngx_qna_curl_t             *transfer;
+    ngx_qna_redis_cmd_t        *cmd;        /* the shared cache's GET */
+    ngx_str_t                   stale;      /* what it had, not fresh */
+    time_t                      stale_age;
     ngx_event_t                 retry;
     ngx_uint_t                  attempts;
 } ngx_mcp_remote_ctx_t;
 
 
 static ngx_int_t ngx_mcp_remote_start(ngx_mcp_remote_ctx_t *ctx);
+static void ngx_mcp_remote_shared(redisReply *reply, const char *error,
+    void *data);
 static void ngx_mcp_remote_done(ngx_qna_curl_t *t, void *data);
 static void ngx_mcp_remote_retry(ngx_event_t *ev);
 static json_t *ngx_mcp_remote_answer(ngx_mcp_remote_ctx_t *ctx, u_char *body,
@@ -196,15 +201,67 @@ ngx_mcp_remote_call(ngx_http_request_t *r, void *tool, json_t *id,
     ctx->retry.data = ctx;
     ctx->retry.log = r->connection->log;
 
+    r->read_event_handler = ngx_http_test_reading;
+
+    /* the shared cache next: another worker or instance may have asked */
+    if (ngx_mcp_cache_shared_get(&ctx->key, r->connection->log,
+                                 ngx_mcp_remote_shared, ctx, &ctx->cmd)
+        == NGX_OK)
+    {
+        return NGX_MCP_PENDING;
+    }
+
     if (ngx_mcp_remote_start(ctx) != NGX_OK) {
         ngx_mcp_tool_fail(&err, NGX_MCP_ERR_DATA_UNAVAILABLE,
                           "%s could not be asked (no HTTP client)", vendor);
         return ngx_mcp_remote_fail(ctx, id, &err);
     }
 
-    r->read_event_handler = ngx_http_test_reading;
-
     return NGX_MCP_PENDING;
+}
+
+
+static void
+ngx_mcp_remote_shared(redisReply *reply, const char *error, void *data)
+{
+    ngx_mcp_remote_ctx_t *ctx = data;
+
+    time_t                 age;
+    json_t                *answer;
+    ngx_str_t              value;
+    ngx_uint_t             fresh;
+    ngx_mcp_tool_error_t   err;
+
+    ctx->cmd = NULL;
+    err.code = NULL;
+
+    if (ngx_mcp_cache_shared_parse(reply, &value, &fresh, &age) == NGX_OK) {
+
+        if (fresh) {
+            answer = ngx_mcp_remote_answer(ctx, value.data, value.len, NULL,
+                                           1, age, NULL, &err);
+            if (answer != NULL) {
+                ngx_mcp_remote_finish(ctx, answer);
+                return;
+            }
+        }
+
+        /* kept for a vendor that fails: better than nothing, and said */
+        ctx->stale.data = ngx_pnalloc(ctx->request->pool, value.len);
+        if (ctx->stale.data != NULL) {
+            ngx_memcpy(ctx->stale.data, value.data, value.len);
+            ctx->stale.len = value.len;
+            ctx->stale_age = age;
+        }
+    }
+
+    if (ngx_mcp_remote_start(ctx) != NGX_OK) {
+        ngx_mcp_tool_fail(&err, NGX_MCP_ERR_DATA_UNAVAILABLE,
+                          "%s could not be asked (no HTTP client)",
+                          ngx_mcp_remote_vendor(ctx->rt));
+        ngx_mcp_remote_finish(ctx, ngx_mcp_tool_answer(NULL, ctx->id, NULL,
+                                                       &err));
+    }
 }
 
 
@@ -303,7 +360,7 @@ ngx_mcp_remote_done(ngx_qna_curl_t *t, void *data)
 {
     ngx_mcp_remote_ctx_t *ctx = data;
 
-    time_t                 age;
+    time_t                 age, ttl;
     json_t                *answer;
     ngx_int_t              retry_after;
     ngx_str_t              cached;
@@ -319,8 +376,9 @@ ngx_mcp_remote_done(ngx_qna_curl_t *t, void *data)
                                        &err);
 
         if (answer != NULL) {
-            ngx_mcp_cache_put(&ctx->key, t->body, t->len,
-                              ngx_min(ctx->rt->ttl, ctx->rq.mcf->cache_valid));
+            ttl = ngx_min(ctx->rt->ttl, ctx->rq.mcf->cache_valid);
+            ngx_mcp_cache_put(&ctx->key, t->body, t->len, ttl);
+            ngx_mcp_cache_shared_put(&ctx->key, t->body, t->len, ttl);
             ngx_mcp_remote_finish(ctx, answer);
             return;
         }
@@ -371,6 +429,16 @@ ngx_mcp_remote_done(ngx_qna_curl_t *t, void *data)
     if (ngx_mcp_cache_get(&ctx->key, &cached, &fresh, &age) == NGX_OK) {
         answer = ngx_mcp_remote_answer(ctx, cached.data, cached.len, NULL,
                                        0, age, err.message, &err);
+
+        if (answer != NULL) {
+            ngx_mcp_remote_finish(ctx, answer);
+            return;
+        }
+
+    } else if (ctx->stale.len) {
+        answer = ngx_mcp_remote_answer(ctx, ctx->stale.data, ctx->stale.len,
+                                       NULL, 0, ctx->stale_age, err.message,
+                                       &err);
 
         if (answer != NULL) {
             ngx_mcp_remote_finish(ctx, answer);
@@ -567,6 +635,11 @@ ngx_mcp_remote_cleanup(void *data)
     ngx_mcp_remote_ctx_t *ctx = data;
 
     /* the client went away, or the answer was sent */
+    if (ctx->cmd != NULL) {
+        ngx_qna_redis_cancel(ctx->cmd);
+        ctx->cmd = NULL;
+    }
+
     if (ctx->transfer != NULL) {
         ngx_qna_curl_cancel(ctx->transfer);
         ctx->transfer = NULL;

@@ -26,7 +26,6 @@ my $s = QnA::Stack->new(name => 'vendors', workers => 1, nginx_http => <<"EOF2")
     mcp_eodhd_url $base;
     mcp_eodhd_key_file eodhd.key;
     mcp_vendor_timeout 1500ms;
-    mcp_vendor_cache_valid 2s;
 EOF2
 QnA::Stack::write_file($s->dir . '/alpaca.key', "mock-key\nmock-secret\n");
 QnA::Stack::write_file($s->dir . '/eodhd.key', "mock-token\n");
@@ -68,6 +67,22 @@ sub close_of { my ($sym, $i) = @_; 100 + length($sym) * 10 + $i * 0.25 + (($i * 
     is $again->{metadata}{cache}{hit}, JSON::PP::true, 'the same call again: from the cache';
     is_deeply $again->{data}, $r->{data}, '  the same data';
     is scalar(grep { m{/v2/stocks/AAPL/bars} } requests()), 1, '  nothing more reached the vendor';
+}
+
+# another instance on the same Redis: the answer is shared, not asked again
+{
+    my $other = QnA::Stack->new(name => 'vendors-other', workers => 1, redis_sock => $s->{redis_sock},
+                                nginx_http => $s->{nginx_http});
+    QnA::Stack::write_file($other->dir . '/alpaca.key', "mock-key\nmock-secret\n");
+    QnA::Stack::write_file($other->dir . '/eodhd.key', "mock-token\n");
+    $other->start_nginx;
+    my $until = time + 5;
+    sleep 0.05 until time > $until || $other->error_log =~ /redis .*: connected/;
+    my $r = $other->tool('alpaca_market_stocks_bars', { symbol => 'AAPL', limit => 30 });
+    is $r->{metadata}{cache}{hit}, JSON::PP::true, 'another instance: the answer from the shared cache (Redis)';
+    is scalar(grep { m{/v2/stocks/AAPL/bars} } requests()), 1, '  the vendor asked once in all';
+    is $r->{data}{bars}[-1]{c}, close_of('AAPL', 59), '  the same data';
+    $other->stop;
 }
 
 {
@@ -167,22 +182,33 @@ sub close_of { my ($sym, $i) = @_; 100 + length($sym) * 10 + $i * 0.25 + (($i * 
 }
 
 # vendor down: a fresh answer from the cache, then a stale one (marked);
-# nothing cached: an error
+# nothing cached: an error.  Answers are fresh for a second here.
 {
-    $s->tool('alpaca_market_news', { symbols => ['KO'], limit => 2 });
+    my $v = QnA::Stack->new(name => 'vendors-stale', workers => 1,
+                            nginx_http => $s->{nginx_http} . "    mcp_vendor_cache_valid 1s;\n");
+    QnA::Stack::write_file($v->dir . '/alpaca.key', "mock-key\nmock-secret\n");
+    QnA::Stack::write_file($v->dir . '/eodhd.key', "mock-token\n");
+    $v->start_redis;
+    $v->start_nginx;
+    my $until = time + 5;
+    sleep 0.05 until time > $until || $v->error_log =~ /redis .*: connected/;
+
+    $v->tool('alpaca_market_news', { symbols => ['KO'], limit => 2 });
     QnA::Stack::write_file($s->dir . '/down', '');
-    my $again = $s->tool('alpaca_market_news', { symbols => ['KO'], limit => 2 });
+    my $again = $v->tool('alpaca_market_news', { symbols => ['KO'], limit => 2 });
     is $again->{metadata}{cache}{hit}, JSON::PP::true, 'vendor down, cached and fresh: answered from the cache';
-    my $e = call_error('alpaca_market_news', { symbols => ['PEP'], limit => 2 });
-    like $e->{message}, qr/alpaca answered 503: service unavailable/, 'vendor down, nothing cached: DATA_UNAVAILABLE';
-    sleep 2.2;    # mcp_vendor_cache_valid 2s
-    my $stale = $s->tool('alpaca_market_news', { symbols => ['KO'], limit => 2 });
+    my $e = $v->mcp('tools/call', { name => 'alpaca_market_news', arguments => { symbols => ['PEP'], limit => 2 } });
+    like $e->{result}{structuredContent}{error}{message}, qr/alpaca answered 503: service unavailable/, 'vendor down, nothing cached: DATA_UNAVAILABLE';
+    sleep 1.2;
+    my $stale = $v->tool('alpaca_market_news', { symbols => ['KO'], limit => 2 });
     is $stale->{metadata}{cache}{stale}, JSON::PP::true, 'vendor down, cached but old: the stale answer, marked';
     like $stale->{metadata}{warning}, qr/503/, '  with what went wrong';
     is scalar(@{ $stale->{data}{news} }), 2, '  and the data';
     unlink $s->dir . '/down';
-    my $back = $s->tool('alpaca_market_news', { symbols => ['KO'], limit => 2 });
+    my $back = $v->tool('alpaca_market_news', { symbols => ['KO'], limit => 2 });
     is $back->{metadata}{cache}{hit}, JSON::PP::false, 'vendor back: asked again';
+    is_deeply [$v->bad_log_lines], [], '  no alert, crit or emerg';
+    $v->stop;
 }
 
 # a script: planner, sandboxd, the relay and the vendor
