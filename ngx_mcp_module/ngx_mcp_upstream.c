@@ -21,10 +21,8 @@
 #include "ngx_mcp_vendor.h"
 
 
-#define NGX_MCP_UPSTREAM_TTL        3600
 #define NGX_MCP_UPSTREAM_RETRY_MAX  60
 #define NGX_MCP_UPSTREAM_PAGES_MAX  20
-#define NGX_MCP_UPSTREAM_TOOLS_MAX  1000
 #define NGX_MCP_UPSTREAM_BODY_MAX   (16 * 1024 * 1024)
 
 
@@ -188,8 +186,8 @@ ngx_mcp_upstreams_init_process(ngx_cycle_t *cycle)
         up->timer.log = cycle->log;
         up->timer.cancelable = 1;
 
-        /* from the event loop, once it runs */
-        ngx_add_timer(&up->timer, 1);
+        /* from the event loop, once it runs (and Redis is connected) */
+        ngx_add_timer(&up->timer, 10);
     }
 
     return NGX_OK;
@@ -201,11 +199,25 @@ ngx_mcp_upstream_fetch(ngx_event_t *ev)
 {
     ngx_mcp_upstream_t *up = ev->data;
 
-    json_t  *msg;
-
-    if (up->transfer != NULL) {
+    if (up->transfer != NULL || up->cmd != NULL) {
         return;
     }
+
+    /* a new worker lists what another one read within the hour */
+    if (up->tools == NULL && !up->shared_read
+        && ngx_mcp_upstream_shared_get(up) == NGX_OK)
+    {
+        return;
+    }
+
+    ngx_mcp_upstream_begin(up);
+}
+
+
+void
+ngx_mcp_upstream_begin(ngx_mcp_upstream_t *up)
+{
+    json_t  *msg;
 
     if (up->state == NGX_MCP_UPSTREAM_NEW) {
         up->state = NGX_MCP_UPSTREAM_FETCHING;
@@ -330,7 +342,7 @@ ngx_mcp_upstream_list(ngx_mcp_upstream_t *up, json_t *cursor)
 
 /* a tool we can serve: a name a client can type, an input schema */
 
-static ngx_int_t
+ngx_int_t
 ngx_mcp_upstream_usable(json_t *tool)
 {
     json_t     *name;
@@ -430,6 +442,8 @@ ngx_mcp_upstream_listed(ngx_qna_curl_t *t, void *data)
                   "mcp upstream \"%V\": %uz tools, protocol %s%s",
                   &up->name, json_array_size(up->tools), up->version,
                   up->session[0] ? ", in a session" : "");
+
+    ngx_mcp_upstream_share(up);
 
     ngx_add_timer(&up->timer, NGX_MCP_UPSTREAM_TTL * 1000);
 }

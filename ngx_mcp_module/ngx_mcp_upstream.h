@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include "ngx_mcp_module.h"
 #include "ngx_qna_curl.h"
+#include "ngx_qna_redis.h"
 
 
 typedef enum {
@@ -44,6 +45,8 @@ typedef struct {
 
     ngx_event_t                 timer;      /* refresh, or retry */
     ngx_qna_curl_t             *transfer;   /* of the fetch */
+    ngx_qna_redis_cmd_t        *cmd;        /* reading mcp_tools:{name} */
+    ngx_uint_t                  shared_read;
     json_t                     *listing;    /* pages read so far */
     ngx_uint_t                  pages;
     json_int_t                  next_id;
@@ -51,7 +54,9 @@ typedef struct {
 } ngx_mcp_upstream_t;
 
 
-#define NGX_MCP_UPSTREAM_NAME_MAX  128
+#define NGX_MCP_UPSTREAM_NAME_MAX   128
+#define NGX_MCP_UPSTREAM_TTL        3600     /* a tool list's life, s */
+#define NGX_MCP_UPSTREAM_TOOLS_MAX  1000
 
 
 char *ngx_mcp_upstream_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -64,6 +69,12 @@ ngx_qna_curl_t *ngx_mcp_upstream_post(ngx_mcp_upstream_t *up, json_t *msg,
 json_t *ngx_mcp_upstream_message(ngx_qna_curl_t *t, json_int_t id,
     char *err, size_t len);
 void ngx_mcp_upstream_lost(ngx_mcp_upstream_t *up, const char *why);
+void ngx_mcp_upstream_begin(ngx_mcp_upstream_t *up);
+ngx_int_t ngx_mcp_upstream_usable(json_t *tool);
+
+/* ngx_mcp_upstream_share.c: the lists in Redis */
+ngx_int_t ngx_mcp_upstream_shared_get(ngx_mcp_upstream_t *up);
+void ngx_mcp_upstream_share(ngx_mcp_upstream_t *up);
 
 /* ngx_mcp_upstream_call.c */
 

@@ -114,6 +114,19 @@ my @names;
     like $e->{result}{content}[0]{text}, qr/"peer" is unavailable.*retried/, '  then: unavailable, being retried';
     ok((grep { $_ eq 'peer_calculate_sma' } map { $_->{name} } @{ $s->mcp('tools/list')->{result}{tools} }), '  its tools still listed (the list is good for an hour)');
 
+    # an instance that starts now lists the peer's tools from Redis
+    my $c = QnA::Stack->new(name => 'fed-c', workers => 1, redis_sock => $s->{redis_sock},
+                            nginx_http => $s->{nginx_http});
+    $c->start_nginx;
+    my $until = time + 5;
+    sleep 0.05 until time > $until || $c->error_log =~ /"peer": \d+ tools listed from redis/;
+    like $c->error_log, qr/mcp upstream "peer": 16 tools listed from redis/, 'a new instance reads the tool list from Redis (mcp_tools:peer)';
+    ok((grep { $_ eq 'peer_calculate_sma' } map { $_->{name} } @{ $c->mcp('tools/list')->{result}{tools} }), '  and lists the tools of the peer, down now');
+    $e = $c->mcp('tools/call', { name => 'peer_calculate_sma', arguments => { prices => [1, 2, 3], period => 2 } });
+    like $e->{result}{content}[0]{text}, qr/"peer" is unavailable/, '  whose calls fail cleanly';
+    ok $s->redis_cli('TTL', 'qna:mcp_tools:peer') > 3500, '  the list kept an hour';
+    $c->stop;
+
     $peer->start_nginx;
     my $u = wait_ready('peer');
     is $u->{peer}{state}, 'ready', 'the peer back: ready again, without a reload';
