@@ -49,6 +49,18 @@ typedef struct {
 
     json_t                     *answer;       /* data, once known */
     json_t                     *error;        /* or the error */
+
+    /* an LLM's plan: who made it, what it cost, every attempt */
+    void                       *llm;          /* ngx_qna_llm_call_t */
+    json_t                     *history;      /* the session's last turns */
+    json_t                     *attempts;
+    const char                 *planner;      /* NULL: builtin */
+    ngx_str_t                   model;
+    json_int_t                  prompt_tokens;
+    json_int_t                  completion_tokens;
+    ngx_uint_t                  corrections;
+    unsigned                    llm_planned:1;
+    unsigned                    llm_fallback:1;
     ngx_qna_redis_eval_t       *eval;
     ngx_qna_redis_cmd_t        *cmd;
 } ngx_qna_turn_t;
@@ -83,6 +95,14 @@ void ngx_qna_turn_begin(ngx_qna_turn_t *t);
 void ngx_qna_turn_plan(ngx_qna_turn_t *t);
 void ngx_qna_turn_respond(ngx_qna_turn_t *t);
 void ngx_qna_turn_fail(ngx_qna_turn_t *t, ngx_int_t rc);
+void ngx_qna_turn_builtin(ngx_qna_turn_t *t);
+void ngx_qna_turn_context(ngx_qna_turn_t *t);
+
+/* ngx_qna_turn_llm.c: the plan of an LLM, and its corrections */
+void ngx_qna_turn_llm(ngx_qna_turn_t *t, json_t *feedback);
+ngx_int_t ngx_qna_turn_correct(ngx_qna_turn_t *t);
+json_t *ngx_qna_turn_llm_info(ngx_qna_turn_t *t);
+void ngx_qna_turn_llm_cleanup(ngx_qna_turn_t *t);
 char *ngx_qna_similarity_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 

@@ -12,6 +12,7 @@
 #include "ngx_qna_curl.h"
 #include "ngx_qna_access.h"
 #include "ngx_qna_context.h"
+#include "ngx_qna_llm.h"
 
 
 static char *ngx_qna_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -31,6 +32,11 @@ static ngx_int_t ngx_qna_error_handler(ngx_http_request_t *r);
 static char *ngx_qna_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_qna_init_main_conf(ngx_conf_t *cf, void *conf);
+
+
+static ngx_conf_num_bounds_t  ngx_qna_llm_bounds = {
+    ngx_conf_check_num_bounds, 0, 5
+};
 
 
 static ngx_conf_enum_t  ngx_qna_auth_modes[] = {
@@ -156,6 +162,34 @@ static ngx_command_t  ngx_qna_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("qna_llm_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_qna_llm_provider,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("qna_planner"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_qna_llm_chain,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("qna_llm_retries"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, llm_retries),
+      &ngx_qna_llm_bounds },
+
+    { ngx_string("qna_llm_corrections"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, llm_corrections),
+      &ngx_qna_llm_bounds },
 
     { ngx_string("qna_context_similarity"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -403,6 +437,8 @@ ngx_qna_create_main_conf(ngx_conf_t *cf)
     qmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     qmcf->jwt_leeway = NGX_CONF_UNSET;
     qmcf->similarity = NGX_CONF_UNSET_UINT;
+    qmcf->llm_retries = NGX_CONF_UNSET_UINT;
+    qmcf->llm_corrections = NGX_CONF_UNSET_UINT;
 
     return qmcf;
 }
@@ -416,6 +452,12 @@ ngx_qna_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(qmcf->redis.timeout, 1000);
     ngx_conf_init_value(qmcf->jwt_leeway, 30);
     ngx_conf_init_uint_value(qmcf->similarity, 50);
+    ngx_conf_init_uint_value(qmcf->llm_retries, 2);
+    ngx_conf_init_uint_value(qmcf->llm_corrections, 2);
+
+    if (ngx_qna_llm_resolve(cf, qmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (qmcf->redis.prefix.data == NULL) {
         ngx_str_set(&qmcf->redis.prefix, "qna:");

@@ -72,6 +72,12 @@ typedef struct {
     ngx_qna_redis_conf_t        redis;          /* qna_redis */
     ngx_uint_t                  similarity;     /* percent, related */
 
+    ngx_array_t                *llm_providers;  /* qna_llm_provider */
+    ngx_array_t                *planner_names;  /* qna_planner */
+    ngx_array_t                *planners;       /* providers; NULL: builtin */
+    ngx_uint_t                  llm_retries;
+    ngx_uint_t                  llm_corrections;
+
     ngx_str_t                   jwt_secret;     /* qna_auth_jwt_secret_file */
     ngx_str_t                   jwt_issuer;
     ngx_str_t                   jwt_audience;

@@ -37,7 +37,8 @@ static const char  ngx_qna_load_lua[] =
     "  q, s = h[1] or '', h[2] or ''\n"
     "end\n"
     "local qs = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)\n"
-    "return {owner and 1 or 0, q, s, qs}\n";
+    "local ms = redis.call('LRANGE', KEYS[3], -6, -1)\n"
+    "return {owner and 1 or 0, q, s, qs, ms}\n";
 
 static const char  ngx_qna_store_lua[] =
     "local owner = redis.call('HGET', KEYS[1], 'user')\n"
@@ -152,40 +153,33 @@ ngx_qna_session_key(ngx_pool_t *pool, const char *kind, ngx_str_t *a,
 ngx_int_t
 ngx_qna_session_load(ngx_qna_turn_t *t)
 {
-    size_t               len[4];
+    size_t               len[6];
     ngx_int_t            rc;
-    const char          *argv[4];
+    const char          *argv[6];
     ngx_http_request_t  *r = t->request;
     u_char               count[NGX_INT_T_LEN];
 
-    argv[0] = "2";
+    /* numkeys, session, questions, messages, user (ARGV[1]), count */
+    argv[0] = "3";
     len[0] = 1;
     argv[1] = (char *) ngx_qna_session_key(
                   r->pool, "session:", &t->session, "", &len[1]);
     argv[2] = (char *) ngx_qna_session_key(
                   r->pool, "user:", &t->user, ":questions", &len[2]);
-    argv[3] = (char *) count;
-    len[3] = ngx_sprintf(count, "%d", NGX_QNA_QUESTIONS_LOADED) - count;
+    argv[3] = (char *) ngx_qna_session_key(
+                  r->pool, "session:", &t->session, ":messages", &len[3]);
+    argv[4] = (char *) t->user.data;
+    len[4] = t->user.len;
+    argv[5] = (char *) count;
+    len[5] = ngx_sprintf(count, "%d", NGX_QNA_QUESTIONS_LOADED) - count;
 
-    if (argv[1] == NULL || argv[2] == NULL) {
+    if (argv[1] == NULL || argv[2] == NULL || argv[3] == NULL) {
         return NGX_ERROR;
     }
 
-    /* argv: numkeys, session, questions, user (as ARGV[1]), count */
-    {
-        const char  *args[5];
-        size_t       lens[5];
-
-        args[0] = argv[0]; lens[0] = len[0];
-        args[1] = argv[1]; lens[1] = len[1];
-        args[2] = argv[2]; lens[2] = len[2];
-        args[3] = (char *) t->user.data; lens[3] = t->user.len;
-        args[4] = argv[3]; lens[4] = len[3];
-
-        rc = ngx_qna_redis_eval(&t->eval, r->connection->log,
-                                &ngx_qna_load_script, ngx_qna_session_loaded, t,
-                                5, args, lens);
-    }
+    rc = ngx_qna_redis_eval(&t->eval, r->connection->log,
+                            &ngx_qna_load_script, ngx_qna_session_loaded, t,
+                            6, argv, len);
 
     return rc;
 }
@@ -227,7 +221,7 @@ ngx_qna_session_loaded(redisReply *reply, const char *error, void *data)
         return;
     }
 
-    if (reply->elements == 4) {
+    if (reply->elements == 5) {
         e = reply->element[1];
         if (e->type == REDIS_REPLY_STRING && e->len) {
             t->last_question.data = ngx_pnalloc(r->pool, e->len);
@@ -265,6 +259,30 @@ ngx_qna_session_loaded(redisReply *reply, const char *error, void *data)
                 } else {
                     json_decref(q);
                 }
+            }
+        }
+
+        /* the last turns, for a planner that reads them */
+        e = reply->element[4];
+        t->history = json_array();
+
+        if (t->history && e->type == REDIS_REPLY_ARRAY) {
+            for (i = 0; i < e->elements; i++) {
+                if (e->element[i]->type != REDIS_REPLY_STRING) {
+                    continue;
+                }
+
+                q = json_loadb(e->element[i]->str, e->element[i]->len, 0,
+                               NULL);
+
+                if (json_is_object(q)) {
+                    json_array_append_new(t->history,
+                        json_pack("{s:O?, s:O?}",
+                                  "role", json_object_get(q, "role"),
+                                  "content", json_object_get(q, "content")));
+                }
+
+                json_decref(q);
             }
         }
     }

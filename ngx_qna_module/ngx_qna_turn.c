@@ -26,13 +26,13 @@
 #include "ngx_qna_access.h"
 #include "ngx_qna_context.h"
 #include "ngx_qna_http.h"
+#include "ngx_qna_llm.h"
 
 
 #define NGX_QNA_SIMILAR_MAX       3
 
 
 static void ngx_qna_turn_expand(ngx_qna_turn_t *t, const char *family);
-static void ngx_qna_turn_context(ngx_qna_turn_t *t);
 static void ngx_qna_turn_cached(redisReply *reply, const char *error,
     void *data);
 static void ngx_qna_turn_run(ngx_qna_turn_t *t);
@@ -122,16 +122,28 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
 void
 ngx_qna_turn_plan(ngx_qna_turn_t *t)
 {
-    ngx_int_t              rc;
-    ngx_http_request_t    *r = t->request;
-    ngx_qna_plan_error_t   perr;
-    char                   symbol[16];
-
     t->context = json_object();
     if (t->context == NULL) {
         ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    if (ngx_qna_llm_configured(t->request)) {
+        ngx_qna_turn_llm(t, NULL);
+        return;
+    }
+
+    ngx_qna_turn_builtin(t);
+}
+
+
+void
+ngx_qna_turn_builtin(ngx_qna_turn_t *t)
+{
+    ngx_int_t              rc;
+    ngx_http_request_t    *r = t->request;
+    ngx_qna_plan_error_t   perr;
+    char                   symbol[16];
 
     rc = ngx_qna_planner_builtin(r->pool, &t->question, NULL, &t->plan,
                                  &perr);
@@ -278,7 +290,7 @@ ngx_qna_turn_expand(ngx_qna_turn_t *t, const char *family)
 
 /* duplicates and related questions, then the cache or the sandbox */
 
-static void
+void
 ngx_qna_turn_context(ngx_qna_turn_t *t)
 {
     u_char                *p;
@@ -356,6 +368,9 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
 
     params = t->plan.params;
 
+    /* a correction plans again: the previous answer goes */
+    json_decref(t->answer);
+
     t->answer = json_pack("{s:s%, s:s%, s:s%, s:O, s:O, s:s, s:s, s:s%,"
                           " s:s%, s:b, s:O}",
                           "question", t->question.data, t->question.len,
@@ -365,7 +380,7 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
                               t->plan.explanation.len,
                           "mcp_calls", t->plan.mcp_calls,
                           "params", params,
-                          "planner", "builtin",
+                          "planner", t->planner ? t->planner : "builtin",
                           "family", t->plan.family,
                           "execution_id", t->exec_id.data, t->exec_id.len,
                           "session_id", t->session.data, t->session.len,
@@ -375,6 +390,10 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     if (t->answer == NULL) {
         ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
+    }
+
+    if (t->attempts) {
+        json_object_set_new(t->answer, "llm", ngx_qna_turn_llm_info(t));
     }
 
     if (!t->store) {
@@ -506,6 +525,11 @@ ngx_qna_turn_ran(ngx_http_request_t *r, void *data, json_t *answer,
 
     if (error != NULL) {
         t->error = error;
+
+        /* an LLM's script that failed: the LLM is told, and tries again */
+        if (t->llm_planned && ngx_qna_turn_correct(t) == NGX_OK) {
+            return;
+        }
     }
 
     /* on success t->answer is the run's answer, completed */
@@ -564,6 +588,8 @@ ngx_qna_turn_cleanup(void *data)
     if (t->cmd != NULL) {
         ngx_qna_redis_cancel(t->cmd);
     }
+
+    ngx_qna_turn_llm_cleanup(t);
 
     json_decref(t->answer);
     json_decref(t->error);
