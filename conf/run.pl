@@ -14,12 +14,35 @@ $| = 1;
 my $port = $ENV{QNA_PORT} || 8010;
 die "QNA_PORT must be a port number\n" unless $port =~ /^\d+$/ && $port > 0 && $port < 65536;
 
+# an LLM planner from the environment, the builtin planner behind it
+my $http = '';
+if (my $type = $ENV{QNA_LLM_PROVIDER}) {
+    die "QNA_LLM_PROVIDER must be openai, anthropic, ollama or builtin\n"
+        unless $type =~ /^(openai|anthropic|ollama|builtin)$/;
+    if ($type ne 'builtin') {
+        my %base = (openai => 'https://api.openai.com/v1', anthropic => 'https://api.anthropic.com',
+                    ollama => 'http://127.0.0.1:11434');
+        my $url = $ENV{QNA_LLM_BASE_URL} || $base{$type};
+        my $model = $ENV{QNA_LLM_MODEL} or die "QNA_LLM_MODEL is required with QNA_LLM_PROVIDER\n";
+        die "QNA_LLM_BASE_URL must be an http(s) URL\n" unless $url =~ m{^https?://[^\s;'"]+$};
+        die "QNA_LLM_MODEL must be a model name\n" unless $model =~ /^[\w.:\/-]+$/;
+        my $key = '';
+        if (my $f = $ENV{QNA_LLM_API_KEY_FILE}) {
+            die "QNA_LLM_API_KEY_FILE: $f is not readable\n" unless -r $f && $f !~ /[\s;'"]/;
+            $key = " key_file=$f";
+        }
+        $http = "    qna_llm_provider llm $type url=$url model=$model$key;\n"
+              . "    qna_planner llm builtin;\n";
+    }
+}
+
 my $stack = QnA::Stack->new(
     name => 'run',
     dir => "$QnA::Stack::RUNTIME/run",
     port => $port,
     workers => $ENV{QNA_WORKERS} || 'auto',
     execute => 1,
+    nginx_http => $http,
 );
 
 my $stop = 0;

@@ -407,6 +407,15 @@ ngx_qna_llm_attempt(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
     if (a != NULL) {
         json_array_append_new(call->attempts, a);
     }
+
+    if (ngx_strcmp(outcome, "ok") == 0) {
+        p->last_ok = ngx_time();
+        return;
+    }
+
+    p->last_failure = ngx_time();
+    ngx_snprintf((u_char *) p->last_error, sizeof(p->last_error) - 1,
+                 "%s%s%s%Z", outcome, error ? ": " : "", error ? error : "");
 }
 
 

@@ -30,6 +30,11 @@ typedef struct {
     ngx_str_t                   key;        /* from key_file; may be empty */
     ngx_msec_t                  timeout;
     ngx_uint_t                  max_tokens;
+
+    /* what this worker saw last, for GET /models */
+    time_t                      last_ok;
+    time_t                      last_failure;
+    char                        last_error[128];
 } ngx_qna_llm_provider_t;
 
 
@@ -86,6 +91,10 @@ ngx_int_t ngx_qna_llm_answer(ngx_qna_llm_call_t *call,
     ngx_qna_llm_provider_t *p, ngx_qna_curl_t *t, json_t **plan,
     char *why, size_t len);
 json_t *ngx_qna_llm_plan_schema(void);
+
+/* ngx_qna_models.c: GET /models, GET /debug/system-prompt */
+ngx_int_t ngx_qna_models_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_debug_prompt_handler(ngx_http_request_t *r);
 
 /* ngx_qna_prompt.c */
 json_t *ngx_qna_prompt_system(void);

@@ -100,6 +100,20 @@ static ngx_command_t  ngx_qna_commands[] = {
       NGX_QNA_HANDLER_CONVERSATION,
       NULL },
 
+    { ngx_string("qna_models"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_MODELS,
+      NULL },
+
+    { ngx_string("qna_debug_system_prompt"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_DEBUG_PROMPT,
+      NULL },
+
     { ngx_string("qna_debug_mcp_tools"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_qna_set_handler,
@@ -329,6 +343,12 @@ ngx_qna_handler(ngx_http_request_t *r)
 
     case NGX_QNA_HANDLER_CONVERSATION:
         return ngx_qna_conversation_handler(r);
+
+    case NGX_QNA_HANDLER_MODELS:
+        return ngx_qna_models_handler(r);
+
+    case NGX_QNA_HANDLER_DEBUG_PROMPT:
+        return ngx_qna_debug_prompt_handler(r);
 
     default:
         return NGX_DECLINED;

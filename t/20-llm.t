@@ -109,6 +109,20 @@ for my $m (qw(badjson missing badtool)) {
     ok time - $t0 < 3.5, '  at its timeout';
 }
 
+{
+    my $m = is_success($a->http(GET => '/models'), 'GET /models');
+    is_deeply [map { $_->{planner} } @{ $m->{planners} }], ['gpt', 'builtin'], '  the chain in order';
+    is $m->{planners}[0]{model}, 'gpt-mock', '  with the model';
+    is $m->{planners}[0]{status}, 'failing', '  gpt failing after the timeout';
+    like $m->{planners}[0]{last_error}, qr/timeout/, '  saying why';
+    is $m->{planners}[1]{available}, JSON::PP::true, '  builtin always available';
+    unlike $a->http(GET => '/models')->{body}, qr/mock-llm-key/, '  no key in it';
+    my $p = is_success($a->http(GET => '/debug/system-prompt'), 'GET /debug/system-prompt');
+    like $p->{system}, qr/^You write Python scripts/, '  the system prompt';
+    like $p->{system}, qr/- alpaca_market_stocks_bars: /, '  with the tools';
+    is_deeply $p->{answer_schema}{required}, ['python_code', 'explanation', 'mcp_calls'], '  and the answer\'s schema';
+}
+
 # sessions: the last turns go to the planner
 {
     my $d = is_success(ask($a, 'What was the last close of AAPL?'), 'a first turn');
@@ -118,6 +132,7 @@ for my $m (qw(badjson missing badtool)) {
     like $body->{messages}[1]{content}, qr/Earlier in this conversation:\nuser: What was the last close of AAPL\?\nassistant: Last close of AAPL: last_close = /, 'the next turn carries the previous one';
 }
 
+is is_success($a->http(GET => '/models'), 'GET /models again')->{planners}[0]{status}, 'available', '  gpt available after a good answer';
 is_deeply [$a->bad_log_lines], [], 'no alert, crit or emerg';
 $a->stop_nginx;
 $a->stop_sandboxd;
