@@ -51,11 +51,22 @@ typedef struct {
     ngx_uint_t                  phase;     /* of the access handler */
     ngx_int_t                   verdict;   /* of the rate limiter */
     ngx_qna_redis_eval_t       *eval;
+
+    unsigned                    sse:1;     /* answering in events */
+    ngx_event_t                 heartbeat;
 } ngx_qna_ctx_t;
 
 
 ngx_qna_ctx_t *ngx_qna_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_qna_access_init(ngx_conf_t *cf);
+
+/* ngx_qna_sse.c */
+ngx_int_t ngx_qna_sse_wanted(ngx_http_request_t *r);
+ngx_int_t ngx_qna_sse_start(ngx_http_request_t *r);
+ngx_int_t ngx_qna_sse_event(ngx_http_request_t *r, const char *name,
+    json_t *data);
+ngx_int_t ngx_qna_sse_final(ngx_http_request_t *r, const char *name,
+    json_t *body);
 
 /* ngx_qna_auth.c */
 char *ngx_qna_auth_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

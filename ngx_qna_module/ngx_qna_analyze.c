@@ -13,6 +13,7 @@
 #include "ngx_qna_planner.h"
 #include "ngx_qna_sandbox.h"
 #include "ngx_qna_context.h"
+#include "ngx_qna_access.h"
 
 
 
@@ -302,6 +303,7 @@ ngx_qna_analyze_body(ngx_http_request_t *r)
     }
 
     t->request = r;
+    t->sse = ngx_qna_sse_wanted(r);
     t->auto_expand = json_is_true(expand);
     t->no_cache = ngx_qna_http_no_cache(r);
 

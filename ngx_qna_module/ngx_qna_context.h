@@ -35,6 +35,7 @@ typedef struct {
     unsigned                    no_cache:1;
     unsigned                    store:1;      /* Redis is there */
     unsigned                    cache_hit:1;
+    unsigned                    sse:1;        /* answered in events */
 
     /* the session's last turn, and the user's earlier questions */
     ngx_str_t                   last_question;

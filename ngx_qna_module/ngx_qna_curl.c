@@ -528,6 +528,11 @@ ngx_qna_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     t->len += n;
     t->body[t->len] = '\0';
 
+    if (t->on_data) {
+        /* inside libcurl: the callee may read, never call libcurl */
+        t->on_data(t, t->data);
+    }
+
     return n;
 }
 

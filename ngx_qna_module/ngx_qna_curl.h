@@ -27,6 +27,9 @@ typedef struct ngx_qna_curl_s  ngx_qna_curl_t;
  */
 typedef void (*ngx_qna_curl_done_pt)(ngx_qna_curl_t *t, void *data);
 
+/* bytes as they arrive (already appended to t->body), for streams */
+typedef void (*ngx_qna_curl_data_pt)(ngx_qna_curl_t *t, void *data);
+
 
 struct ngx_qna_curl_s {
     CURL                       *easy;
@@ -52,6 +55,7 @@ struct ngx_qna_curl_s {
     char                        error[CURL_ERROR_SIZE];
 
     ngx_qna_curl_done_pt        handler;
+    ngx_qna_curl_data_pt        on_data;    /* NULL: the body at the end */
     void                       *data;
     ngx_log_t                  *log;
 

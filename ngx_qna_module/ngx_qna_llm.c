@@ -460,6 +460,12 @@ ngx_qna_llm_send(ngx_qna_llm_call_t *call)
     json_decref(system);
     json_decref(user);
 
+    call->scanned = 0;
+
+    if (call->on_text) {
+        t->on_data = ngx_qna_llm_stream_data;
+    }
+
     if (rc != NGX_OK || ngx_qna_curl_start(t, ngx_qna_llm_done, call)
                         != NGX_OK)
     {

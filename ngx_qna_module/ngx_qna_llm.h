@@ -42,6 +42,10 @@ typedef struct ngx_qna_llm_call_s  ngx_qna_llm_call_t;
 
 typedef void (*ngx_qna_llm_done_pt)(ngx_qna_llm_call_t *call, void *data);
 
+/* a piece of the plan's text as the provider streams it */
+typedef void (*ngx_qna_llm_text_pt)(ngx_qna_llm_call_t *call, u_char *text,
+    size_t len, void *data);
+
 
 struct ngx_qna_llm_call_s {
     /* what to ask */
@@ -49,6 +53,7 @@ struct ngx_qna_llm_call_s {
     ngx_str_t                   question;
     json_t                     *history;    /* [{role, content}], or NULL */
     json_t                     *feedback;   /* {python_code, error}, or NULL */
+    ngx_qna_llm_text_pt         on_text;    /* not NULL: ask for a stream */
 
     /* what came back */
     ngx_qna_llm_provider_t     *provider;   /* NULL: none answered */
@@ -68,6 +73,7 @@ struct ngx_qna_llm_call_s {
     char                        reask[256]; /* why the answer was refused */
     ngx_uint_t                  timed_out;
     ngx_msec_t                  sent;
+    size_t                      scanned;    /* of the stream, in bytes */
     ngx_qna_curl_t             *transfer;
     ngx_event_t                 retry;
     ngx_qna_llm_done_pt         handler;
@@ -91,6 +97,7 @@ ngx_int_t ngx_qna_llm_answer(ngx_qna_llm_call_t *call,
     ngx_qna_llm_provider_t *p, ngx_qna_curl_t *t, json_t **plan,
     char *why, size_t len);
 json_t *ngx_qna_llm_plan_schema(void);
+void ngx_qna_llm_stream_data(ngx_qna_curl_t *t, void *data);
 
 /* ngx_qna_models.c: GET /models, GET /debug/system-prompt */
 ngx_int_t ngx_qna_models_handler(ngx_http_request_t *r);

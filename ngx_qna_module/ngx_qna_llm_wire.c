@@ -9,6 +9,12 @@
  *   ollama     POST {url}/api/chat, "format": the schema;
  *              message.content
  *
+ * Streamed (when the client follows the plan as it is written): OpenAI's
+ * "data:" chunks of delta.content ending with [DONE], Anthropic's events
+ * with input_json_delta pieces of the tool's input, Ollama's NDJSON lines
+ * of message.content.  Pieces go to the caller as they come; the whole
+ * stream is read again at its end for the plan and the token counts.
+ *
  * The answer's text may still come in code fences or with words around
  * it: the JSON object is taken from between its first "{" and last "}".
  */
@@ -20,6 +26,11 @@
 
 
 #define NGX_QNA_ANTHROPIC_VERSION  "2023-06-01"
+
+
+static json_t *ngx_qna_llm_object(const char *text, size_t len);
+static json_t *ngx_qna_llm_stream_answer(ngx_qna_llm_call_t *call,
+    ngx_qna_llm_provider_t *p, ngx_qna_curl_t *t, ngx_uint_t *complete);
 
 
 json_t *
@@ -100,6 +111,15 @@ ngx_qna_llm_request(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
         return NGX_ERROR;
     }
 
+    if (call->on_text) {
+        json_object_set_new(body, "stream", json_true());
+
+        if (p->type == NGX_QNA_LLM_OPENAI) {
+            json_object_set_new(body, "stream_options",
+                                json_pack("{s:b}", "include_usage", 1));
+        }
+    }
+
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
 
@@ -177,10 +197,36 @@ ngx_int_t
 ngx_qna_llm_answer(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
     ngx_qna_curl_t *t, json_t **plan, char *why, size_t len)
 {
-    size_t   i;
-    json_t  *body, *text, *usage, *block, *in, *out;
+    size_t       i;
+    json_t      *body, *text, *usage, *block, *in, *out;
+    ngx_uint_t   complete;
 
     *plan = NULL;
+
+    if (call->on_text && t->body
+        && ngx_strncasecmp((u_char *) t->content_type,
+                           (u_char *) "application/json", 16) != 0)
+    {
+        *plan = ngx_qna_llm_stream_answer(call, p, t, &complete);
+
+        if (!complete) {
+            json_decref(*plan);
+            *plan = NULL;
+            ngx_snprintf((u_char *) why, len, "the stream ended before its "
+                         "end%Z");
+            return NGX_DECLINED;
+        }
+
+        if (!json_is_object(*plan)) {
+            json_decref(*plan);
+            *plan = NULL;
+            ngx_snprintf((u_char *) why, len, "the stream holds no JSON "
+                         "object%Z");
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+    }
 
     body = t->body ? json_loadb((char *) t->body, t->len, 0, NULL) : NULL;
     if (body == NULL) {
@@ -251,4 +297,206 @@ ngx_qna_llm_answer(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * One line of a stream: the piece of text it carries (*text), and token
+ * counts.  Returns the parsed line (the caller frees it) or NULL.
+ */
+
+static json_t *
+ngx_qna_llm_stream_line(ngx_qna_llm_provider_t *p, u_char *line, size_t len,
+    json_t **text)
+{
+    json_t  *j, *delta;
+
+    *text = NULL;
+
+    if (p->type != NGX_QNA_LLM_OLLAMA) {
+        /* server-sent events: "data: {...}" */
+        if (len < 6 || ngx_strncmp(line, "data:", 5) != 0) {
+            return NULL;
+        }
+
+        line += 5;
+        len -= 5;
+
+        while (len && *line == ' ') {
+            line++;
+            len--;
+        }
+    }
+
+    j = json_loadb((char *) line, len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+
+    switch (p->type) {
+
+    case NGX_QNA_LLM_ANTHROPIC:
+        delta = json_object_get(j, "delta");
+
+        if (json_is_string(json_object_get(delta, "partial_json"))) {
+            *text = json_object_get(delta, "partial_json");
+
+        } else if (json_is_string(json_object_get(delta, "text"))) {
+            *text = json_object_get(delta, "text");
+        }
+
+        break;
+
+    case NGX_QNA_LLM_OLLAMA:
+        *text = json_object_get(json_object_get(j, "message"), "content");
+        break;
+
+    default:
+        *text = json_object_get(json_object_get(
+                    json_array_get(json_object_get(j, "choices"), 0),
+                    "delta"), "content");
+        break;
+    }
+
+    if (!json_is_string(*text)) {
+        *text = NULL;
+    }
+
+    return j;
+}
+
+
+/* the stream's new complete lines, their pieces handed on */
+
+void
+ngx_qna_llm_stream_data(ngx_qna_curl_t *t, void *data)
+{
+    ngx_qna_llm_call_t *call = data;
+
+    u_char                  *p, *end, *nl;
+    json_t                  *j, *text;
+    ngx_qna_main_conf_t     *qmcf;
+    ngx_qna_llm_provider_t **link;
+
+    if (t->status != 0 && t->status != 200) {
+        return;
+    }
+
+    qmcf = ngx_http_get_module_main_conf(call->request, ngx_http_qna_module);
+    link = qmcf->planners->elts;
+
+    p = t->body + call->scanned;
+    end = t->body + t->len;
+
+    while ((nl = ngx_strlchr(p, end, '\n')) != NULL) {
+        j = ngx_qna_llm_stream_line(link[call->link], p, nl - p, &text);
+
+        if (text != NULL && json_string_length(text)) {
+            call->on_text(call, (u_char *) json_string_value(text),
+                          json_string_length(text), call->data);
+        }
+
+        json_decref(j);
+        p = nl + 1;
+    }
+
+    call->scanned = p - t->body;
+}
+
+
+/* a whole stream: the text it carried, and the counts at its end */
+
+static json_t *
+ngx_qna_llm_stream_answer(ngx_qna_llm_call_t *call,
+    ngx_qna_llm_provider_t *p, ngx_qna_curl_t *t, ngx_uint_t *complete)
+{
+    u_char  *s, *end, *nl, *out, *o;
+    json_t  *j, *text, *usage, *v, *plan;
+
+    *complete = 0;
+
+    out = ngx_alloc(t->len + 1, ngx_cycle->log);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    o = out;
+    s = t->body;
+    end = t->body + t->len;
+
+    while (s < end) {
+        nl = ngx_strlchr(s, end, '\n');
+        if (nl == NULL) {
+            nl = end;
+        }
+
+        if (nl - s >= 12 && ngx_strncmp(s, "data: [DONE]", 12) == 0) {
+            *complete = 1;
+        }
+
+        j = ngx_qna_llm_stream_line(p, s, nl - s, &text);
+
+        if (text != NULL) {
+            o = ngx_cpymem(o, json_string_value(text),
+                           json_string_length(text));
+        }
+
+        if (j != NULL) {
+            usage = json_object_get(j, "usage");
+
+            v = json_object_get(usage, "prompt_tokens");
+            if (json_is_integer(v)) {
+                call->prompt_tokens += json_integer_value(v);
+            }
+
+            v = json_object_get(usage, "completion_tokens");
+            if (json_is_integer(v)) {
+                call->completion_tokens += json_integer_value(v);
+            }
+
+            /* Anthropic: message_start's input, message_delta's output */
+            v = json_object_get(json_object_get(json_object_get(j,
+                                "message"), "usage"), "input_tokens");
+            if (json_is_integer(v)) {
+                call->prompt_tokens += json_integer_value(v);
+            }
+
+            v = json_object_get(usage, "output_tokens");
+            if (json_is_integer(v)) {
+                call->completion_tokens += json_integer_value(v);
+            }
+
+            if (json_is_string(json_object_get(j, "type"))
+                && ngx_strcmp(json_string_value(json_object_get(j, "type")),
+                              "message_stop") == 0)
+            {
+                *complete = 1;
+            }
+
+            /* Ollama: the last line says done */
+            if (json_is_true(json_object_get(j, "done"))) {
+                *complete = 1;
+
+                v = json_object_get(j, "prompt_eval_count");
+                if (json_is_integer(v)) {
+                    call->prompt_tokens += json_integer_value(v);
+                }
+
+                v = json_object_get(j, "eval_count");
+                if (json_is_integer(v)) {
+                    call->completion_tokens += json_integer_value(v);
+                }
+            }
+
+            json_decref(j);
+        }
+
+        s = nl + 1;
+    }
+
+    plan = ngx_qna_llm_object((char *) out, o - out);
+    ngx_free(out);
+
+    return plan;
 }

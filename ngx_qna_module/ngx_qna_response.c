@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 #include "ngx_qna_module.h"
 #include "ngx_qna_http.h"
+#include "ngx_qna_access.h"
 
 
 typedef struct {
@@ -161,9 +162,26 @@ ngx_qna_json_now(void)
 static ngx_int_t
 ngx_qna_send(ngx_http_request_t *r, ngx_uint_t status, json_t *body)
 {
-    ngx_str_t    text, rid;
+    ngx_str_t       text, rid;
+    ngx_qna_ctx_t  *ctx;
 
     rid = ngx_qna_request_id(r);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
+
+    if (ctx != NULL && ctx->sse) {
+        /* the headers went with the first event: the envelope is the last */
+        if (json_object_set_new(body, "timestamp", ngx_qna_json_now()) != 0
+            || json_object_set_new(body, "request_id",
+                                   ngx_qna_json_str(&rid)) != 0)
+        {
+            json_decref(body);
+            return NGX_ERROR;
+        }
+
+        return ngx_qna_sse_final(r, status < NGX_HTTP_SPECIAL_RESPONSE
+                                    ? "result" : "error", body);
+    }
 
     if (json_object_set_new(body, "timestamp", ngx_qna_json_now()) != 0
         || json_object_set_new(body, "request_id", ngx_qna_json_str(&rid))

@@ -27,6 +27,7 @@
 #include "ngx_qna_context.h"
 #include "ngx_qna_http.h"
 #include "ngx_qna_llm.h"
+#include "ngx_qna_access.h"
 
 
 #define NGX_QNA_SIMILAR_MAX       3
@@ -68,6 +69,7 @@ void
 ngx_qna_turn_begin(ngx_qna_turn_t *t)
 {
     u_char               *norm;
+    ngx_str_t             rid;
     ngx_qna_ctx_t        *ctx;
     ngx_pool_cleanup_t   *cln;
     ngx_http_request_t   *r = t->request;
@@ -102,6 +104,21 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
         }
 
         t->new_session = 1;
+    }
+
+    if (t->sse) {
+        if (ngx_qna_sse_start(r) != NGX_OK) {
+            ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        rid = ngx_qna_request_id(r);
+
+        (void) ngx_qna_sse_event(r, "accepted",
+                   json_pack("{s:s%, s:s%, s:s%}",
+                             "request_id", rid.data, rid.len,
+                             "session_id", t->session.data, t->session.len,
+                             "question", t->question.data, t->question.len));
     }
 
     t->store = (ngx_qna_redis_conf() != NULL);
@@ -396,6 +413,18 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
         json_object_set_new(t->answer, "llm", ngx_qna_turn_llm_info(t));
     }
 
+    if (t->sse) {
+        (void) ngx_qna_sse_event(r, "validated",
+                   json_pack("{s:s, s:s, s:O, s:s%, s:s%}",
+                             "planner", t->planner ? t->planner : "builtin",
+                             "family", t->plan.family,
+                             "mcp_calls", t->plan.mcp_calls,
+                             "python_code", t->plan.script.data,
+                                 t->plan.script.len,
+                             "explanation", t->plan.explanation.data,
+                                 t->plan.explanation.len));
+    }
+
     if (!t->store) {
         json_object_set_new(t->answer, "session_stored", json_false());
         ngx_qna_turn_run(t);
@@ -512,6 +541,12 @@ ngx_qna_turn_run(ngx_qna_turn_t *t)
     args.after = ngx_qna_turn_ran;
     args.after_data = t;
 
+    if (t->sse) {
+        (void) ngx_qna_sse_event(r, "execution_started",
+                   json_pack("{s:s%}", "execution_id", t->exec_id.data,
+                             t->exec_id.len));
+    }
+
     /* the run holds its own reference to the answer */
     ngx_qna_run_script(r, json_incref(t->answer), &args);
 }
@@ -547,7 +582,8 @@ ngx_qna_turn_ran(ngx_http_request_t *r, void *data, json_t *answer,
 void
 ngx_qna_turn_respond(ngx_qna_turn_t *t)
 {
-    json_t              *meta;
+    size_t               i;
+    json_t              *meta, *call;
     ngx_int_t            rc;
     ngx_http_request_t  *r = t->request;
 
@@ -564,6 +600,13 @@ ngx_qna_turn_respond(ngx_qna_turn_t *t)
         json_object_set_new(meta, "cache_hit", json_false());
     }
 
+    if (t->sse) {
+        /* the calls as sandboxd recorded them, before the result */
+        json_array_foreach(json_object_get(meta, "mcp_calls_made"), i, call) {
+            (void) ngx_qna_sse_event(r, "mcp_call", json_incref(call));
+        }
+    }
+
     rc = ngx_qna_send_data(r, json_incref(t->answer));
     ngx_http_finalize_request(r, rc);
 }
@@ -572,6 +615,16 @@ ngx_qna_turn_respond(ngx_qna_turn_t *t)
 void
 ngx_qna_turn_fail(ngx_qna_turn_t *t, ngx_int_t rc)
 {
+    ngx_qna_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(t->request, ngx_http_qna_module);
+
+    if (ctx != NULL && ctx->sse && rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        /* the headers are gone: the failure is the stream's last event */
+        rc = ngx_qna_send_error(t->request, NGX_QNA_INTERNAL_ERROR, NULL,
+                                NULL, NULL);
+    }
+
     ngx_http_finalize_request(t->request, rc);
 }
 

@@ -13,9 +13,12 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_context.h"
 #include "ngx_qna_llm.h"
+#include "ngx_qna_access.h"
 
 
 static void ngx_qna_turn_llm_done(ngx_qna_llm_call_t *call, void *data);
+static void ngx_qna_turn_llm_text(ngx_qna_llm_call_t *call, u_char *text,
+    size_t len, void *data);
 
 
 void
@@ -38,6 +41,11 @@ ngx_qna_turn_llm(ngx_qna_turn_t *t, json_t *feedback)
     call->handler = ngx_qna_turn_llm_done;
     call->data = t;
 
+    if (t->sse) {
+        /* the plan's text to the client as the model writes it */
+        call->on_text = ngx_qna_turn_llm_text;
+    }
+
     t->llm = call;
 
     /* the client may leave while the model thinks: see the cleanup */
@@ -48,6 +56,27 @@ ngx_qna_turn_llm(ngx_qna_turn_t *t, json_t *feedback)
         json_decref(feedback);
         ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
+}
+
+
+static void
+ngx_qna_turn_llm_text(ngx_qna_llm_call_t *call, u_char *text, size_t len,
+    void *data)
+{
+    ngx_qna_turn_t *t = data;
+
+    ngx_qna_llm_provider_t  **link;
+    ngx_qna_main_conf_t      *qmcf;
+
+    qmcf = ngx_http_get_module_main_conf(t->request, ngx_http_qna_module);
+    link = qmcf->planners->elts;
+
+    (void) ngx_qna_sse_event(t->request, "plan",
+               json_pack("{s:s%, s:s%, s:I}",
+                         "planner", link[call->link]->name.data,
+                             link[call->link]->name.len,
+                         "text", text, len,
+                         "correction", (json_int_t) t->corrections));
 }
 
 

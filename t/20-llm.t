@@ -132,6 +132,71 @@ for my $m (qw(badjson missing badtool)) {
     like $body->{messages}[1]{content}, qr/Earlier in this conversation:\nuser: What was the last close of AAPL\?\nassistant: Last close of AAPL: last_close = /, 'the next turn carries the previous one';
 }
 
+# live progress: server-sent events
+sub events {
+    my ($s, $q) = @_;
+    my $r = $s->http(POST => '/analyze', json => { question => $q },
+                     headers => { Accept => 'text/event-stream', 'Cache-Control' => 'no-cache' });
+    my $body = $r->{body};
+    my $plain = '';
+    if (($r->{headers}{'transfer-encoding'} // '') =~ /chunked/) {
+        while ($body =~ s/^([0-9a-f]+)\r\n//i) {
+            my $n = hex $1;
+            last if $n == 0;
+            $plain .= substr($body, 0, $n, '');
+            $body =~ s/^\r\n//;
+        }
+    } else {
+        $plain = $body;
+    }
+    my @ev;
+    for my $block (split /\n\n/, $plain) {
+        my ($name) = $block =~ /^event: (\S+)$/m or next;
+        my ($data) = $block =~ /^data: (.*)$/m;
+        push @ev, [$name, QnA::Stack::json()->decode($data)];
+    }
+    return ($r, @ev);
+}
+
+{
+    my ($r, @ev) = events($a, 'What was the last close of AAPL?');
+    is $r->{status}, 200, 'Accept: text/event-stream: 200';
+    like $r->{headers}{'content-type'}, qr{^text/event-stream}, '  an event stream';
+    is $r->{headers}{'x-accel-buffering'}, 'no', '  unbuffered';
+    my @names = map { $_->[0] } @ev;
+    my @seq = grep { $_ ne 'plan' || 1 } @names;
+    is $names[0], 'accepted', '  accepted first';
+    ok scalar(grep { $_ eq 'plan' } @names) >= 3, '  the plan as the model streams it (' . scalar(grep { $_ eq 'plan' } @names) . ' pieces)';
+    my $text = join '', map { $_->[1]{text} } grep { $_->[0] eq 'plan' } @ev;
+    my $plan = QnA::Stack::json()->decode($text);
+    like $plan->{python_code}, qr/mcp_client\.call/, '  the pieces make the plan';
+    my @rest = grep { $_ ne 'plan' } @names;
+    is_deeply \@rest, [qw(accepted validated execution_started mcp_call result done)], '  then validated, execution_started, mcp_call, result, done';
+    my ($result) = map { $_->[1] } grep { $_->[0] eq 'result' } @ev;
+    is $result->{success}, JSON::PP::true, '  the result is the whole envelope';
+    is $result->{data}{result}{body}[0]{value}, $want_close, '  with the answer';
+    is $result->{data}{llm}{usage}{prompt_tokens}, 812, '  and the tokens of the stream';
+    my ($mcp) = map { $_->[1] } grep { $_->[0] eq 'mcp_call' } @ev;
+    is $mcp->{tool}, 'alpaca_market_stocks_bars', '  the tool call';
+
+    ($r, @ev) = events($a, 'What is the price of AAPL? [truncated]');
+    ($result) = map { $_->[1] } grep { $_->[0] eq 'result' } @ev;
+    is $result->{data}{planner}, 'builtin', 'a stream cut short, every try: the builtin planner answers';
+    ok scalar(grep { $_->{outcome} eq 'retry' } @{ $result->{data}{llm}{attempts} }) >= 1, '  after retries';
+}
+
+# a client that leaves while the model thinks: everything stops
+{
+    my $sock = $a->connect;
+    $a->send_request($sock, POST => '/analyze', json => { question => 'Last close of AAPL? [sleep2]' },
+                     headers => { Accept => 'text/event-stream', 'Cache-Control' => 'no-cache' });
+    sleep 0.5;
+    close $sock;
+    sleep 0.3;
+    like $a->error_log, qr/client prematurely closed connection|client closed/, 'a client that leaves is noticed';
+    is_success(ask($a, 'What was the last close of AAPL?'), '  and the worker answers the next');
+}
+
 is is_success($a->http(GET => '/models'), 'GET /models again')->{planners}[0]{status}, 'available', '  gpt available after a good answer';
 is_deeply [$a->bad_log_lines], [], 'no alert, crit or emerg';
 $a->stop_nginx;
@@ -161,6 +226,11 @@ $b->stop_sandboxd;
 my $c = stack('llm-c', 'gpt');
 $c->start;
 is_error(ask($c, 'Last close of AAPL? [500]'), 502, 'LLM_UNAVAILABLE', 'no link left: LLM_UNAVAILABLE');
+{
+    my ($r, @ev) = events($c, 'Last close of AAPL? [500]');
+    is_deeply [map { $_->[0] } @ev], [qw(accepted error done)], 'in events: accepted, error, done';
+    is $ev[1][1]{error}{code}, 'LLM_UNAVAILABLE', '  the error envelope';
+}
 my $r = ask($c, 'Last close of AAPL? [slow]');
 is_error($r, 504, 'LLM_TIMEOUT', 'no link left after a timeout: LLM_TIMEOUT');
 is $r->{json}{error}{details}{attempts}[0]{outcome}, 'timeout', '  the attempts in details';
