@@ -213,6 +213,18 @@ $b->start;
     $d = is_success(ask($b, 'Last close of AAPL? [claude401]'), 'claude refused: the next provider');
     is $d->{planner}, 'local', '  ollama answered';
     is_deeply $d->{llm}{usage}, { prompt_tokens => 700, completion_tokens => 90 }, '  with its counts';
+    my ($r, @ev) = events($b, 'Last close of AAPL?');
+    my $text = join '', map { $_->[1]{text} } grep { $_->[0] eq 'plan' } @ev;
+    ok scalar(grep { $_->[0] eq 'plan' } @ev) >= 3, 'anthropic streams the tool input in pieces';
+    like QnA::Stack::json()->decode($text)->{python_code}, qr/mcp_client/, '  which make the plan';
+    my ($res) = map { $_->[1] } grep { $_->[0] eq 'result' } @ev;
+    is_deeply $res->{data}{llm}{usage}, { prompt_tokens => 901, completion_tokens => 88 }, '  tokens from message_start and message_delta';
+    ($r, @ev) = events($b, 'Last close of AAPL? [claude401]');
+    ($res) = map { $_->[1] } grep { $_->[0] eq 'result' } @ev;
+    is $res->{data}{planner}, 'local', 'ollama streams NDJSON';
+    ok scalar(grep { $_->[0] eq 'plan' && $_->[1]{planner} eq 'local' } @ev) >= 3, '  in pieces';
+    is_deeply $res->{data}{llm}{usage}, { prompt_tokens => 700, completion_tokens => 90 }, '  counts from the last line';
+
     my ($req) = grep { $_->{path} eq '/v1/messages' } llm_log();
     my $body = QnA::Stack::json()->decode($req->{body});
     is $body->{tool_choice}{name}, 'submit_plan', 'the Anthropic request forces the plan tool';

@@ -3,7 +3,8 @@
 #   POST /v1/chat/completions   OpenAI (and vLLM, llama.cpp): choices[0].message.content,
 #                               usage; "stream": true gives data: chunks and [DONE]
 #   POST /v1/messages           Anthropic: x-api-key, anthropic-version; the plan as
-#                               a forced tool_use; usage; stream: SSE events
+#                               a forced tool_use; usage; stream: message_start,
+#                               content_block_delta (input_json_delta) ... message_stop
 #   POST /api/chat              Ollama: message.content, prompt_eval_count, eval_count;
 #                               stream: NDJSON
 #
@@ -212,6 +213,23 @@ sub answer {
         my $input = $plan;
         if ($question =~ /\[badjson\]/ && $text =~ /^\{"python_code": "x = $/) {
             $input = { explanation => 'broken' };
+        }
+        if ($stream) {
+            # the tool's input as input_json_delta pieces, between the
+            # message's start (input tokens) and its delta (output tokens)
+            my $json_text = $json->encode($input);
+            my $ev = sub { my ($t, $d) = @_; "event: $t\ndata: " . $json->encode({ type => $t, %$d }) . "\n\n" };
+            my $out = $ev->('message_start', { message => { id => 'msg_mock', role => 'assistant',
+                                                             usage => { input_tokens => 901, output_tokens => 1 } } });
+            $out .= $ev->('content_block_start', { index => 0, content_block => { type => 'tool_use', id => 'toolu_1',
+                                                                                 name => 'submit_plan', input => {} } });
+            $out .= $ev->('ping', {});
+            $out .= $ev->('content_block_delta', { index => 0, delta => { type => 'input_json_delta', partial_json => $_ } })
+                for ($json_text =~ /(.{1,16})/gs);
+            $out .= $ev->('content_block_stop', { index => 0 });
+            $out .= $ev->('message_delta', { delta => { stop_reason => 'tool_use' }, usage => { output_tokens => 88 } });
+            $out .= $ev->('message_stop', {});
+            return print_stream($c, $out, 'text/event-stream');
         }
         reply($c, 200, $json->encode({ id => 'msg_mock', type => 'message', role => 'assistant', model => $req->{model},
             content => [{ type => 'tool_use', id => 'toolu_1', name => 'submit_plan', input => $input }],
