@@ -23,6 +23,8 @@ typedef struct {
     ngx_msec_t                  timeout;
     ngx_qna_run_after_pt        after;
     void                       *after_data;
+    void                      (*progress)(ngx_http_request_t *r,
+                                          json_t *event, void *data);
 } ngx_qna_run_t;
 
 
@@ -30,6 +32,8 @@ static void ngx_qna_analyze_body(ngx_http_request_t *r);
 static void ngx_qna_run_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
     json_t *reply, void *data);
 static void ngx_qna_run_cleanup(void *data);
+static void ngx_qna_run_progress(ngx_http_request_t *r, json_t *event,
+    void *data);
 
 
 ngx_int_t
@@ -365,6 +369,7 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
     run->timeout = args->timeout;
     run->after = args->after;
     run->after_data = args->after_data;
+    run->progress = args->progress;
     cln->handler = ngx_qna_run_cleanup;
     cln->data = run;
 
@@ -398,9 +403,20 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
     r->read_event_handler = ngx_http_test_reading;
 
     /* sandboxd enforces the timeout; ours only covers sandboxd itself */
-    rc = ngx_qna_sandbox_call(r, qlcf->sandbox, msg,
-                              args->timeout + qlcf->sandbox_timeout,
-                              ngx_qna_run_done, run);
+    if (args->progress
+        && json_object_set_new(msg, "progress", json_true()) != 0)
+    {
+        json_decref(msg);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_qna_sandbox_call_progress(r, qlcf->sandbox, msg,
+                                       args->timeout + qlcf->sandbox_timeout,
+                                       ngx_qna_run_done,
+                                       args->progress ? ngx_qna_run_progress
+                                                      : NULL,
+                                       run);
     json_decref(msg);
 
     if (rc == NGX_DECLINED) {
@@ -425,6 +441,15 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
     }
 
     /* do not touch r from here: ngx_qna_run_done may have run already */
+}
+
+
+static void
+ngx_qna_run_progress(ngx_http_request_t *r, json_t *event, void *data)
+{
+    ngx_qna_run_t *run = data;
+
+    run->progress(r, event, run->after_data);
 }
 
 

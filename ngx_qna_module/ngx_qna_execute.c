@@ -252,6 +252,7 @@ ngx_qna_execute_body(ngx_http_request_t *r)
     args.memory = (ngx_uint_t) memory;
     args.after = NULL;
     args.after_data = NULL;
+    args.progress = NULL;
 
     ngx_qna_run_script(r, answer, &args);
 

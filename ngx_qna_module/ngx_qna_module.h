@@ -151,6 +151,8 @@ typedef struct {
     ngx_uint_t                  memory;        /* MB */
     ngx_qna_run_after_pt        after;         /* NULL: answer at once */
     void                       *after_data;
+    void                      (*progress)(ngx_http_request_t *r,
+                                          json_t *event, void *data);
 } ngx_qna_run_args_t;
 
 void ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,

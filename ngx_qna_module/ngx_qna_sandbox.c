@@ -28,10 +28,12 @@ typedef struct {
     size_t                      in_got;
 
     ngx_qna_sandbox_done_pt     done;
+    ngx_qna_sandbox_progress_pt progress;
     void                       *data;
 
     unsigned                    finished:1;
 } ngx_qna_sandbox_ctx_t;
+
 
 
 static ngx_int_t ngx_qna_sandbox_connect(ngx_qna_sandbox_ctx_t *ctx,
@@ -47,6 +49,16 @@ ngx_int_t
 ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
     json_t *message, ngx_msec_t timeout, ngx_qna_sandbox_done_pt done,
     void *data)
+{
+    return ngx_qna_sandbox_call_progress(r, addr, message, timeout, done,
+                                         NULL, data);
+}
+
+
+ngx_int_t
+ngx_qna_sandbox_call_progress(ngx_http_request_t *r, ngx_addr_t *addr,
+    json_t *message, ngx_msec_t timeout, ngx_qna_sandbox_done_pt done,
+    ngx_qna_sandbox_progress_pt progress, void *data)
 {
     u_char                 *p;
     size_t                  len;
@@ -84,6 +96,7 @@ ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
 
     ctx->request = r;
     ctx->done = done;
+    ctx->progress = progress;
     ctx->data = data;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -273,6 +286,8 @@ ngx_qna_sandbox_read_handler(ngx_event_t *rev)
         return;
     }
 
+next:
+
     /* drain until the socket would block: events are edge-triggered */
 
     while (ctx->hdr_got < 4) {
@@ -333,6 +348,25 @@ ngx_qna_sandbox_read_handler(ngx_event_t *rev)
         json_decref(reply);
         ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_BAD_REPLY, NULL);
         return;
+    }
+
+    if (json_is_string(json_object_get(reply, "op"))
+        && ngx_strcmp(json_string_value(json_object_get(reply, "op")),
+                      "progress") == 0)
+    {
+        /* a step of the execution; the answer is still to come */
+        if (ctx->progress) {
+            ctx->progress(ctx->request, reply, ctx->data);
+        }
+
+        json_decref(reply);
+
+        ctx->hdr_got = 0;
+        ctx->in = NULL;
+        ctx->in_len = 0;
+        ctx->in_got = 0;
+
+        goto next;
     }
 
     ngx_qna_sandbox_finish(ctx, NGX_QNA_SANDBOX_OK, reply);

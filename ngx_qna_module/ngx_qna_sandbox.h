@@ -41,5 +41,17 @@ ngx_int_t ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
     json_t *message, ngx_msec_t timeout, ngx_qna_sandbox_done_pt done,
     void *data);
 
+/*
+ * A progress frame ({"op": "progress", ...}, asked for with "progress":
+ * true) before the answer; "event" is borrowed for the call.
+ */
+typedef void (*ngx_qna_sandbox_progress_pt)(ngx_http_request_t *r,
+    json_t *event, void *data);
+
+ngx_int_t ngx_qna_sandbox_call_progress(ngx_http_request_t *r,
+    ngx_addr_t *addr, json_t *message, ngx_msec_t timeout,
+    ngx_qna_sandbox_done_pt done, ngx_qna_sandbox_progress_pt progress,
+    void *data);
+
 
 #endif /* _NGX_QNA_SANDBOX_H_INCLUDED_ */

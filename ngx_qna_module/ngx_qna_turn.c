@@ -37,6 +37,8 @@ static void ngx_qna_turn_expand(ngx_qna_turn_t *t, const char *family);
 static void ngx_qna_turn_cached(redisReply *reply, const char *error,
     void *data);
 static void ngx_qna_turn_run(ngx_qna_turn_t *t);
+static void ngx_qna_turn_progress(ngx_http_request_t *r, json_t *event,
+    void *data);
 static void ngx_qna_turn_ran(ngx_http_request_t *r, void *data,
     json_t *answer, json_t *error);
 static void ngx_qna_turn_cleanup(void *data);
@@ -540,6 +542,7 @@ ngx_qna_turn_run(ngx_qna_turn_t *t)
     args.memory = qlcf->exec_memory;
     args.after = ngx_qna_turn_ran;
     args.after_data = t;
+    args.progress = t->sse ? ngx_qna_turn_progress : NULL;
 
     if (t->sse) {
         (void) ngx_qna_sse_event(r, "execution_started",
@@ -549,6 +552,21 @@ ngx_qna_turn_run(ngx_qna_turn_t *t)
 
     /* the run holds its own reference to the answer */
     ngx_qna_run_script(r, json_incref(t->answer), &args);
+}
+
+
+/* sandboxd tells of each tool call as it ends: an mcp_call event */
+
+static void
+ngx_qna_turn_progress(ngx_http_request_t *r, json_t *event, void *data)
+{
+    json_t  *call;
+
+    call = json_object_get(event, "call");
+
+    if (json_is_object(call)) {
+        (void) ngx_qna_sse_event(r, "mcp_call", json_incref(call));
+    }
 }
 
 
@@ -600,8 +618,8 @@ ngx_qna_turn_respond(ngx_qna_turn_t *t)
         json_object_set_new(meta, "cache_hit", json_false());
     }
 
-    if (t->sse) {
-        /* the calls as sandboxd recorded them, before the result */
+    if (t->sse && t->cache_hit) {
+        /* no execution told of its calls: the recorded ones, before it */
         json_array_foreach(json_object_get(meta, "mcp_calls_made"), i, call) {
             (void) ngx_qna_sse_event(r, "mcp_call", json_incref(call));
         }

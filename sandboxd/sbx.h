@@ -113,6 +113,7 @@ struct sbx_exec_s {
 
     json_t                     *final;
     json_t                     *calls;         /* [{tool, duration_ms}] */
+    int                         progress;      /* each call told at once */
     json_t                     *sources;
     int                         call_count;
     int                         max_calls;
@@ -177,6 +178,7 @@ int sbx_event_add(sbx_event_t *ev, uint32_t events);
 int sbx_event_mod(sbx_event_t *ev, uint32_t events);
 void sbx_event_del(sbx_event_t *ev);
 void sbx_defer_free(void *p);
+void sbx_client_progress(sbx_client_t *cl, json_t *event);
 void sbx_client_reply(sbx_client_t *cl, json_t *reply);
 void sbx_client_set_exec(sbx_client_t *cl, sbx_exec_t *ex);
 
@@ -186,6 +188,8 @@ int sbx_conf_load(const char *path, sbx_conf_t *conf);
 /* sbx_frame.c: 1 done, 0 again, -1 error or EOF */
 int sbx_frame_read(int fd, sbx_frame_in_t *in);
 int sbx_frame_write(int fd, sbx_frame_out_t *out);
+int sbx_frame_append(sbx_frame_out_t *out, const char *data, size_t len);
+int sbx_frame_append_json(sbx_frame_out_t *out, json_t *json);
 int sbx_frame_set(sbx_frame_out_t *out, const char *data, size_t len);
 int sbx_frame_set_json(sbx_frame_out_t *out, json_t *json);
 void sbx_frame_in_reset(sbx_frame_in_t *in);

@@ -345,6 +345,14 @@ sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer)
                            : json_string_value(json_object_get(answer,
                                                                "code"))));
 
+    if (ex->progress && ex->client != NULL) {
+        sbx_client_progress(ex->client,
+            json_pack("{s:s, s:s, s:O}", "op", "progress", "event",
+                      "mcp_call", "call",
+                      json_array_get(ex->calls,
+                                     json_array_size(ex->calls) - 1)));
+    }
+
     src = json_object_get(json_object_get(json_object_get(answer, "value"),
                                           "metadata"), "source");
 

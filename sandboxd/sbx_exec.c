@@ -117,6 +117,9 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
         return;
     }
 
+    /* the client asked to hear of each tool call as it ends */
+    ex->progress = json_is_true(json_object_get(req, "progress"));
+
     ex->client = cl;
     ex->req = req;
     ex->chan.fd = -1;

@@ -140,6 +140,37 @@ sbx_frame_set(sbx_frame_out_t *out, const char *data, size_t len)
 }
 
 
+/* another frame behind what is still being written, or alone */
+
+int
+sbx_frame_append(sbx_frame_out_t *out, const char *data, size_t len)
+{
+    unsigned char  *p;
+
+    if (out->data == NULL || out->sent >= out->len) {
+        return sbx_frame_set(out, data, len);
+    }
+
+    p = realloc(out->data, out->len + 4 + len);
+    if (p == NULL) {
+        return -1;
+    }
+
+    out->data = p;
+    p += out->len;
+
+    p[0] = (unsigned char) (len >> 24);
+    p[1] = (unsigned char) (len >> 16);
+    p[2] = (unsigned char) (len >> 8);
+    p[3] = (unsigned char) len;
+    memcpy(p + 4, data, len);
+
+    out->len += len + 4;
+
+    return 0;
+}
+
+
 int
 sbx_frame_set_json(sbx_frame_out_t *out, json_t *json)
 {
@@ -152,6 +183,24 @@ sbx_frame_set_json(sbx_frame_out_t *out, json_t *json)
     }
 
     rc = sbx_frame_set(out, text, strlen(text));
+    free(text);
+
+    return rc;
+}
+
+
+int
+sbx_frame_append_json(sbx_frame_out_t *out, json_t *json)
+{
+    int     rc;
+    char   *text;
+
+    text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    if (text == NULL) {
+        return -1;
+    }
+
+    rc = sbx_frame_append(out, text, strlen(text));
     free(text);
 
     return rc;

@@ -314,6 +314,12 @@ sbx_client_handler(sbx_event_t *ev, uint32_t events)
         }
 
         if (rc == 1) {
+            if (cl->exec != NULL) {
+                /* a progress frame out; the execution goes on */
+                sbx_event_mod(&cl->ev, EPOLLRDHUP);
+                return;
+            }
+
             cl->busy = 0;
             sbx_event_mod(&cl->ev, EPOLLIN | EPOLLRDHUP);
         }
@@ -340,6 +346,34 @@ sbx_client_handler(sbx_event_t *ev, uint32_t events)
 }
 
 
+/*
+ * A progress frame ({"op": "progress", ...}) while the execution runs,
+ * behind whatever is still being written; takes the reference.
+ */
+
+void
+sbx_client_progress(sbx_client_t *cl, json_t *event)
+{
+    int  rc;
+
+    if (event == NULL || sbx_frame_append_json(&cl->out, event) != 0) {
+        /* progress is a courtesy: the final answer still comes */
+        json_decref(event);
+        return;
+    }
+
+    json_decref(event);
+
+    rc = sbx_frame_write(cl->ev.fd, &cl->out);
+
+    if (rc == 0) {
+        sbx_event_mod(&cl->ev, EPOLLOUT | EPOLLRDHUP);
+    }
+
+    /* rc < 0: the hang-up shows on the next event, and ends the run */
+}
+
+
 /* takes the reference to "reply" */
 
 void
@@ -349,7 +383,8 @@ sbx_client_reply(sbx_client_t *cl, json_t *reply)
 
     cl->exec = NULL;
 
-    if (reply == NULL || sbx_frame_set_json(&cl->out, reply) != 0) {
+    /* appended: a progress frame may still be on its way */
+    if (reply == NULL || sbx_frame_append_json(&cl->out, reply) != 0) {
         json_decref(reply);
         sbx_client_close(cl);
         return;

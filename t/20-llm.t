@@ -13,6 +13,7 @@ use warnings;
 use Test::More;
 use QnA::Stack;
 use QnA::Check;
+use Time::HiRes qw(time);
 
 my $lport = QnA::Stack::free_port();
 
@@ -183,6 +184,27 @@ sub events {
     ($result) = map { $_->[1] } grep { $_->[0] eq 'result' } @ev;
     is $result->{data}{planner}, 'builtin', 'a stream cut short, every try: the builtin planner answers';
     ok scalar(grep { $_->{outcome} eq 'retry' } @{ $result->{data}{llm}{attempts} }) >= 1, '  after retries';
+}
+
+# mcp_call is told when the call ends, not with the result
+{
+    my $sock = $a->connect;
+    $a->send_request($sock, POST => '/analyze', json => { question => 'Last close of AAPL? [busy]' },
+                     headers => { Accept => 'text/event-stream', 'Cache-Control' => 'no-cache' });
+    my ($buf, %at) = ('');
+    my $until = time + 30;
+    while (time < $until && !$at{done}) {
+        my $rin = '';
+        vec($rin, fileno($sock), 1) = 1;
+        next unless select(my $rout = $rin, undef, undef, 0.05);
+        sysread($sock, $buf, 65536, length $buf) or last;
+        for my $e (qw(mcp_call result done)) {
+            $at{$e} //= time if index($buf, "event: $e\n") >= 0;
+        }
+    }
+    close $sock;
+    ok $at{mcp_call} && $at{result}, 'a script busy after its tool call: mcp_call and result both came';
+    ok $at{result} - $at{mcp_call} > 0.1, sprintf('  mcp_call %.2f s before the result: as the call ended', ($at{result} // 0) - ($at{mcp_call} // 0));
 }
 
 # a client that leaves while the model thinks: everything stops

@@ -20,6 +20,7 @@
 #   [529]       529 overloaded the first time (Anthropic's)   [401] always 401
 #   [claude401] 401 from the Anthropic path only
 #   [slow]      answers after 3 s                    [truncated] a stream cut short
+#   [busy]      a script that computes a while after its tool call
 # A corrected request is one whose prompt says "failed".  Key: "mock-llm-key".
 # Perl core only; a process per connection; stops when its parent dies.
 
@@ -128,6 +129,9 @@ sub plan_for {
     }
     if ($question =~ /\[crash\]/ && !$corrected) {
         $code .= "x = 1 / 0\n";
+    }
+    if ($question =~ /\[busy\]/) {
+        $code .= "s = 0\nfor i in range(4000000):\n    s += i\n";
     }
     my %plan = (python_code => $code,
                 explanation => 'Reads the last 5 daily bars of AAPL and reports the latest close.',
