@@ -205,6 +205,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       offsetof(ngx_qna_main_conf_t, llm_corrections),
       &ngx_qna_llm_bounds },
 
+    { ngx_string("qna_sse_heartbeat"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, sse_heartbeat),
+      NULL },
+
     { ngx_string("qna_context_similarity"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_qna_similarity_directive,
@@ -459,6 +466,7 @@ ngx_qna_create_main_conf(ngx_conf_t *cf)
     qmcf->similarity = NGX_CONF_UNSET_UINT;
     qmcf->llm_retries = NGX_CONF_UNSET_UINT;
     qmcf->llm_corrections = NGX_CONF_UNSET_UINT;
+    qmcf->sse_heartbeat = NGX_CONF_UNSET_MSEC;
 
     return qmcf;
 }
@@ -474,6 +482,13 @@ ngx_qna_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(qmcf->similarity, 50);
     ngx_conf_init_uint_value(qmcf->llm_retries, 2);
     ngx_conf_init_uint_value(qmcf->llm_corrections, 2);
+    ngx_conf_init_msec_value(qmcf->sse_heartbeat, 15000);
+
+    if (qmcf->sse_heartbeat == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"qna_sse_heartbeat\" must not be 0");
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_qna_llm_resolve(cf, qmcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;

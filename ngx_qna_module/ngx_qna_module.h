@@ -79,6 +79,7 @@ typedef struct {
     ngx_array_t                *planners;       /* providers; NULL: builtin */
     ngx_uint_t                  llm_retries;
     ngx_uint_t                  llm_corrections;
+    ngx_msec_t                  sse_heartbeat;
 
     ngx_str_t                   jwt_secret;     /* qna_auth_jwt_secret_file */
     ngx_str_t                   jwt_issuer;

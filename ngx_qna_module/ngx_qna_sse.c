@@ -2,7 +2,8 @@
 /*
  * /analyze with Accept: text/event-stream: the answer as server-sent
  * events while it is made (accepted, plan, validated, execution_started,
- * mcp_call, result or error, done), a comment every 15 s so proxies keep
+ * mcp_call, result or error, done), a comment every qna_sse_heartbeat
+ * (15 s) so proxies keep
  * the connection, and nothing buffered on the way (X-Accel-Buffering: no,
  * a flush per event).  The final JSON envelope is the "result" or "error"
  * event's data: ngx_qna_send() routes it here.  A client that leaves ends
@@ -15,9 +16,6 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_access.h"
 #include "ngx_qna_http.h"
-
-
-#define NGX_QNA_SSE_HEARTBEAT  15000
 
 
 static void ngx_qna_sse_heartbeat(ngx_event_t *ev);
@@ -45,8 +43,9 @@ ngx_qna_sse_start(ngx_http_request_t *r)
     ngx_str_t            rid;
     ngx_str_t            no_cache = ngx_string("no-cache");
     ngx_str_t            no_buffering = ngx_string("no");
-    ngx_qna_ctx_t       *ctx;
-    ngx_pool_cleanup_t  *cln;
+    ngx_qna_ctx_t        *ctx;
+    ngx_pool_cleanup_t   *cln;
+    ngx_qna_main_conf_t  *qmcf;
 
     ctx = ngx_qna_ctx(r);
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -80,7 +79,8 @@ ngx_qna_sse_start(ngx_http_request_t *r)
     ctx->heartbeat.handler = ngx_qna_sse_heartbeat;
     ctx->heartbeat.data = r;
     ctx->heartbeat.log = r->connection->log;
-    ngx_add_timer(&ctx->heartbeat, NGX_QNA_SSE_HEARTBEAT);
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_qna_module);
+    ngx_add_timer(&ctx->heartbeat, qmcf->sse_heartbeat);
 
     cln->handler = ngx_qna_sse_cleanup;
     cln->data = ctx;
@@ -181,11 +181,14 @@ ngx_qna_sse_heartbeat(ngx_event_t *ev)
 {
     ngx_http_request_t *r = ev->data;
 
+    ngx_qna_main_conf_t  *qmcf;
+
     static u_char  comment[] = ": heartbeat\n\n";
 
     (void) ngx_qna_sse_write(r, comment, sizeof(comment) - 1, 0);
 
-    ngx_add_timer(ev, NGX_QNA_SSE_HEARTBEAT);
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_qna_module);
+    ngx_add_timer(ev, qmcf->sse_heartbeat);
 }
 
 

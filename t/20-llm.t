@@ -24,6 +24,7 @@ sub stack {
     qna_llm_provider claude anthropic url=http://127.0.0.1:$lport model=claude-mock key_file=llm.key timeout=2s;
     qna_llm_provider local ollama url=http://127.0.0.1:$lport model=llama-mock timeout=2s;
     qna_planner $chain;
+    qna_sse_heartbeat 200ms;
 EOF2
     QnA::Stack::write_file($s->dir . '/llm.key', "mock-llm-key\n");
     return $s;
@@ -204,6 +205,7 @@ sub events {
     }
     close $sock;
     ok $at{mcp_call} && $at{result}, 'a script busy after its tool call: mcp_call and result both came';
+    like $buf, qr/: heartbeat\n\n/, '  with heartbeats while waiting (qna_sse_heartbeat 200ms)';
     ok $at{result} - $at{mcp_call} > 0.1, sprintf('  mcp_call %.2f s before the result: as the call ended', ($at{result} // 0) - ($at{mcp_call} // 0));
 }
 
