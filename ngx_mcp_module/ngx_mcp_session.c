@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include "ngx_mcp_module.h"
+#include "ngx_qna_module.h"
 
 
 #define NGX_MCP_SESSION_TTL     86400
@@ -226,65 +227,13 @@ ngx_mcp_session_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_mcp_loc_conf_t *mlcf = conf;
 
-    ssize_t          n;
-    ngx_str_t       *value, path;
-    ngx_file_t       file;
-    ngx_file_info_t  fi;
+    ngx_str_t  *value;
 
     if (mlcf->secret.data != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    path = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = path;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) < 32 || ngx_file_size(&fi) > 4096)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must hold 32 to 4096 bytes of secret",
-                           &path);
-        ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    mlcf->secret.len = (size_t) ngx_file_size(&fi);
-    mlcf->secret.data = ngx_pnalloc(cf->pool, mlcf->secret.len);
-
-    if (mlcf->secret.data == NULL) {
-        ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_file(&file, mlcf->secret.data, mlcf->secret.len, 0);
-    ngx_close_file(file.fd);
-
-    if (n != (ssize_t) mlcf->secret.len) {
-        return NGX_CONF_ERROR;
-    }
-
-    /* a trailing newline from `echo` is not part of the secret */
-    while (mlcf->secret.len && (mlcf->secret.data[mlcf->secret.len - 1] == '\n'
-                                || mlcf->secret.data[mlcf->secret.len - 1]
-                                   == '\r'))
-    {
-        mlcf->secret.len--;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_qna_conf_read_secret(cf, &value[1], 32, 4096, &mlcf->secret);
 }

@@ -10,6 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_mcp_module.h"
+#include "ngx_qna_module.h"
 #include "ngx_mcp_vendor.h"
 #include "ngx_mcp_cache.h"
 
@@ -192,12 +193,9 @@ ngx_mcp_vendor_keys(ngx_conf_t *cf, ngx_str_t *file, const char *env1,
     ngx_str_t *key1, const char *env2, ngx_str_t *key2, const char *directive)
 {
     u_char      *p, *last, *start;
-    ssize_t      n;
     ngx_str_t   *keys[2];
-    ngx_str_t    name;
-    ngx_fd_t     fd;
+    ngx_str_t    text;
     ngx_uint_t   i, want;
-    u_char       buf[NGX_MCP_KEY_MAX];
     const char  *envs[2], *v;
 
     keys[0] = key1;
@@ -207,31 +205,14 @@ ngx_mcp_vendor_keys(ngx_conf_t *cf, ngx_str_t *file, const char *env1,
     want = (key2 != NULL) ? 2 : 1;
 
     if (file->data != NULL) {
-        name = *file;
-
-        if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        if (ngx_qna_conf_read_secret(cf, file, 1, NGX_MCP_KEY_MAX - 1, &text)
+            != NGX_CONF_OK)
+        {
             return NGX_CONF_ERROR;
         }
 
-        fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-        if (fd == NGX_INVALID_FILE) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                               ngx_open_file_n " \"%V\" failed", &name);
-            return NGX_CONF_ERROR;
-        }
-
-        n = ngx_read_fd(fd, buf, sizeof(buf));
-        ngx_close_file(fd);
-
-        if (n < 0 || n == (ssize_t) sizeof(buf)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" is unreadable or larger than %d bytes",
-                               &name, NGX_MCP_KEY_MAX - 1);
-            return NGX_CONF_ERROR;
-        }
-
-        p = buf;
-        last = buf + n;
+        p = text.data;
+        last = text.data + text.len;
 
         for (i = 0; i < want; i++) {
             while (p < last && (*p == ' ' || *p == '\t' || *p == '\r'
@@ -252,20 +233,17 @@ ngx_mcp_vendor_keys(ngx_conf_t *cf, ngx_str_t *file, const char *env1,
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "\"%V\" must hold %ui printable "
                                    "key%s separated by white space",
-                                   &name, want, want == 2 ? "s" : "");
+                                   file, want, want == 2 ? "s" : "");
                 return NGX_CONF_ERROR;
             }
 
+            keys[i]->data = start;
             keys[i]->len = p - start;
-            keys[i]->data = ngx_pnalloc(cf->pool, keys[i]->len + 1);
-            if (keys[i]->data == NULL) {
-                return NGX_CONF_ERROR;
-            }
 
-            ngx_cpystrn(keys[i]->data, start, keys[i]->len + 1);
+            /* '\0'-terminated for the headers they go into */
+            *p = '\0';
+            p++;
         }
-
-        ngx_explicit_memzero(buf, sizeof(buf));
 
         return NGX_CONF_OK;
     }

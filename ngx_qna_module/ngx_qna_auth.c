@@ -29,54 +29,16 @@ ngx_qna_auth_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_qna_main_conf_t *qmcf = conf;
 
-    u_char      *buf;
-    ssize_t      n;
-    ngx_fd_t     fd;
-    ngx_str_t   *value, name;
+    ngx_str_t  *value;
 
     if (qmcf->jwt_secret.data != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    name = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    buf = ngx_pnalloc(cf->pool, NGX_QNA_SECRET_MAX + 1);
-    if (buf == NULL) {
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, buf, NGX_QNA_SECRET_MAX + 1);
-    ngx_close_file(fd);
-
-    /* a key written by echo ends with a newline that is not the key's */
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
-        n--;
-    }
-
-    if (n < NGX_QNA_SECRET_MIN || n > NGX_QNA_SECRET_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must hold %d to %d bytes of key",
-                           &name, NGX_QNA_SECRET_MIN, NGX_QNA_SECRET_MAX);
-        return NGX_CONF_ERROR;
-    }
-
-    qmcf->jwt_secret.data = buf;
-    qmcf->jwt_secret.len = n;
-
-    return NGX_CONF_OK;
+    return ngx_qna_conf_read_secret(cf, &value[1], NGX_QNA_SECRET_MIN,
+                                    NGX_QNA_SECRET_MAX, &qmcf->jwt_secret);
 }
 
 

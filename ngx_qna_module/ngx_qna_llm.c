@@ -43,9 +43,7 @@ ngx_qna_llm_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_qna_main_conf_t *qmcf = conf;
 
-    u_char                  *p, buf[512];
-    ssize_t                  n;
-    ngx_fd_t                 fd;
+    u_char                  *p;
     ngx_str_t               *value, v, file;
     ngx_int_t                num;
     ngx_uint_t               i;
@@ -175,50 +173,20 @@ ngx_qna_llm_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &file);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, buf, sizeof(buf));
-    ngx_close_file(fd);
-
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
-                     || buf[n - 1] == ' '))
+    if (ngx_qna_conf_read_secret(cf, &file, 1, 511, &pr->key)
+        != NGX_CONF_OK)
     {
-        n--;
-    }
-
-    if (n <= 0 || n == (ssize_t) sizeof(buf)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must hold the key, at most 511 bytes",
-                           &file);
         return NGX_CONF_ERROR;
     }
 
-    for (i = 0; i < (ngx_uint_t) n; i++) {
-        if (buf[i] <= ' ' || buf[i] >= 0x7f) {
+    for (i = 0; i < pr->key.len; i++) {
+        if (pr->key.data[i] <= ' ' || pr->key.data[i] >= 0x7f) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"%V\": the key is not printable ASCII",
                                &file);
             return NGX_CONF_ERROR;
         }
     }
-
-    pr->key.data = ngx_pnalloc(cf->pool, n);
-    if (pr->key.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memcpy(pr->key.data, buf, n);
-    pr->key.len = n;
-    ngx_explicit_memzero(buf, sizeof(buf));
 
     return NGX_CONF_OK;
 }

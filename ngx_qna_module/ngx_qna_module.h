@@ -109,6 +109,10 @@ typedef struct {
 } ngx_qna_loc_conf_t;
 
 
+/* ngx_qna_conf.c */
+char *ngx_qna_conf_read_secret(ngx_conf_t *cf, ngx_str_t *name, size_t min,
+    size_t max, ngx_str_t *out);
+
 /* ngx_qna_response.c */
 ngx_int_t ngx_qna_send_data(ngx_http_request_t *r, json_t *data);
 ngx_int_t ngx_qna_send_error(ngx_http_request_t *r, ngx_qna_error_e code,
