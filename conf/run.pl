@@ -50,6 +50,12 @@ $SIG{INT} = $SIG{TERM} = sub { $stop = 1 };
 
 $stack->start;
 
+# PostgreSQL under the runtime folder, migrated
+$stack->start_postgres;
+my ($migrated, $out) = $stack->migrate;
+die "migrations failed:\n$out" unless $migrated;
+print $out;
+
 print "QnA gateway on http://127.0.0.1:$port (logs: ", $stack->dir, "/logs)\n",
       "  curl -s localhost:$port/analyze -H 'Content-Type: application/json' \\\n",
       "       -d '{\"question\":\"What is the 30-day volatility of TSLA?\"}'\n",
@@ -65,7 +71,7 @@ until ($stop) {
     }
 
     # a part that dies takes the whole run down, loudly
-    for my $what (qw(nginx sandboxd redis)) {
+    for my $what (qw(nginx sandboxd redis postgres)) {
         my $pid = $stack->{pids}{$what} or next;
         if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
             delete $stack->{pids}{$what};

@@ -197,6 +197,84 @@ sub start_redis {
 
 sub stop_redis { $_[0]->signal_and_wait(redis => 'TERM') }
 
+# PostgreSQL in the stack's folder, on a Unix socket only, migrated.  As
+# root the server runs as the postgres user (it refuses root).
+our $PGBIN = '/usr/lib/postgresql/15/bin';
+
+sub pg_dir { "$_[0]{dir}/pg" }
+
+sub as_pg {
+    my ($self, @cmd) = @_;
+    return $> == 0 ? ('/usr/sbin/runuser', '-u', 'postgres', '--', @cmd) : @cmd;
+}
+
+sub start_postgres {
+    my ($self) = @_;
+    my $pg = $self->pg_dir;
+    $self->{pg_port} //= free_port();
+    unless (-d "$pg/data") {
+        make_path($pg);
+        if ($> == 0) {
+            my (undef, undef, $uid, $gid) = getpwnam('postgres') or die "no postgres user";
+            chown $uid, $gid, $pg;
+        }
+        system(join(' ', $self->as_pg("$PGBIN/initdb", '-D', "$pg/data", '-U', 'qna',
+                                      '--auth=trust', '-E', 'UTF8', '--no-sync',
+                                      '--no-instructions'))
+               . " >> $self->{dir}/logs/initdb.log 2>&1") == 0 or die "initdb failed";
+    }
+    # the server itself is our child (not runuser's): signals reach it
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$self->{dir}/logs/postgres.log" or die;
+        open STDERR, '>&', \*STDOUT or die;
+        if ($> == 0) {
+            my (undef, undef, $uid, $gid) = getpwnam('postgres') or die "no postgres user";
+            POSIX::setgid($gid) or die "setgid: $!";
+            $) = "$gid $gid";
+            POSIX::setuid($uid) or die "setuid: $!";
+        }
+        exec "$PGBIN/postgres", '-D', "$pg/data", '-k', $pg, '-p', $self->{pg_port},
+             '-c', 'listen_addresses=', '-c', 'fsync=off', '-c', 'synchronous_commit=off',
+             '-c', 'full_page_writes=off' or die "exec postgres: $!";
+    }
+    $self->{pids}{postgres} = $pid;
+    my $sock = "$pg/.s.PGSQL.$self->{pg_port}";
+    $self->wait_for(postgres => sub {
+        -S $sock && system("$PGBIN/pg_isready -q -h $pg -p $self->{pg_port}") == 0
+    });
+    unless ($self->{pg_created}++) {
+        $self->psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'qna'") eq '1'
+            or $self->psql('postgres', 'CREATE DATABASE qna');
+    }
+}
+
+sub stop_postgres { $_[0]->signal_and_wait(postgres => 'INT') }
+
+# psql -c on the stack's database; the output, trimmed
+sub psql {
+    my ($self, $db, $sql) = @_;
+    my $pg = $self->pg_dir;
+    my $pid = open(my $out, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec '/usr/bin/psql', '-X', '-q', '-A', '-t', '-h', $pg, '-p', $self->{pg_port},
+            '-U', 'qna', '-d', $db, '-v', 'ON_ERROR_STOP=1', '-c', $sql or die "psql: $!";
+    }
+    local $/;
+    my $text = <$out> // '';
+    close $out;
+    $text =~ s/\s+$//;
+    return $? ? "ERROR: $text" : $text;
+}
+
+sub migrate {
+    my ($self, @args) = @_;
+    my $out = `$^X $ROOT/migrations/migrate.pl @args -h @{[ $self->pg_dir ]} -p $self->{pg_port} -U qna -d qna 2>&1`;
+    return ($? == 0, $out);
+}
+
 # one command to the stack's Redis; the reply as text
 sub redis_cli {
     my ($self, @args) = @_;

@@ -1,0 +1,67 @@
+#!/usr/bin/perl
+# migrations/: plain SQL files applied in order by migrations/migrate.pl,
+# each with its row in schema_migrations, in one transaction; a re-run
+# changes nothing; the schema holds seed 000's entities with their
+# constraints.
+
+use strict;
+use warnings;
+use Test::More;
+use File::Path qw(make_path);
+use QnA::Stack;
+
+my $s = QnA::Stack->new(name => 'migrations', redis => 0);
+$s->start_postgres;
+
+my ($ok, $out) = $s->migrate;
+ok $ok, 'the migrations apply' or diag $out;
+like $out, qr/applied 0001_initial\.sql/, '  0001_initial.sql';
+my $tables = $s->psql('qna', "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'");
+is $tables, 'audit_log,chat_messages,chat_sessions,execution_cache,executions,schema_migrations,users', '  the tables';
+
+my $schema = $s->psql('qna', q{SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY table_name, column_name)) FROM information_schema.columns WHERE table_schema = 'public'});
+($ok, $out) = $s->migrate;
+ok $ok, 'a re-run succeeds';
+like $out, qr/nothing to apply/, '  and applies nothing';
+is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 1, '  one row in schema_migrations';
+is $s->psql('qna', q{SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY table_name, column_name)) FROM information_schema.columns WHERE table_schema = 'public'}), $schema, '  the schema unchanged';
+
+# what must hold, holds
+is $s->psql('qna', "INSERT INTO users (id, role) VALUES ('alice', 'admin')"), '', 'a user';
+like $s->psql('qna', "INSERT INTO users (id, role) VALUES ('bob', 'root')"), qr/ERROR:.*users_role_check/, 'a role that is not one: refused';
+like $s->psql('qna', "INSERT INTO users (id) VALUES ('a b')"), qr/ERROR:.*users_id_check/, 'a user name with a space: refused';
+is $s->psql('qna', "INSERT INTO executions (id, user_id, kind, status) VALUES ('exec_1', 'alice', 'analyze', 'running')"), '', 'an execution';
+like $s->psql('qna', "INSERT INTO executions (id, user_id, kind, status) VALUES ('exec_2', 'alice', 'analyze', 'lost')"), qr/ERROR:.*executions_status_check/, 'a status that is not one: refused';
+like $s->psql('qna', "INSERT INTO executions (id, user_id, kind) VALUES ('exec_3', 'nobody', 'analyze')"), qr/ERROR:.*foreign key/, 'an unknown user: refused';
+is $s->psql('qna', "INSERT INTO audit_log (execution_id, user_id, event, client_addr) VALUES ('exec_1', 'alice', 'execution_started', '127.0.0.1')"), '', 'an audit row';
+like $s->psql('qna', "INSERT INTO audit_log (execution_id, user_id, event) VALUES ('exec_1', 'alice', 'execution_started')"), qr/ERROR:.*duplicate key/, '  the same event of the same execution: refused (a replay is not a second record)';
+like $s->psql('qna', "INSERT INTO audit_log (execution_id, event) VALUES ('exec_1', 'rumour')"), qr/ERROR:.*audit_log_event_check/, '  an unknown event: refused';
+is $s->psql('qna', "SELECT count(*) FROM pg_indexes WHERE tablename = 'executions'"), 4, 'executions: its key and three indexes';
+
+# a migration that is not named as one, or out of order, is refused
+my $bad = $s->dir . '/bad-migrations';
+make_path($bad);
+QnA::Stack::write_file("$bad/0001_first.sql", "SELECT 1;\n");
+QnA::Stack::write_file("$bad/0003_third.sql", "SELECT 1;\n");
+($ok, $out) = $s->migrate('--dir', $bad);
+ok !$ok, 'a gap in the numbers: refused';
+like $out, qr/expected migration 0002/, '  saying which is missing';
+unlink "$bad/0003_third.sql";
+QnA::Stack::write_file("$bad/2_second.sql", "SELECT 1;\n");
+($ok, $out) = $s->migrate('--dir', $bad);
+like $out, qr/named NNNN_description\.sql/, 'a badly named file: refused';
+
+# a failing migration leaves no trace
+unlink "$bad/2_second.sql";
+QnA::Stack::write_file("$bad/0002_broken.sql", "CREATE TABLE half (x int);\nSELECT no_such_function();\n");
+my $m = $s->dir . '/m2';
+make_path($m);
+system('cp', "$QnA::Stack::ROOT/migrations/0001_initial.sql", "$bad/0002_broken.sql", $m) == 0 or die;
+rename "$m/0002_broken.sql", "$m/0002_broken.sql";
+($ok, $out) = $s->migrate('--dir', $m);
+ok !$ok, 'a migration that fails: the runner fails';
+is $s->psql('qna', "SELECT count(*) FROM pg_tables WHERE tablename = 'half'"), 0, '  its table is not there';
+is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 1, '  nor its record';
+
+$s->stop_postgres;
+done_testing;
