@@ -127,5 +127,17 @@ ngx_qna_health_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
                              "mcp", "status", "up",
                                  "tools", (json_int_t) ngx_mcp_tools_count());
 
+    /* Redis, when configured: a worker's connection, no round trip */
+    if (data_obj != NULL && ngx_qna_redis_conf() != NULL) {
+        if (!ngx_qna_redis_connected()) {
+            json_object_set_new(data_obj, "status", json_string("degraded"));
+        }
+
+        json_object_set_new(json_object_get(data_obj, "components"), "redis",
+                            json_pack("{s:s}", "status",
+                                      ngx_qna_redis_connected() ? "up"
+                                                                : "down"));
+    }
+
     ngx_http_finalize_request(r, ngx_qna_send_data(r, data_obj));
 }

@@ -121,6 +121,9 @@ for my $s ($a, $b) {
     ok !$bad, 'fail open: every request answered 200' or diag explain \%seen;
     my $r = $a->http(GET => '/open');
     is $r->{headers}{'ratelimit-status'}, 'unavailable', '  marked RateLimit-Status: unavailable';
+    my $h = $a->http(GET => '/health')->{json}{data};
+    is $h->{components}{redis}{status}, 'down', '  /health: redis down';
+    is $h->{status}, 'degraded', '  degraded';
     $r = $b->http(GET => '/closed');
     is $r->{status}, 503, 'fail closed: 503';
     is $r->{json}{error}{code}, 'STORE_UNAVAILABLE', '  STORE_UNAVAILABLE';
