@@ -139,5 +139,17 @@ ngx_qna_health_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
                                                                 : "down"));
     }
 
+    /* PostgreSQL, when configured: a ready connection in the pool */
+    if (data_obj != NULL && ngx_qna_pg_conf() != NULL) {
+        if (!ngx_qna_pg_ready()) {
+            json_object_set_new(data_obj, "status", json_string("degraded"));
+        }
+
+        json_object_set_new(json_object_get(data_obj, "components"),
+                            "postgres",
+                            json_pack("{s:s}", "status",
+                                      ngx_qna_pg_ready() ? "up" : "down"));
+    }
+
     ngx_http_finalize_request(r, ngx_qna_send_data(r, data_obj));
 }

@@ -219,6 +219,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       0,
       NULL },
 
+    { ngx_string("qna_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_qna_pg_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, pg),
+      NULL },
+
     { ngx_string("qna_auth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -720,7 +727,7 @@ ngx_qna_error_handler(ngx_http_request_t *r)
 
 /*
  * The worker's clients: HTTP (vendors, upstream MCP servers, LLM
- * providers) and Redis.
+ * providers), Redis and PostgreSQL.
  */
 
 static ngx_int_t
@@ -734,6 +741,10 @@ ngx_qna_init_process(ngx_cycle_t *cycle)
 
     qmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_qna_module);
 
+    if (ngx_qna_pg_init_process(cycle, qmcf ? &qmcf->pg : NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_qna_redis_init_process(cycle, qmcf ? &qmcf->redis : NULL);
 }
 
@@ -742,5 +753,6 @@ static void
 ngx_qna_exit_process(ngx_cycle_t *cycle)
 {
     ngx_qna_redis_exit_process();
+    ngx_qna_pg_exit_process();
     ngx_qna_curl_exit_process(cycle);
 }

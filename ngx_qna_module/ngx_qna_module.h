@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 #include <jansson.h>
 #include "ngx_qna_redis.h"
+#include "ngx_qna_pg.h"
 
 
 #define NGX_QNA_VERSION  "0.1.0"
@@ -72,6 +73,7 @@ typedef struct {
     ngx_int_t                   request_id_index;
 
     ngx_qna_redis_conf_t        redis;          /* qna_redis */
+    ngx_qna_pg_conf_t           pg;             /* qna_postgres */
     ngx_uint_t                  similarity;     /* percent, related */
 
     ngx_array_t                *llm_providers;  /* qna_llm_provider */

@@ -51,6 +51,7 @@ sub new {
         redis => $o{redis} // 1,
         redis_sock => $o{redis_sock} // "$dir/redis.sock",
         redis_shared => defined $o{redis_sock},
+        pg_port => $o{postgres} ? free_port() : undef,
         port => $o{port} || free_port(),
         workers => $o{workers} || 2,
         pids => {},
@@ -101,7 +102,10 @@ sub write_configs {
         USER => $user,
         PORT => $self->{port},
         EXTRA_LOCATIONS => $extra,
-        EXTRA_HTTP => $self->{nginx_http} // '',
+        EXTRA_HTTP => ($self->{nginx_http} // '')
+                      . ($self->{postgres}
+                         ? "    qna_postgres \"host=$d/pg port=$self->{pg_port} dbname=qna user=qna\";\n"
+                         : ''),
         REDIS => $self->{redis} ? "    qna_redis unix:$self->{redis_sock};" : '',
     ));
 
@@ -177,6 +181,11 @@ sub start_nginx {
 sub start {
     my ($self) = @_;
     $self->start_redis if $self->{redis} && !$self->{redis_shared};
+    if ($self->{postgres}) {
+        $self->start_postgres;
+        my ($ok, $out) = $self->migrate;
+        die "migrations failed: $out" unless $ok;
+    }
     $self->start_sandboxd;
     $self->start_nginx;
     return $self;
