@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_mcp_module.h"
+#include "ngx_qna_module.h"
 #include "ngx_mcp_tools.h"
 #include "ngx_mcp_upstream.h"
 #include "ngx_mcp_vendor.h"
@@ -634,18 +635,18 @@ ngx_mcp_upstream_message(ngx_qna_curl_t *t, json_int_t id, char *err,
     json_t  *msg, *mid;
 
     if (t->result != CURLE_OK) {
-        ngx_snprintf((u_char *) err, len, "could not be reached: %s%Z",
+        ngx_qna_format((u_char *) err, len, "could not be reached: %s",
                      ngx_qna_curl_strerror(t));
         return NULL;
     }
 
     if (t->status != 200) {
-        ngx_snprintf((u_char *) err, len, "answered HTTP %l%Z", t->status);
+        ngx_qna_format((u_char *) err, len, "answered HTTP %l", t->status);
         return NULL;
     }
 
     if (t->body == NULL) {
-        ngx_snprintf((u_char *) err, len, "answered nothing%Z");
+        ngx_qna_format((u_char *) err, len, "answered nothing");
         return NULL;
     }
 
@@ -666,9 +667,9 @@ ngx_mcp_upstream_message(ngx_qna_curl_t *t, json_int_t id, char *err,
             && !json_is_object(json_object_get(msg, "error"))))
     {
         json_decref(msg);
-        ngx_snprintf((u_char *) err, len,
+        ngx_qna_format((u_char *) err, len,
                      "answered something that is not a JSON-RPC response "
-                     "to the request%Z");
+                     "to the request");
         return NULL;
     }
 

@@ -70,7 +70,7 @@ ngx_mcp_upstream_find(ngx_mcp_main_conf_t *mcf, const char *name, size_t len,
 json_t *
 ngx_mcp_upstream_tool(ngx_mcp_main_conf_t *mcf, ngx_uint_t n)
 {
-    u_char               name[32 + NGX_MCP_UPSTREAM_NAME_MAX + 1];
+    u_char               name[33 + NGX_MCP_UPSTREAM_NAME_MAX + 1];
     json_t              *tool, *copy;
     ngx_uint_t           u;
     ngx_mcp_upstream_t **all, *up;

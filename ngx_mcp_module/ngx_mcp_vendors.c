@@ -259,7 +259,8 @@ ngx_mcp_vendor_keys(ngx_conf_t *cf, ngx_str_t *file, const char *env1,
         }
 
         for (p = (u_char *) v; *p; p++) {
-            if (*p <= ' ' || *p >= 0x7f || p - (u_char *) v > NGX_MCP_KEY_MAX)
+            if (*p <= ' ' || *p >= 0x7f
+                || p - (u_char *) v >= NGX_MCP_KEY_MAX - 1)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "the environment variable %s is not a "

@@ -1,8 +1,8 @@
 
 /*
- * Configuration helpers both modules use.  Secrets (keys, tokens, HMAC
- * secrets) are read from files with the configuration, never written in
- * it: the file's bytes up to a trailing newline, within bounds.
+ * Helpers both modules use.  Secrets (keys, tokens, HMAC secrets) are
+ * read from files with the configuration, never written in it: the
+ * file's bytes up to a trailing newline, within bounds.
  */
 
 #include <ngx_config.h>
@@ -83,4 +83,50 @@ invalid:
                        "\"%V\" must hold %uz to %uz bytes of secret",
                        &path, min, max);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * ngx_snprintf() that always ends the text: a message cut at the end of
+ * its buffer is still a string (ngx_snprintf() drops a final %Z then).
+ */
+
+u_char *
+ngx_qna_format(u_char *buf, size_t len, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + len - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    return p;
+}
+
+
+/* the length of text without a UTF-8 sequence cut at its end */
+
+size_t
+ngx_qna_utf8_whole(u_char *p, size_t n)
+{
+    size_t  i, need;
+
+    /* back over continuation bytes to the last sequence's lead byte */
+    for (i = n; i > 0 && n - i < 4 && (p[i - 1] & 0xc0) == 0x80; i--) {
+        /* void */
+    }
+
+    if (i == 0) {
+        return n;
+    }
+
+    need = (p[i - 1] < 0x80) ? 1
+           : (p[i - 1] & 0xe0) == 0xc0 ? 2
+           : (p[i - 1] & 0xf0) == 0xe0 ? 3
+           : (p[i - 1] & 0xf8) == 0xf0 ? 4 : 1;
+
+    return (n - (i - 1) < need) ? i - 1 : n;
 }

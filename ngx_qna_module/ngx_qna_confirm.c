@@ -156,7 +156,10 @@ ngx_qna_conv_confirm_reply(redisReply *reply, const char *error, void *data)
         || reply->elements < 1
         || reply->element[0]->type != REDIS_REPLY_INTEGER)
     {
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, error, NULL,
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "qna conversation: redis: %s",
+                      error ? error : "unexpected reply");
+        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
                                 NULL);
         goto done;
     }

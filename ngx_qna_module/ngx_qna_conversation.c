@@ -352,7 +352,10 @@ ngx_qna_conv_context_reply(redisReply *reply, const char *error, void *data)
         || reply->elements < 1
         || reply->element[0]->type != REDIS_REPLY_INTEGER)
     {
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, error, NULL,
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "qna conversation: redis: %s",
+                      error ? error : "unexpected reply");
+        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
                                 NULL);
         goto done;
     }
@@ -576,7 +579,10 @@ ngx_qna_conv_list_reply(redisReply *reply, const char *error, void *data)
         || reply->elements < 1 || (reply->elements - 1) % 6 != 0
         || reply->element[0]->type != REDIS_REPLY_INTEGER)
     {
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, error, NULL,
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "qna conversation: redis: %s",
+                      error ? error : "unexpected reply");
+        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
                                 NULL);
         goto done;
     }

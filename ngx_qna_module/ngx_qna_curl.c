@@ -178,7 +178,9 @@ ngx_qna_curl_create(ngx_log_t *log, const char *url,
                             ngx_qna_curl_header_line) != CURLE_OK
         || curl_easy_setopt(easy, CURLOPT_HEADERDATA, t) != CURLE_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, log, 0, "curl: invalid URL \"%s\"", url);
+        /* the query may hold a key: not logged */
+        ngx_log_error(NGX_LOG_ERR, log, 0, "curl: invalid URL \"%*s\"",
+                      strcspn(url, "?"), url);
         ngx_qna_curl_free(t);
         return NULL;
     }

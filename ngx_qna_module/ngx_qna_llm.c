@@ -382,8 +382,8 @@ ngx_qna_llm_attempt(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
     }
 
     p->last_failure = ngx_time();
-    ngx_snprintf((u_char *) p->last_error, sizeof(p->last_error) - 1,
-                 "%s%s%s%Z", outcome, error ? ": " : "", error ? error : "");
+    ngx_qna_format((u_char *) p->last_error, sizeof(p->last_error),
+                 "%s%s%s", outcome, error ? ": " : "", error ? error : "");
 }
 
 
@@ -514,7 +514,7 @@ ngx_qna_llm_done(ngx_qna_curl_t *t, void *data)
 
     if (t->status != 200) {
         /* refused for good: a bad key, a bad request, no such model */
-        ngx_snprintf((u_char *) why, sizeof(why), "HTTP %l%Z", t->status);
+        ngx_qna_format((u_char *) why, sizeof(why), "HTTP %l", t->status);
         ngx_qna_llm_attempt(call, p, "refused", t->status, why);
         ngx_qna_llm_next(call);
         return;

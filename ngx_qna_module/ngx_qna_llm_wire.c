@@ -212,16 +212,16 @@ ngx_qna_llm_answer(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
         if (!complete) {
             json_decref(*plan);
             *plan = NULL;
-            ngx_snprintf((u_char *) why, len, "the stream ended before its "
-                         "end%Z");
+            ngx_qna_format((u_char *) why, len, "the stream ended before its "
+                         "end");
             return NGX_DECLINED;
         }
 
         if (!json_is_object(*plan)) {
             json_decref(*plan);
             *plan = NULL;
-            ngx_snprintf((u_char *) why, len, "the stream holds no JSON "
-                         "object%Z");
+            ngx_qna_format((u_char *) why, len, "the stream holds no JSON "
+                         "object");
             return NGX_DECLINED;
         }
 
@@ -230,8 +230,8 @@ ngx_qna_llm_answer(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
 
     body = t->body ? json_loadb((char *) t->body, t->len, 0, NULL) : NULL;
     if (body == NULL) {
-        ngx_snprintf((u_char *) why, len, "the provider's answer is not "
-                     "JSON%Z");
+        ngx_qna_format((u_char *) why, len, "the provider's answer is not "
+                     "JSON");
         return NGX_DECLINED;
     }
 
@@ -291,8 +291,8 @@ ngx_qna_llm_answer(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
     if (!json_is_object(*plan)) {
         json_decref(*plan);
         *plan = NULL;
-        ngx_snprintf((u_char *) why, len, "the answer holds no JSON "
-                     "object%Z");
+        ngx_qna_format((u_char *) why, len, "the answer holds no JSON "
+                     "object");
         return NGX_DECLINED;
     }
 
@@ -374,12 +374,17 @@ ngx_qna_llm_stream_data(ngx_qna_curl_t *t, void *data)
 {
     ngx_qna_llm_call_t *call = data;
 
+    long                     status;
     u_char                  *p, *end, *nl;
     json_t                  *j, *text;
     ngx_qna_main_conf_t     *qmcf;
     ngx_qna_llm_provider_t **link;
 
-    if (t->status != 0 && t->status != 200) {
+    /* an error's body is no stream: t->status is only set at the end */
+    status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+
+    if (status != 200) {
         return;
     }
 

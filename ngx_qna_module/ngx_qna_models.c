@@ -83,13 +83,12 @@ ngx_qna_models_handler(ngx_http_request_t *r)
                     : p->last_ok >= p->last_failure ? "available"
                     : "failing";
 
-            one = json_pack("{s:I, s:s%, s:s, s:s%, s:s, s:s, s:o,"
-                            " s:s?}",
+            /* no URL: it may carry credentials */
+            one = json_pack("{s:I, s:s%, s:s, s:s%, s:s, s:o, s:s?}",
                             "position", (json_int_t) i + 1,
                             "planner", p->name.data, p->name.len,
                             "type", ngx_qna_llm_type_names[p->type],
                             "model", p->model.data, p->model.len,
-                            "url", (char *) p->url.data,
                             "status", state,
                             "available", ngx_strcmp(state, "failing") == 0
                                          ? json_false()

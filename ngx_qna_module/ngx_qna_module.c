@@ -531,8 +531,9 @@ ngx_qna_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 2; i < cf->args->nelts; i++) {
 
+        /* keys are built in fixed buffers: a prefix of at most 48 */
         if (ngx_strncmp(value[i].data, "prefix=", 7) == 0
-            && value[i].len > 7 && value[i].len <= 7 + 64)
+            && value[i].len > 7 && value[i].len <= 7 + 48)
         {
             qmcf->redis.prefix.data = value[i].data + 7;
             qmcf->redis.prefix.len = value[i].len - 7;

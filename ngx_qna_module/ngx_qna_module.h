@@ -114,6 +114,8 @@ typedef struct {
 /* ngx_qna_conf.c */
 char *ngx_qna_conf_read_secret(ngx_conf_t *cf, ngx_str_t *name, size_t min,
     size_t max, ngx_str_t *out);
+u_char *ngx_qna_format(u_char *buf, size_t len, const char *fmt, ...);
+size_t ngx_qna_utf8_whole(u_char *p, size_t n);
 
 /* ngx_qna_response.c */
 ngx_int_t ngx_qna_send_data(ngx_http_request_t *r, json_t *data);

@@ -179,23 +179,23 @@ ngx_qna_prompt_check(json_t *plan, char *why, size_t len)
     calls = json_object_get(plan, "mcp_calls");
 
     if (!json_is_string(code) || json_string_length(code) == 0) {
-        ngx_snprintf((u_char *) why, len, "python_code is missing%Z");
+        ngx_qna_format((u_char *) why, len, "python_code is missing");
         return NGX_DECLINED;
     }
 
     if (json_string_length(code) > 256 * 1024) {
-        ngx_snprintf((u_char *) why, len, "python_code is too long%Z");
+        ngx_qna_format((u_char *) why, len, "python_code is too long");
         return NGX_DECLINED;
     }
 
     if (!json_is_string(json_object_get(plan, "explanation"))) {
-        ngx_snprintf((u_char *) why, len, "explanation is missing%Z");
+        ngx_qna_format((u_char *) why, len, "explanation is missing");
         return NGX_DECLINED;
     }
 
     if (!json_is_array(calls) || json_array_size(calls) > 50) {
-        ngx_snprintf((u_char *) why, len,
-                     "mcp_calls must be a list of tool names%Z");
+        ngx_qna_format((u_char *) why, len,
+                     "mcp_calls must be a list of tool names");
         return NGX_DECLINED;
     }
 
@@ -204,8 +204,8 @@ ngx_qna_prompt_check(json_t *plan, char *why, size_t len)
             || ngx_mcp_tool_find(json_string_value(name),
                                  json_string_length(name)) == NULL)
         {
-            ngx_snprintf((u_char *) why, len,
-                         "the tool \"%s\" does not exist%Z",
+            ngx_qna_format((u_char *) why, len,
+                         "the tool \"%s\" does not exist",
                          json_is_string(name) ? json_string_value(name)
                                               : "?");
             return NGX_DECLINED;
@@ -239,8 +239,8 @@ ngx_qna_prompt_check(json_t *plan, char *why, size_t len)
         }
 
         if (ngx_mcp_tool_find((char *) p, q - p) == NULL) {
-            ngx_snprintf((u_char *) why, len,
-                         "the script calls \"%*s\", which is not a tool%Z",
+            ngx_qna_format((u_char *) why, len,
+                         "the script calls \"%*s\", which is not a tool",
                          ngx_min((size_t) (q - p), 64), p);
             return NGX_DECLINED;
         }

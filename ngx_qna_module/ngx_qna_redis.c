@@ -548,8 +548,9 @@ ngx_qna_redis_eval(ngx_qna_redis_eval_t **out, ngx_log_t *log,
         p = ngx_cpymem(p, argv[i], argvlen[i]);
     }
 
-    rc = ngx_qna_redis_command(NULL, log, ngx_qna_redis_eval_reply, ev,
-                               ev->argc, ev->argv, ev->argvlen);
+    /* the cycle's log: the command may outlive the caller's request */
+    rc = ngx_qna_redis_command(NULL, ngx_cycle->log, ngx_qna_redis_eval_reply,
+                               ev, ev->argc, ev->argv, ev->argvlen);
 
     if (rc != NGX_OK) {
         ngx_free(ev);
@@ -587,7 +588,8 @@ ngx_qna_redis_eval_reply(redisReply *reply, const char *error, void *data)
         ev->argv[1] = ev->script->text;
         ev->argvlen[1] = ngx_strlen(ev->script->text);
 
-        if (ngx_qna_redis_command(NULL, ev->log, ngx_qna_redis_eval_reply, ev,
+        if (ngx_qna_redis_command(NULL, ngx_cycle->log,
+                                  ngx_qna_redis_eval_reply, ev,
                                   ev->argc, ev->argv, ev->argvlen)
             == NGX_OK)
         {

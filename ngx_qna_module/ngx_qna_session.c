@@ -371,7 +371,8 @@ ngx_qna_session_summary(ngx_qna_turn_t *t)
                          json_string_value(json_object_get(t->error, "code")),
                          json_is_string(msg) ? json_string_value(msg)
                                              : "failed");
-        return json_stringn((char *) line, p - line);
+        return json_stringn((char *) line,
+                            ngx_qna_utf8_whole(line, p - line));
     }
 
     result = json_object_get(t->answer, "result");
@@ -392,12 +393,8 @@ ngx_qna_session_summary(ngx_qna_turn_t *t)
 
     p = ngx_snprintf(line, 512, "%s: %s = %V", desc, key, &value);
 
-    /* cut inside a UTF-8 sequence: back to its start */
-    while (p > line && p - line == 512 && (p[-1] & 0xc0) == 0x80) {
-        p--;
-    }
-
-    return json_stringn((char *) line, p - line);
+    /* a line cut inside a character ends before it */
+    return json_stringn((char *) line, ngx_qna_utf8_whole(line, p - line));
 }
 
 
@@ -423,7 +420,7 @@ ngx_qna_session_store(ngx_qna_turn_t *t)
                    "created_at", now,
                    "execution_id", t->exec_id.data, t->exec_id.len);
 
-    am = json_pack("{s:s, s:o, s:O, s:s%, s:b, s:s, s:s, s:b}",
+    am = json_pack("{s:s, s:o?, s:O, s:s%, s:b, s:s, s:s, s:b}",
                    "role", "assistant",
                    "content", ngx_qna_session_summary(t),
                    "created_at", now,
@@ -466,6 +463,7 @@ ngx_qna_session_store(ngx_qna_turn_t *t)
         json_decref(am);
         json_decref(qe);
         json_decref(cache);
+        json_object_set_new(t->answer, "session_stored", json_false());
         ngx_qna_turn_respond(t);
         return;
     }

@@ -19,6 +19,7 @@
 
 
 static void ngx_qna_sse_heartbeat(ngx_event_t *ev);
+static void ngx_qna_sse_flush(ngx_http_request_t *r);
 static void ngx_qna_sse_cleanup(void *data);
 
 
@@ -85,8 +86,10 @@ ngx_qna_sse_start(ngx_http_request_t *r)
     cln->handler = ngx_qna_sse_cleanup;
     cln->data = ctx;
 
-    /* a client that leaves is noticed at once */
+    /* a client that leaves is noticed at once; one that reads slowly
+     * gets what waited as soon as it can take it */
     r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_qna_sse_flush;
 
     return NGX_OK;
 }
@@ -173,6 +176,17 @@ ngx_qna_sse_final(ngx_http_request_t *r, const char *name, json_t *body)
     }
 
     return ngx_qna_sse_write(r, NULL, 0, 1);
+}
+
+
+static void
+ngx_qna_sse_flush(ngx_http_request_t *r)
+{
+    if (r->connection->write->timedout) {
+        return;
+    }
+
+    (void) ngx_http_output_filter(r, NULL);
 }
 
 

@@ -433,16 +433,22 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
         return;
     }
 
-    /* result:{sha256(normalised question, PARAMS)} */
+    /* result:{sha256(normalised question, PARAMS, script)} */
     if (ngx_qna_json_dump(r->pool, params, &text) != NGX_OK) {
         ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
+    /*
+     * The script too: what an LLM wrote depends on the session it was
+     * asked in, and a follow-up's question alone says nothing of it.
+     */
     SHA256_Init(&sha);
     SHA256_Update(&sha, t->normalized.data, t->normalized.len);
     SHA256_Update(&sha, "\n", 1);
     SHA256_Update(&sha, text.data, text.len);
+    SHA256_Update(&sha, "\n", 1);
+    SHA256_Update(&sha, t->plan.script.data, t->plan.script.len);
     SHA256_Final(hash, &sha);
 
     p = ngx_sprintf(t->cache_key, "%Vresult:",

@@ -124,7 +124,12 @@ ngx_qna_turn_llm_done(ngx_qna_llm_call_t *call, void *data)
     t->completion_tokens += call->completion_tokens;
 
     if (call->builtin) {
-        /* the chain's last resort: the offline planner */
+        /* the chain's last resort: the offline planner (which starts from
+         * an empty plan: a corrected LLM plan's references go first) */
+        json_decref(t->plan.params);
+        json_decref(t->plan.mcp_calls);
+        t->plan.params = NULL;
+        t->plan.mcp_calls = NULL;
         t->llm_fallback = 1;
         t->llm_planned = 0;
         t->planner = NULL;

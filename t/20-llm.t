@@ -119,6 +119,7 @@ for my $m (qw(badjson missing badtool)) {
     like $m->{planners}[0]{last_error}, qr/timeout/, '  saying why';
     is $m->{planners}[1]{available}, JSON::PP::true, '  builtin always available';
     unlike $a->http(GET => '/models')->{body}, qr/mock-llm-key/, '  no key in it';
+    ok !exists $m->{planners}[0]{url}, '  nor a URL (it may carry credentials)';
     my $p = is_success($a->http(GET => '/debug/system-prompt'), 'GET /debug/system-prompt');
     like $p->{system}, qr/^You write Python scripts/, '  the system prompt';
     like $p->{system}, qr/- alpaca_market_stocks_bars: /, '  with the tools';
