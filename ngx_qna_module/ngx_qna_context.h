@@ -116,6 +116,11 @@ ngx_int_t ngx_qna_session_load(ngx_qna_turn_t *t);
 ngx_int_t ngx_qna_session_expand(ngx_qna_turn_t *t, ngx_str_t *id,
     ngx_str_t *text, ngx_str_t *etext);
 void ngx_qna_session_store(ngx_qna_turn_t *t);
+json_t *ngx_qna_session_summary(ngx_qna_turn_t *t);
+
+/* ngx_qna_turn_trail.c: the turn in the audit trail */
+void ngx_qna_turn_trail_start(ngx_qna_turn_t *t);
+void ngx_qna_turn_trail_finish(ngx_qna_turn_t *t);
 
 
 #endif /* _NGX_QNA_CONTEXT_H_INCLUDED_ */

@@ -226,6 +226,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       offsetof(ngx_qna_main_conf_t, pg),
       NULL },
 
+    { ngx_string("qna_trail_spool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_qna_trail_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, trail),
+      NULL },
+
     { ngx_string("qna_auth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -742,7 +749,10 @@ ngx_qna_init_process(ngx_cycle_t *cycle)
 
     qmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_qna_module);
 
-    if (ngx_qna_pg_init_process(cycle, qmcf ? &qmcf->pg : NULL) != NGX_OK) {
+    if (ngx_qna_pg_init_process(cycle, qmcf ? &qmcf->pg : NULL) != NGX_OK
+        || ngx_qna_trail_init_process(cycle, qmcf ? &qmcf->trail : NULL)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -754,6 +764,7 @@ static void
 ngx_qna_exit_process(ngx_cycle_t *cycle)
 {
     ngx_qna_redis_exit_process();
+    ngx_qna_trail_exit_process();
     ngx_qna_pg_exit_process();
     ngx_qna_curl_exit_process(cycle);
 }

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include "ngx_qna_redis.h"
 #include "ngx_qna_pg.h"
+#include "ngx_qna_trail.h"
 
 
 #define NGX_QNA_VERSION  "0.1.0"
@@ -74,6 +75,7 @@ typedef struct {
 
     ngx_qna_redis_conf_t        redis;          /* qna_redis */
     ngx_qna_pg_conf_t           pg;             /* qna_postgres */
+    ngx_qna_trail_conf_t        trail;          /* qna_trail_spool */
     ngx_uint_t                  similarity;     /* percent, related */
 
     ngx_array_t                *llm_providers;  /* qna_llm_provider */

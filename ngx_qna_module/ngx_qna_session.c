@@ -352,7 +352,7 @@ ngx_qna_session_expanded(redisReply *reply, const char *error, void *data)
 
 /* what the assistant said, in a line: the first row, or the error */
 
-static json_t *
+json_t *
 ngx_qna_session_summary(ngx_qna_turn_t *t)
 {
     u_char      *p, *line;

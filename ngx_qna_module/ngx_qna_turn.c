@@ -123,6 +123,14 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
                              "question", t->question.data, t->question.len));
     }
 
+    if (!ngx_qna_trail_accepting()) {
+        ngx_qna_turn_fail(t,
+            ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
+                               "The audit trail cannot be written: its "
+                               "spool is full", NULL, NULL));
+        return;
+    }
+
     t->store = (ngx_qna_redis_conf() != NULL);
 
     if (!t->store) {
@@ -550,6 +558,8 @@ ngx_qna_turn_run(ngx_qna_turn_t *t)
     args.after_data = t;
     args.progress = t->sse ? ngx_qna_turn_progress : NULL;
 
+    ngx_qna_turn_trail_start(t);
+
     if (t->sse) {
         (void) ngx_qna_sse_event(r, "execution_started",
                    json_pack("{s:s%}", "execution_id", t->exec_id.data,
@@ -610,6 +620,8 @@ ngx_qna_turn_respond(ngx_qna_turn_t *t)
     json_t              *meta, *call;
     ngx_int_t            rc;
     ngx_http_request_t  *r = t->request;
+
+    ngx_qna_turn_trail_finish(t);
 
     if (t->error != NULL) {
         rc = ngx_qna_send_error_json(r, t->error);

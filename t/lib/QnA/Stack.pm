@@ -41,7 +41,7 @@ sub new {
     my $name = $o{name} || 'test';
     my $dir = $o{dir} || "$RUNTIME/t/$name.$$";
     remove_tree($dir) unless $o{keep};
-    make_path("$dir/logs", "$dir/tmp");
+    make_path("$dir/logs", "$dir/tmp", "$dir/spool");
 
     my $self = bless {
         %o,
@@ -105,6 +105,7 @@ sub write_configs {
         EXTRA_HTTP => ($self->{nginx_http} // '')
                       . ($self->{postgres}
                          ? "    qna_postgres \"host=$d/pg port=$self->{pg_port} dbname=qna user=qna\";\n"
+                           . "    qna_trail_spool $d/spool;\n"
                          : ''),
         REDIS => $self->{redis} ? "    qna_redis unix:$self->{redis_sock};" : '',
     ));

@@ -1,0 +1,605 @@
+
+/*
+ * The audit trail in PostgreSQL, with nothing lost when it is down.
+ *
+ * A record is one statement and its parameters.  Each statement stands
+ * alone and is idempotent (upserts, ON CONFLICT DO NOTHING on what must be
+ * written once), so records may reach the database in any order, and a
+ * record replayed twice is written once.
+ *
+ * A record goes to the database at once when a connection is ready and
+ * nothing is spooled; otherwise it is appended to the worker's spool file
+ * (qna_trail_spool DIR), one JSON line, and the spool is replayed in order
+ * once the database answers again, then truncated.  Appending a line to a
+ * local file is the same kind of write as nginx's own access log.  A
+ * spool that reaches its bound is logged at every record lost, or makes
+ * the next requests 503 (qna_trail_spool ... full=refuse).  Spools left
+ * by workers that are gone are taken over at start.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include "ngx_qna_module.h"
+#include "ngx_qna_trail.h"
+
+
+#define NGX_QNA_TRAIL_REPLAY   1000     /* ms between replay attempts */
+#define NGX_QNA_TRAIL_LINE_MAX (4 * 1024 * 1024)
+
+
+static const char  *ngx_qna_trail_sql[] = {
+
+    /* NGX_QNA_TRAIL_START: the question, its plan, the run begun */
+    "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "
+    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "
+    "s AS (INSERT INTO chat_sessions (id, user_id, title) "
+    "  SELECT $3::text, (SELECT id FROM u), $6::text "
+    "  WHERE $3::text IS NOT NULL "
+    "  ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id), "
+    "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
+    "  question, planner, script, params, created_at, started_at) "
+    "  SELECT $4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
+    "  'running', $6::text, $7::text, $8::text, $9::jsonb, "
+    "  $12::timestamptz, $12::timestamptz "
+    "  ON CONFLICT (id) DO NOTHING RETURNING id) "
+    "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
+    "  user_agent, details, created_at) "
+    "SELECT $4::text, $1::text, ev, $10::inet, $11::text, $13::jsonb, "
+    "  $12::timestamptz "
+    "FROM unnest(ARRAY['question_submitted', 'script_generated', "
+    "                  'execution_started']) AS ev "
+    "ON CONFLICT (execution_id, event) DO NOTHING",
+
+    /* NGX_QNA_TRAIL_FINISH: the outcome, the messages, the last event */
+    "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "
+    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "
+    "s AS (INSERT INTO chat_sessions (id, user_id, title) "
+    "  SELECT $3::text, (SELECT id FROM u), $6::text "
+    "  WHERE $3::text IS NOT NULL "
+    "  ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id), "
+    "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
+    "  question, result, error, mcp_calls, trace, execution_ms, "
+    "  finished_at) "
+    "  VALUES ($4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
+    "  $7::text, $6::text, $8::jsonb, $9::jsonb, "
+    "  coalesce($10::jsonb, '[]'::jsonb), coalesce($11::jsonb, '{}'::jsonb), "
+    "  $12::integer, $13::timestamptz) "
+    "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, "
+    "  result = EXCLUDED.result, error = EXCLUDED.error, "
+    "  mcp_calls = EXCLUDED.mcp_calls, trace = EXCLUDED.trace, "
+    "  execution_ms = EXCLUDED.execution_ms, "
+    "  finished_at = EXCLUDED.finished_at RETURNING id), "
+    "m AS (INSERT INTO chat_messages (session_id, role, content, "
+    "  execution_id, created_at) "
+    "  SELECT (SELECT id FROM s), v.r, v.c, $4::text, $13::timestamptz FROM "
+    "  (VALUES ('user', $6::text), ('assistant', $16::text)) AS v (r, c) "
+    "  WHERE $3::text IS NOT NULL AND v.c IS NOT NULL "
+    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING) "
+    "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
+    "  user_agent, details, created_at) "
+    "SELECT (SELECT id FROM e), $1::text, 'execution_finished', $14::inet, "
+    "  $15::text, jsonb_build_object('status', $7::text), $13::timestamptz "
+    "ON CONFLICT (execution_id, event) DO NOTHING",
+};
+
+static const int  ngx_qna_trail_nparams[] = { 13, 16 };
+
+
+typedef struct {
+    ngx_qna_trail_conf_t       *conf;
+    ngx_fd_t                    fd;
+    ngx_str_t                   path;
+    off_t                       size;        /* of the spool */
+    off_t                       offset;      /* replayed up to here */
+    ngx_uint_t                  spooling;
+    ngx_uint_t                  replaying;
+    ngx_uint_t                  lost;
+    ngx_event_t                 timer;
+    ngx_log_t                  *log;
+    u_char                     *line;        /* the record replayed */
+} ngx_qna_trail_worker_t;
+
+
+static ngx_qna_trail_worker_t  ngx_qna_trail_worker;
+
+/* what the timer's debug log reads as a connection: the worker is static */
+static ngx_connection_t        ngx_qna_trail_ident = { .fd = -1 };
+
+
+static void ngx_qna_trail_sent(PGresult *res, const char *error,
+    void *data);
+static ngx_int_t ngx_qna_trail_spool(ngx_uint_t stmt, json_t *params);
+static void ngx_qna_trail_replay(ngx_event_t *ev);
+static void ngx_qna_trail_replayed(PGresult *res, const char *error,
+    void *data);
+static void ngx_qna_trail_adopt(ngx_cycle_t *cycle);
+
+
+/* qna_trail_spool DIR [max=64m] [full=drop|refuse]; */
+
+char *
+ngx_qna_trail_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_qna_trail_conf_t *tcf = (ngx_qna_trail_conf_t *)
+                                ((char *) conf + cmd->offset);
+
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (tcf->dir.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    tcf->dir = value[1];
+    tcf->max = 64 * 1024 * 1024;
+
+    if (ngx_conf_full_name(cf->cycle, &tcf->dir, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+            tcf->max = ngx_parse_size(&s);
+
+            if (tcf->max != (size_t) NGX_ERROR && tcf->max >= 4096) {
+                continue;
+            }
+        }
+
+        if (ngx_strcmp(value[i].data, "full=refuse") == 0) {
+            tcf->refuse = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "full=drop") == 0) {
+            tcf->refuse = 0;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_qna_trail_init_process(ngx_cycle_t *cycle, ngx_qna_trail_conf_t *tcf)
+{
+    ngx_file_info_t          fi;
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+
+    w->fd = NGX_INVALID_FILE;
+    w->log = cycle->log;
+
+    if (tcf == NULL || tcf->dir.data == NULL || ngx_qna_pg_conf() == NULL) {
+        return NGX_OK;
+    }
+
+    w->conf = tcf;
+
+    w->path.data = ngx_pnalloc(cycle->pool, tcf->dir.len + 64);
+    if (w->path.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->path.len = ngx_sprintf(w->path.data, "%V/trail.%P.spool%Z", &tcf->dir,
+                              ngx_pid) - w->path.data - 1;
+
+    w->fd = ngx_open_file(w->path.data, NGX_FILE_RDWR|O_APPEND,
+                          NGX_FILE_CREATE_OR_OPEN, 0600);
+    if (w->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      ngx_open_file_n " \"%V\" failed", &w->path);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(w->fd, &fi) != NGX_FILE_ERROR) {
+        w->size = ngx_file_size(&fi);
+    }
+
+    /* what workers that are gone could not write */
+    ngx_qna_trail_adopt(cycle);
+
+    w->spooling = (w->size > 0);
+
+    w->timer.handler = ngx_qna_trail_replay;
+    w->timer.data = &ngx_qna_trail_ident;
+    w->timer.log = cycle->log;
+    w->timer.cancelable = 1;
+
+    ngx_add_timer(&w->timer, NGX_QNA_TRAIL_REPLAY);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_qna_trail_exit_process(void)
+{
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+
+    if (w->timer.timer_set) {
+        ngx_del_timer(&w->timer);
+    }
+
+    if (w->fd != NGX_INVALID_FILE) {
+        ngx_close_file(w->fd);
+        w->fd = NGX_INVALID_FILE;
+    }
+}
+
+
+/* whether new work may start: not with a full spool and full=refuse */
+
+ngx_int_t
+ngx_qna_trail_accepting(void)
+{
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+
+    return w->conf == NULL || !w->conf->refuse
+           || w->size < (off_t) w->conf->max;
+}
+
+
+/*
+ * Writes a record: params is an array of strings and nulls (its
+ * reference is taken).
+ */
+
+void
+ngx_qna_trail_write(ngx_uint_t stmt, json_t *params)
+{
+    size_t                   i;
+    json_t                  *v, *record;
+    ngx_int_t                rc;
+    const char              *values[NGX_QNA_TRAIL_PARAMS_MAX];
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+
+    if (ngx_qna_pg_conf() == NULL || params == NULL) {
+        json_decref(params);
+        return;
+    }
+
+    if (w->spooling || !ngx_qna_pg_ready()) {
+        (void) ngx_qna_trail_spool(stmt, params);
+        json_decref(params);
+        return;
+    }
+
+    json_array_foreach(params, i, v) {
+        values[i] = json_string_value(v);
+    }
+
+    /* the record comes back with the answer: spooled if it failed */
+    record = json_pack("{s:I, s:O}", "s", (json_int_t) stmt, "p", params);
+
+    rc = record ? ngx_qna_pg_query(NULL, w->log, ngx_qna_trail_sql[stmt],
+                                   ngx_qna_trail_nparams[stmt], values,
+                                   ngx_qna_trail_sent, record)
+                : NGX_ERROR;
+
+    if (rc != NGX_OK) {
+        json_decref(record);
+        (void) ngx_qna_trail_spool(stmt, params);
+    }
+
+    json_decref(params);
+}
+
+
+static void
+ngx_qna_trail_sent(PGresult *res, const char *error, void *data)
+{
+    json_t *record = data;
+
+    if (res == NULL) {
+        ngx_log_error(NGX_LOG_WARN, ngx_qna_trail_worker.log, 0,
+                      "qna trail: spooled: %s", error);
+
+        (void) ngx_qna_trail_spool(
+                   (ngx_uint_t) json_integer_value(json_object_get(record,
+                                                                   "s")),
+                   json_object_get(record, "p"));
+    }
+
+    json_decref(record);
+}
+
+
+static ngx_int_t
+ngx_qna_trail_spool(ngx_uint_t stmt, json_t *params)
+{
+    char                    *text;
+    size_t                   len;
+    ssize_t                  n;
+    json_t                  *record;
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+
+    if (w->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "qna trail: a record is lost: PostgreSQL is not "
+                      "available and there is no qna_trail_spool");
+        return NGX_ERROR;
+    }
+
+    record = json_pack("{s:I, s:O}", "s", (json_int_t) stmt, "p", params);
+    text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+    json_decref(record);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(text);
+    text[len++] = '\n';   /* over json_dumps()'s '\0' */
+
+    if (w->size + (off_t) len > (off_t) w->conf->max) {
+        w->lost++;
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "qna trail: THE SPOOL \"%V\" IS FULL (%O bytes): "
+                      "a record is lost (%ui so far)%s",
+                      &w->path, w->size, w->lost,
+                      w->conf->refuse ? "; new requests are refused" : "");
+        free(text);
+        return NGX_ERROR;
+    }
+
+    n = ngx_write_fd(w->fd, text, len);
+    free(text);
+
+    if (n != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
+                      "qna trail: a record is lost: writing \"%V\" failed",
+                      &w->path);
+        return NGX_ERROR;
+    }
+
+    w->size += len;
+    w->spooling = 1;
+
+    return NGX_OK;
+}
+
+
+/* the spool, in order, one record at a time, while the database answers */
+
+static void
+ngx_qna_trail_replay(ngx_event_t *ev)
+{
+    u_char                  *p;
+    size_t                   i, len;
+    ssize_t                  n;
+    json_t                  *record, *params, *v, *done;
+    ngx_uint_t               stmt;
+    const char              *values[NGX_QNA_TRAIL_PARAMS_MAX];
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+    u_char                   buf[8192];
+
+    if (w->replaying) {
+        return;
+    }
+
+    if (!w->spooling || !ngx_qna_pg_ready()) {
+        goto later;
+    }
+
+    if (w->offset >= w->size) {
+        /* all of it is in the database: the spool starts again empty */
+        if (ftruncate(w->fd, 0) == 0) {
+            w->size = 0;
+            w->offset = 0;
+            w->spooling = 0;
+
+            ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                          "qna trail: the spool is replayed");
+        }
+
+        goto later;
+    }
+
+    /* the next line: read in pieces up to its newline */
+
+    for (i = 0; ; i += n) {
+        n = pread(w->fd, buf, sizeof(buf), w->offset + i);
+
+        if (n <= 0) {
+            ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
+                          "qna trail: reading \"%V\" failed", &w->path);
+            goto later;
+        }
+
+        p = ngx_strlchr(buf, buf + n, '\n');
+
+        if (p != NULL) {
+            n = p - buf + 1;
+            break;
+        }
+
+        if (i + n > NGX_QNA_TRAIL_LINE_MAX) {
+            goto skip;
+        }
+    }
+
+    /* the whole line, now that its length is known */
+    w->line = ngx_alloc(i + n, w->log);
+    if (w->line == NULL) {
+        goto later;
+    }
+
+    if (pread(w->fd, w->line, i + n, w->offset) != (ssize_t) (i + n)) {
+        ngx_free(w->line);
+        w->line = NULL;
+        goto later;
+    }
+
+    /* the record's length in the spool, newline included */
+    len = i + n;
+
+    record = json_loadb((char *) w->line, len - 1, 0, NULL);
+    ngx_free(w->line);
+    w->line = NULL;
+
+    params = json_object_get(record, "p");
+    stmt = (ngx_uint_t) json_integer_value(json_object_get(record, "s"));
+
+    if (!json_is_array(params) || stmt > NGX_QNA_TRAIL_FINISH
+        || json_array_size(params) != (size_t) ngx_qna_trail_nparams[stmt])
+    {
+        json_decref(record);
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "qna trail: a spooled record is malformed, skipped");
+        w->offset += len;
+        goto again;
+    }
+
+    json_array_foreach(params, i, v) {
+        values[i] = json_string_value(v);
+    }
+
+    /* what the answer needs: the record (its values) and its length */
+    done = json_pack("{s:o, s:I}", "r", record, "n", (json_int_t) len);
+
+    w->replaying = 1;
+
+    if (done == NULL
+        || ngx_qna_pg_query(NULL, w->log, ngx_qna_trail_sql[stmt],
+                            ngx_qna_trail_nparams[stmt], values,
+                            ngx_qna_trail_replayed, done)
+           != NGX_OK)
+    {
+        w->replaying = 0;
+        json_decref(done);
+        goto later;
+    }
+
+    return;
+
+skip:
+
+    ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                  "qna trail: a spooled record is too long, skipped");
+    w->offset = w->size;
+
+again:
+
+    ngx_post_event(&w->timer, &ngx_posted_events);
+    return;
+
+later:
+
+    if (!w->timer.timer_set) {
+        ngx_add_timer(&w->timer, NGX_QNA_TRAIL_REPLAY);
+    }
+}
+
+
+static void
+ngx_qna_trail_replayed(PGresult *res, const char *error, void *data)
+{
+    json_t *done = data;
+
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+
+    w->replaying = 0;
+
+    if (res == NULL && error != NULL && ngx_strncmp(error, "ERROR:", 6) == 0)
+    {
+        /* the database refused the record itself: it never will take it */
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "qna trail: a spooled record is refused, skipped: %s",
+                      error);
+        res = (PGresult *) 1;
+    }
+
+    if (res == NULL) {
+        ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                      "qna trail: replay stopped: %s", error);
+
+        if (!w->timer.timer_set) {
+            ngx_add_timer(&w->timer, NGX_QNA_TRAIL_REPLAY);
+        }
+
+        json_decref(done);
+        return;
+    }
+
+    w->offset += (off_t) json_integer_value(json_object_get(done, "n"));
+    json_decref(done);
+
+    /* the next one, from the event loop */
+    ngx_post_event(&w->timer, &ngx_posted_events);
+}
+
+
+/* spools of workers that are gone, appended to this one's, then removed */
+
+static void
+ngx_qna_trail_adopt(ngx_cycle_t *cycle)
+{
+    u_char                  *name, path[NGX_MAX_PATH];
+    size_t                   len;
+    ssize_t                  n;
+    ngx_fd_t                 fd;
+    ngx_dir_t                dir;
+    ngx_int_t                pid;
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+    u_char                   buf[65536];
+
+    if (ngx_open_dir(&w->conf->dir, &dir) == NGX_ERROR) {
+        return;
+    }
+
+    while (ngx_read_dir(&dir) != NGX_ERROR) {
+        name = ngx_de_name(&dir);
+        len = ngx_de_namelen(&dir);
+
+        if (len < sizeof("trail.1.spool") - 1
+            || ngx_strncmp(name, "trail.", 6) != 0
+            || ngx_strncmp(name + len - 6, ".spool", 6) != 0)
+        {
+            continue;
+        }
+
+        pid = ngx_atoi(name + 6, len - 12);
+
+        if (pid <= 0 || pid == ngx_pid || kill((pid_t) pid, 0) == 0) {
+            continue;
+        }
+
+        ngx_snprintf(path, sizeof(path), "%V/%*s%Z", &w->conf->dir, len,
+                     name);
+
+        fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+        if (fd == NGX_INVALID_FILE) {
+            continue;
+        }
+
+        while ((n = ngx_read_fd(fd, buf, sizeof(buf))) > 0) {
+            if (ngx_write_fd(w->fd, buf, n) != n) {
+                break;
+            }
+
+            w->size += n;
+        }
+
+        ngx_close_file(fd);
+
+        if (n == 0) {
+            (void) ngx_delete_file(path);
+
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "qna trail: took over the spool of worker %i",
+                          pid);
+        }
+    }
+
+    ngx_close_dir(&dir);
+}
