@@ -43,18 +43,14 @@ my $stack = QnA::Stack->new(
     workers => $ENV{QNA_WORKERS} || 'auto',
     execute => 1,
     nginx_http => $http,
+    postgres => 1,
 );
 
 my $stop = 0;
 $SIG{INT} = $SIG{TERM} = sub { $stop = 1 };
 
+# Redis, PostgreSQL (migrated), sandboxd, nginx
 $stack->start;
-
-# PostgreSQL under the runtime folder, migrated
-$stack->start_postgres;
-my ($migrated, $out) = $stack->migrate;
-die "migrations failed:\n$out" unless $migrated;
-print $out;
 
 print "QnA gateway on http://127.0.0.1:$port (logs: ", $stack->dir, "/logs)\n",
       "  curl -s localhost:$port/analyze -H 'Content-Type: application/json' \\\n",

@@ -66,7 +66,8 @@ typedef enum {
     NGX_QNA_HANDLER_DEBUG_TOOLS,
     NGX_QNA_HANDLER_CONVERSATION,
     NGX_QNA_HANDLER_MODELS,
-    NGX_QNA_HANDLER_DEBUG_PROMPT
+    NGX_QNA_HANDLER_DEBUG_PROMPT,
+    NGX_QNA_HANDLER_EXECUTIONS
 } ngx_qna_handler_e;
 
 
@@ -137,6 +138,7 @@ ngx_int_t ngx_qna_execute_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_debug_tools_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_conversation_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_executions_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_conversation_init(ngx_conf_t *cf);
 
 /* ngx_qna_analyze.c, also used by /execute */

@@ -63,11 +63,15 @@ typedef struct {
     ngx_queue_t                 waiting;
     ngx_uint_t                  nwaiting;
     ngx_uint_t                  exiting;
+    ngx_event_t                 dispatch;  /* waiting queries to connections */
     ngx_log_t                  *log;
 } ngx_qna_pg_worker_t;
 
 
 static ngx_qna_pg_worker_t  ngx_qna_pg_worker;
+
+/* what an event's debug log reads as a connection: the worker is static */
+static ngx_connection_t     ngx_qna_pg_ident = { .fd = -1 };
 
 
 static void ngx_qna_pg_connect(ngx_event_t *ev);
@@ -82,6 +86,7 @@ static void ngx_qna_pg_finish(ngx_qna_pg_query_t *q, PGresult *res,
     const char *error);
 static void ngx_qna_pg_next(ngx_qna_pg_conn_t *pc);
 static void ngx_qna_pg_timeout(ngx_event_t *ev);
+static void ngx_qna_pg_dispatch(ngx_event_t *ev);
 
 
 /* qna_postgres "CONNINFO" [pool=2] [timeout=5s]; */
@@ -163,6 +168,10 @@ ngx_qna_pg_init_process(ngx_cycle_t *cycle, ngx_qna_pg_conf_t *pcf)
     w->n = pcf->pool;
     ngx_queue_init(&w->waiting);
 
+    w->dispatch.handler = ngx_qna_pg_dispatch;
+    w->dispatch.data = &ngx_qna_pg_ident;
+    w->dispatch.log = cycle->log;
+
     for (i = 0; i < w->n; i++) {
         pc = &w->conns[i];
         pc->backoff = NGX_QNA_PG_BACKOFF_MIN;
@@ -185,6 +194,10 @@ ngx_qna_pg_exit_process(void)
     ngx_qna_pg_worker_t  *w = &ngx_qna_pg_worker;
 
     w->exiting = 1;
+
+    if (w->dispatch.posted) {
+        ngx_delete_posted_event(&w->dispatch);
+    }
 
     for (i = 0; i < w->n; i++) {
         if (w->conns[i].reconnect.timer_set) {
@@ -450,7 +463,6 @@ ngx_qna_pg_query(ngx_qna_pg_query_t **out, ngx_log_t *log, const char *sql,
     int                   i;
     u_char               *p;
     size_t                size;
-    ngx_uint_t            k;
     ngx_qna_pg_query_t   *q;
     ngx_qna_pg_worker_t  *w = &ngx_qna_pg_worker;
 
@@ -503,17 +515,30 @@ ngx_qna_pg_query(ngx_qna_pg_query_t **out, ngx_log_t *log, const char *sql,
         *out = q;
     }
 
-    for (k = 0; k < w->n; k++) {
-        if (w->conns[k].state == NGX_QNA_PG_READY) {
-            ngx_qna_pg_send(&w->conns[k], q);
-            return NGX_OK;
-        }
-    }
-
+    /*
+     * Sent from the event loop, never from here: a caller is never
+     * called back before this returns.
+     */
     ngx_queue_insert_tail(&w->waiting, &q->queue);
     w->nwaiting++;
 
+    if (!w->dispatch.posted) {
+        ngx_post_event(&w->dispatch, &ngx_posted_events);
+    }
+
     return NGX_OK;
+}
+
+
+static void
+ngx_qna_pg_dispatch(ngx_event_t *ev)
+{
+    ngx_uint_t            k;
+    ngx_qna_pg_worker_t  *w = &ngx_qna_pg_worker;
+
+    for (k = 0; k < w->n && !ngx_queue_empty(&w->waiting); k++) {
+        ngx_qna_pg_next(&w->conns[k]);
+    }
 }
 
 

@@ -49,6 +49,25 @@ is $s->psql('qna', "SELECT DISTINCT host(client_addr) || ' ' || user_agent FROM 
 is $s->psql('qna', "SELECT string_agg(role, ',' ORDER BY id) FROM chat_messages WHERE execution_id = '$id'"),
    'user,assistant', 'the session\'s two messages mirrored';
 
+# what was written, read back
+{
+    my $e = is_success($s->http(GET => "/executions/$id"), 'GET /executions/{id}');
+    is $e->{status}, 'success', '  its status';
+    like $e->{script}, qr/calculate_volatility/, '  the script';
+    is $e->{trace}{planner}, 'builtin', '  the trace: its planner';
+    is_deeply [map { $_->{tool} } @{ $e->{mcp_calls} }], ['alpaca_market_stocks_bars', 'calculate_volatility'], '  the tools called';
+    ok defined $e->{mcp_calls}[0]{duration_ms}, '  with their durations';
+    is_deeply $e->{trace}{data_sources}, ['sample'], '  the data sources';
+    is_deeply [map { $_->{event} } @{ $e->{audit} }], [qw(question_submitted script_generated execution_started execution_finished)], '  its audit events';
+    is_error($s->http(GET => '/executions/exec_nope'), 404, 'NOT_FOUND', 'an unknown execution');
+    is_error($s->http(GET => '/executions/a$b'), 404, 'NOT_FOUND', 'an id that cannot be one');
+    my $l = is_success($s->http(GET => "/executions?session_id=$d->{session_id}"), 'GET /executions?session_id=');
+    is $l->{total}, 1, '  one in that session';
+    is $l->{executions}[0]{execution_id}, $id, '  this one';
+    is_error($s->http(GET => '/executions?page=0'), 400, 'INVALID_REQUEST', 'page=0');
+    is_error($s->http(GET => '/executions?session_id=a%20b'), 400, 'INVALID_REQUEST', 'a session id that cannot be one');
+}
+
 # 200 analyses; PostgreSQL away in the middle
 my @ids;
 my $t0 = time;
@@ -70,8 +89,38 @@ like $s->error_log, qr/qna trail: the spool is replayed/, 'the spool was replaye
 my $spooled = 0;
 $spooled += -s $_ for glob($s->dir . '/spool/*.spool');
 is $spooled, 0, '  and is empty again';
+{
+    my $p1 = is_success($s->http(GET => '/executions'), 'GET /executions: the first page');
+    is scalar(@{ $p1->{executions} }), 50, '  of 50';
+    is $p1->{total}, 201, '  of 201';
+    my $p5 = is_success($s->http(GET => '/executions?page=5'), '  page 5');
+    is scalar(@{ $p5->{executions} }), 1, '  the last one';
+}
 unlike $s->error_log, qr/exited on signal/, 'no worker died';
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg';
 $s->stop;
+
+# with users: one's own, or any for an admin
+{
+    use QnA::JWT qw(jwt);
+    my $key = 'j' x 40;
+    my $u = QnA::Stack->new(name => 'trail-users', workers => 1, postgres => 1,
+                            nginx_http => "    qna_auth_jwt_secret_file jwt.key;\n    qna_auth jwt;\n");
+    QnA::Stack::write_file($u->dir . '/jwt.key', $key);
+    $u->start;
+    my %h = map { my ($n, $role) = @$_; ($n => { Authorization => 'Bearer ' . jwt($key, { sub => $n, role => $role, exp => time + 600 }) }) }
+            (['alice', 'viewer'], ['bob', 'viewer'], ['root', 'admin']);
+    sleep 0.1 until ($u->http(GET => '/health', headers => $h{root})->{json}{data}{components}{postgres}{status} // '') eq 'up';
+    my $x = is_success($u->http(POST => '/analyze', json => { question => 'What is the price of AAPL?' }, headers => $h{alice}), 'alice asks');
+    my $xid = $x->{execution_id};
+    my $until = time + 5;
+    sleep 0.1 until time > $until || ($u->http(GET => "/executions/$xid", headers => $h{alice})->{status} // 0) == 200;
+    is is_success($u->http(GET => "/executions/$xid", headers => $h{alice}), '  she reads her execution')->{user_id}, 'alice', '  hers';
+    is_error($u->http(GET => "/executions/$xid", headers => $h{bob}), 404, 'NOT_FOUND', '  bob does not see it');
+    is is_success($u->http(GET => "/executions/$xid", headers => $h{root}), '  an admin does')->{user_id}, 'alice', '  hers';
+    is is_success($u->http(GET => '/executions', headers => $h{bob}), 'bob\'s list')->{total}, 0, '  is empty';
+    is $u->psql('qna', "SELECT role FROM users WHERE id = 'alice'"), 'viewer', 'alice is a user, a viewer';
+    $u->stop;
+}
 
 done_testing;
