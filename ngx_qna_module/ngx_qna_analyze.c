@@ -507,26 +507,24 @@ ngx_qna_run_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
     const char       *msg;
     ngx_qna_error_e   ecode;
 
-    if (rc == NGX_QNA_SANDBOX_DOWN) {
-        ngx_http_finalize_request(r,
-            ngx_qna_send_error(r, NGX_QNA_SANDBOX_UNAVAILABLE,
-                               "sandboxd closed the connection", NULL,
-                               NULL));
-        return;
-    }
-
-    if (rc == NGX_QNA_SANDBOX_TIMEOUT) {
-        ngx_http_finalize_request(r,
-            ngx_qna_send_error(r, NGX_QNA_SANDBOX_UNAVAILABLE,
-                               "sandboxd did not answer in time", NULL,
-                               NULL));
-        return;
-    }
-
     if (rc != NGX_QNA_SANDBOX_OK) {
+        msg = rc == NGX_QNA_SANDBOX_DOWN ? "sandboxd closed the connection"
+              : rc == NGX_QNA_SANDBOX_TIMEOUT
+                ? "sandboxd did not answer in time"
+                : "sandboxd sent an invalid answer";
+
+        if (run->after) {
+            /* the caller records the failure too */
+            run->after(r, run->after_data, NULL,
+                       json_pack("{s:s, s:s}",
+                                 "code", ngx_qna_error_name(
+                                             NGX_QNA_SANDBOX_UNAVAILABLE),
+                                 "message", msg));
+            return;
+        }
+
         ngx_http_finalize_request(r,
-            ngx_qna_send_error(r, NGX_QNA_SANDBOX_UNAVAILABLE,
-                               "sandboxd sent an invalid answer", NULL,
+            ngx_qna_send_error(r, NGX_QNA_SANDBOX_UNAVAILABLE, msg, NULL,
                                NULL));
         return;
     }

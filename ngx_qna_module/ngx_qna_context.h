@@ -121,6 +121,10 @@ json_t *ngx_qna_session_summary(ngx_qna_turn_t *t);
 /* ngx_qna_turn_trail.c: the turn in the audit trail */
 void ngx_qna_turn_trail_start(ngx_qna_turn_t *t);
 void ngx_qna_turn_trail_finish(ngx_qna_turn_t *t);
+void *ngx_qna_execute_trail_start(ngx_http_request_t *r, ngx_str_t *exec_id,
+    ngx_str_t *script, json_t *params);
+void ngx_qna_execute_trail_after(ngx_http_request_t *r, void *data,
+    json_t *answer, json_t *error);
 
 
 #endif /* _NGX_QNA_CONTEXT_H_INCLUDED_ */

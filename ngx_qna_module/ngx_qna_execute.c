@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_qna_module.h"
 #include "ngx_qna_http.h"
+#include "ngx_qna_context.h"
 
 
 #define NGX_QNA_TIMEOUT_MAX_S   120
@@ -100,6 +101,7 @@ ngx_qna_execute_body(ngx_http_request_t *r)
     ngx_int_t            rc;
     ngx_str_t            code, exec_id, rid;
     json_int_t           timeout, memory, max_calls;
+    void                *trail;
     ngx_qna_run_args_t   args;
     ngx_qna_loc_conf_t  *qlcf;
 
@@ -253,6 +255,15 @@ ngx_qna_execute_body(ngx_http_request_t *r)
     args.after = NULL;
     args.after_data = NULL;
     args.progress = NULL;
+
+    /* the audit trail, when there is one: the run begun, then its end */
+    trail = ngx_qna_execute_trail_start(r, &exec_id, &code,
+                                        json_is_object(params) ? params
+                                                               : NULL);
+    if (trail != NULL) {
+        args.after = ngx_qna_execute_trail_after;
+        args.after_data = trail;
+    }
 
     ngx_qna_run_script(r, answer, &args);
 

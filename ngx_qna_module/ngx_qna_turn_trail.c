@@ -1,9 +1,9 @@
 
 /*
- * A turn of /analyze in the audit trail: its execution row and audit
- * events when the run starts (question_submitted, script_generated,
- * execution_started), then its outcome, its messages and
- * execution_finished when it is answered.
+ * A turn of /analyze, or an /execute, in the audit trail: its execution
+ * row and audit events when the run starts (question_submitted,
+ * script_generated, execution_started), then its outcome, its messages
+ * and execution_finished when it is answered.
  */
 
 #include <ngx_config.h>
@@ -74,14 +74,29 @@ ngx_qna_turn_text(ngx_pool_t *pool, json_t *v)
 
 
 static const char *
-ngx_qna_turn_role(ngx_qna_turn_t *t)
+ngx_qna_request_role(ngx_http_request_t *r)
 {
     ngx_qna_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(t->request, ngx_http_qna_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
 
     return ngx_qna_role_names[ctx && ctx->role <= 3 ? ctx->role : 0];
 }
+
+
+static ngx_str_t
+ngx_qna_request_user(ngx_http_request_t *r)
+{
+    ngx_str_t       anonymous = ngx_string("anonymous");
+    ngx_qna_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
+
+    return ctx ? ctx->user : anonymous;
+}
+
+
+#define ngx_qna_turn_role(t)  ngx_qna_request_role((t)->request)
 
 
 void
@@ -178,4 +193,103 @@ ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
                   ngx_qna_session_summary(t)));
 
     json_decref(trace);
+}
+
+
+/* /execute: a script of the client's own, without a question */
+
+typedef struct {
+    ngx_str_t                   exec_id;
+} ngx_qna_execute_trail_t;
+
+
+void *
+ngx_qna_execute_trail_start(ngx_http_request_t *r, ngx_str_t *exec_id,
+    ngx_str_t *script, json_t *params)
+{
+    ngx_str_t                 user;
+    ngx_qna_execute_trail_t  *et;
+
+    if (ngx_qna_pg_conf() == NULL) {
+        return NULL;
+    }
+
+    et = ngx_palloc(r->pool, sizeof(ngx_qna_execute_trail_t));
+    if (et == NULL) {
+        return NULL;
+    }
+
+    et->exec_id = *exec_id;
+    user = ngx_qna_request_user(r);
+
+    ngx_qna_trail_write(NGX_QNA_TRAIL_START,
+        json_pack("[s%, s, n, s%, s, n, s, s%, o, o, o, o, s]",
+                  user.data, user.len,
+                  ngx_qna_request_role(r),
+                  exec_id->data, exec_id->len,
+                  "execute",
+                  "client",
+                  script->data, script->len,
+                  ngx_qna_turn_text(r->pool, params),
+                  ngx_qna_turn_client(r),
+                  ngx_qna_turn_agent(r),
+                  ngx_qna_json_now(),
+                  "{}"));
+
+    return et;
+}
+
+
+/* the run's outcome: written, then answered */
+
+void
+ngx_qna_execute_trail_after(ngx_http_request_t *r, void *data,
+    json_t *answer, json_t *error)
+{
+    ngx_qna_execute_trail_t *et = data;
+
+    json_t      *meta, *ms;
+    ngx_int_t    rc;
+    ngx_str_t    user;
+    const char  *code, *status;
+    u_char       num[NGX_INT64_LEN + 1];
+
+    user = ngx_qna_request_user(r);
+    meta = answer ? json_object_get(answer, "metadata") : NULL;
+    code = error ? json_string_value(json_object_get(error, "code")) : NULL;
+
+    status = error == NULL ? "success"
+             : code && ngx_strcmp(code, "EXECUTION_TIMEOUT") == 0
+               ? "timeout" : "failed";
+
+    ms = answer ? json_object_get(answer, "execution_time_ms") : NULL;
+    num[0] = '\0';
+
+    if (json_is_integer(ms)) {
+        ngx_sprintf(num, "%L%Z", (int64_t) json_integer_value(ms));
+    }
+
+    ngx_qna_trail_write(NGX_QNA_TRAIL_FINISH,
+        json_pack("[s%, s, n, s%, s, n, s, o, o, o, o, o, o, o, o, n]",
+                  user.data, user.len,
+                  ngx_qna_request_role(r),
+                  et->exec_id.data, et->exec_id.len,
+                  "execute",
+                  status,
+                  ngx_qna_turn_text(r->pool,
+                                    answer ? json_object_get(answer, "result")
+                                           : NULL),
+                  ngx_qna_turn_text(r->pool, error),
+                  ngx_qna_turn_text(r->pool,
+                                    json_object_get(meta, "mcp_calls_made")),
+                  ngx_qna_turn_text(r->pool, NULL),
+                  num[0] ? json_string((char *) num) : json_null(),
+                  ngx_qna_json_now(),
+                  ngx_qna_turn_client(r),
+                  ngx_qna_turn_agent(r)));
+
+    rc = error ? ngx_qna_send_error_json(r, error)
+               : ngx_qna_send_data(r, json_incref(answer));
+
+    ngx_http_finalize_request(r, rc);
 }

@@ -68,6 +68,20 @@ is $s->psql('qna', "SELECT string_agg(role, ',' ORDER BY id) FROM chat_messages 
     is_error($s->http(GET => '/executions?session_id=a%20b'), 400, 'INVALID_REQUEST', 'a session id that cannot be one');
 }
 
+# /execute: the client's script, in the trail too
+{
+    my $ok = is_success($s->execute(script => "result = {'description': 'one', 'body': [{'key': 'x', 'value': 1}]}\n",
+                                    execution_id => 'exec_client_1'), '/execute');
+    my $bad = $s->execute(script => "x = 1 / 0\n", execution_id => 'exec_client_2');
+    is $bad->{status}, 422, '/execute of a script that fails: 422';
+    is wait_sql("SELECT string_agg(id || ':' || kind || ':' || status, ',' ORDER BY id) FROM executions WHERE kind = 'execute'",
+                'exec_client_1:execute:success,exec_client_2:execute:failed', 5),
+       'exec_client_1:execute:success,exec_client_2:execute:failed', '  both in executions: success, failed';
+    my $e = is_success($s->http(GET => '/executions/exec_client_2'), '  GET /executions/{id}');
+    is $e->{error}{code}, 'EXECUTION_FAILED', '  with its error';
+    is scalar(@{ $e->{audit} }), 4, '  and four audit events';
+}
+
 # 200 analyses; PostgreSQL away in the middle
 my @ids;
 my $t0 = time;
@@ -92,9 +106,9 @@ is $spooled, 0, '  and is empty again';
 {
     my $p1 = is_success($s->http(GET => '/executions'), 'GET /executions: the first page');
     is scalar(@{ $p1->{executions} }), 50, '  of 50';
-    is $p1->{total}, 201, '  of 201';
+    is $p1->{total}, 203, '  of 203';
     my $p5 = is_success($s->http(GET => '/executions?page=5'), '  page 5');
-    is scalar(@{ $p5->{executions} }), 1, '  the last one';
+    is scalar(@{ $p5->{executions} }), 3, '  the last three';
 }
 unlike $s->error_log, qr/exited on signal/, 'no worker died';
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg';
