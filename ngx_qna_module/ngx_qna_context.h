@@ -53,6 +53,7 @@ typedef struct {
 
     /* an LLM's plan: who made it, what it cost, every attempt */
     void                       *llm;          /* ngx_qna_llm_call_t */
+    void                       *trail;        /* the run's records */
     json_t                     *history;      /* the session's last turns */
     json_t                     *attempts;
     const char                 *planner;      /* NULL: builtin */

@@ -81,9 +81,52 @@ static const char  *ngx_qna_trail_sql[] = {
     "SELECT (SELECT id FROM e), $1::text, 'execution_finished', $14::inet, "
     "  $15::text, jsonb_build_object('status', $7::text), $13::timestamptz "
     "ON CONFLICT (execution_id, event) DO NOTHING",
+
+    /*
+     * NGX_QNA_TRAIL_WHOLE: a run over before its start was written, in
+     * one statement: the start's parameters ($1 to $13), then the
+     * outcome's ($14 status, $15 result, $16 error, $17 tool calls,
+     * $18 trace, $19 milliseconds, $20 finished_at, $21 the answer)
+     */
+    "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "
+    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "
+    "s AS (INSERT INTO chat_sessions (id, user_id, title) "
+    "  SELECT $3::text, (SELECT id FROM u), $6::text "
+    "  WHERE $3::text IS NOT NULL "
+    "  ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id), "
+    "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
+    "  question, planner, script, params, result, error, mcp_calls, trace, "
+    "  execution_ms, created_at, started_at, finished_at) "
+    "  VALUES ($4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
+    "  $14::text, $6::text, $7::text, $8::text, $9::jsonb, $15::jsonb, "
+    "  $16::jsonb, coalesce($17::jsonb, '[]'::jsonb), "
+    "  coalesce($18::jsonb, '{}'::jsonb), $19::integer, $12::timestamptz, "
+    "  $12::timestamptz, $20::timestamptz) "
+    "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, "
+    "  result = EXCLUDED.result, error = EXCLUDED.error, "
+    "  mcp_calls = EXCLUDED.mcp_calls, trace = EXCLUDED.trace, "
+    "  execution_ms = EXCLUDED.execution_ms, "
+    "  finished_at = EXCLUDED.finished_at RETURNING id), "
+    "m AS (INSERT INTO chat_messages (session_id, role, content, "
+    "  execution_id, created_at) "
+    "  SELECT (SELECT id FROM s), v.r, v.c, $4::text, $20::timestamptz FROM "
+    "  (VALUES ('user', $6::text), ('assistant', $21::text)) AS v (r, c) "
+    "  WHERE $3::text IS NOT NULL AND v.c IS NOT NULL "
+    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING) "
+    "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
+    "  user_agent, details, created_at) "
+    "SELECT (SELECT id FROM e), $1::text, ev, $10::inet, $11::text, "
+    "  CASE WHEN ev = 'execution_finished' "
+    "       THEN jsonb_build_object('status', $14::text) "
+    "       ELSE $13::jsonb END, "
+    "  CASE WHEN ev = 'execution_finished' THEN $20::timestamptz "
+    "       ELSE $12::timestamptz END "
+    "FROM unnest(ARRAY['question_submitted', 'script_generated', "
+    "                  'execution_started', 'execution_finished']) AS ev "
+    "ON CONFLICT (execution_id, event) DO NOTHING",
 };
 
-static const int  ngx_qna_trail_nparams[] = { 13, 16 };
+static const int  ngx_qna_trail_nparams[] = { 13, 16, 21 };
 
 
 typedef struct {
@@ -450,7 +493,7 @@ ngx_qna_trail_replay(ngx_event_t *ev)
     params = json_object_get(record, "p");
     stmt = (ngx_uint_t) json_integer_value(json_object_get(record, "s"));
 
-    if (!json_is_array(params) || stmt > NGX_QNA_TRAIL_FINISH
+    if (!json_is_array(params) || stmt > NGX_QNA_TRAIL_WHOLE
         || json_array_size(params) != (size_t) ngx_qna_trail_nparams[stmt])
     {
         json_decref(record);

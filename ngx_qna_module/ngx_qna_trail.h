@@ -15,7 +15,11 @@
 
 #define NGX_QNA_TRAIL_START       0
 #define NGX_QNA_TRAIL_FINISH      1
-#define NGX_QNA_TRAIL_PARAMS_MAX  16
+#define NGX_QNA_TRAIL_WHOLE       2     /* START and FINISH in one */
+#define NGX_QNA_TRAIL_PARAMS_MAX  24
+
+/* a run's start is written only if the run is not over by then */
+#define NGX_QNA_TRAIL_START_DELAY 250
 
 
 typedef struct {

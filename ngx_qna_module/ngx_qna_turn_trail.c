@@ -99,162 +99,172 @@ ngx_qna_request_user(ngx_http_request_t *r)
 #define ngx_qna_turn_role(t)  ngx_qna_request_role((t)->request)
 
 
-void
-ngx_qna_turn_trail_start(ngx_qna_turn_t *t)
+/*
+ * A run's records.  Its start (13 parameters) is written only if the run
+ * is still going NGX_QNA_TRAIL_START_DELAY ms later: most runs are over
+ * by then and are written whole, in one statement.  The outcome's part
+ * (8 parameters) completes it.
+ */
+
+typedef struct {
+    ngx_event_t                 timer;
+    json_t                     *start;
+    unsigned                    written:1;
+} ngx_qna_trail_run_t;
+
+
+static void
+ngx_qna_trail_run_timer(ngx_event_t *ev)
 {
-    json_t              *details;
+    ngx_qna_trail_run_t *run = ev->data;
+
+    run->written = 1;
+    ngx_qna_trail_write(NGX_QNA_TRAIL_START, json_incref(run->start));
+}
+
+
+static void
+ngx_qna_trail_run_cleanup(void *data)
+{
+    ngx_qna_trail_run_t *run = data;
+
+    if (run->timer.timer_set) {
+        ngx_del_timer(&run->timer);
+    }
+
+    json_decref(run->start);
+    run->start = NULL;
+}
+
+
+/* takes the reference to "start" */
+
+static ngx_qna_trail_run_t *
+ngx_qna_trail_run_start(ngx_http_request_t *r, json_t *start)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_qna_trail_run_t  *run;
+
+    run = ngx_pcalloc(r->pool, sizeof(ngx_qna_trail_run_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (run == NULL || cln == NULL || start == NULL) {
+        json_decref(start);
+        return NULL;
+    }
+
+    run->start = start;
+    run->timer.handler = ngx_qna_trail_run_timer;
+    run->timer.data = run;
+    run->timer.log = r->connection->log;
+
+    cln->handler = ngx_qna_trail_run_cleanup;
+    cln->data = run;
+
+    ngx_add_timer(&run->timer, NGX_QNA_TRAIL_START_DELAY);
+
+    return run;
+}
+
+
+/* start: the 13 of the start; tail: the 8 of the outcome (both taken) */
+
+static void
+ngx_qna_trail_run_finish(ngx_qna_trail_run_t *run, json_t *start,
+    json_t *tail)
+{
+    json_t  *finish;
+
+    if (start == NULL || tail == NULL) {
+        json_decref(start);
+        json_decref(tail);
+        return;
+    }
+
+    if (run != NULL && run->timer.timer_set) {
+        ngx_del_timer(&run->timer);
+    }
+
+    if (run == NULL || !run->written) {
+        json_array_extend(start, tail);
+        json_decref(tail);
+        ngx_qna_trail_write(NGX_QNA_TRAIL_WHOLE, start);
+        return;
+    }
+
+    /* the start is in: the outcome alone, in FINISH's order */
+    finish = json_pack("[O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O]",
+                       json_array_get(start, 0), json_array_get(start, 1),
+                       json_array_get(start, 2), json_array_get(start, 3),
+                       json_array_get(start, 4), json_array_get(start, 5),
+                       json_array_get(tail, 0), json_array_get(tail, 1),
+                       json_array_get(tail, 2), json_array_get(tail, 3),
+                       json_array_get(tail, 4), json_array_get(tail, 5),
+                       json_array_get(tail, 6), json_array_get(start, 9),
+                       json_array_get(start, 10), json_array_get(tail, 7));
+
+    json_decref(start);
+    json_decref(tail);
+    ngx_qna_trail_write(NGX_QNA_TRAIL_FINISH, finish);
+}
+
+
+static json_t *
+ngx_qna_turn_trail_base(ngx_qna_turn_t *t)
+{
+    json_t              *details, *start;
     ngx_str_t            rid;
     ngx_http_request_t  *r = t->request;
 
-    if (ngx_qna_pg_conf() == NULL) {
-        return;
-    }
-
     rid = ngx_qna_request_id(r);
-    details = json_pack("{s:s, s:s%}", "family", t->plan.family,
+    details = json_pack("{s:s?, s:s%}", "family", t->plan.family,
                         "request_id", rid.data, rid.len);
 
-    ngx_qna_trail_write(NGX_QNA_TRAIL_START,
-        json_pack("[s%, s, s%, s%, s, s%, s, s%, o, o, o, o, o]",
-                  t->user.data, t->user.len,
-                  ngx_qna_turn_role(t),
-                  t->session.data, t->session.len,
-                  t->exec_id.data, t->exec_id.len,
-                  "analyze",
-                  t->question.data, t->question.len,
-                  t->planner ? t->planner : "builtin",
-                  t->plan.script.data, t->plan.script.len,
-                  ngx_qna_turn_text(r->pool, t->plan.params),
-                  ngx_qna_turn_client(r),
-                  ngx_qna_turn_agent(r),
-                  ngx_qna_json_now(),
-                  ngx_qna_turn_text(r->pool, details)));
+    start = json_pack("[s%, s, s%, s%, s, s%, s, s%, o, o, o, o, o]",
+                      t->user.data, t->user.len,
+                      ngx_qna_turn_role(t),
+                      t->session.data, t->session.len,
+                      t->exec_id.data, t->exec_id.len,
+                      "analyze",
+                      t->question.data, t->question.len,
+                      t->planner ? t->planner : "builtin",
+                      t->plan.script.data ? t->plan.script.data
+                                          : (u_char *) "",
+                      t->plan.script.len,
+                      ngx_qna_turn_text(r->pool, t->plan.params),
+                      ngx_qna_turn_client(r),
+                      ngx_qna_turn_agent(r),
+                      ngx_qna_json_now(),
+                      ngx_qna_turn_text(r->pool, details));
 
     json_decref(details);
+
+    return start;
 }
 
 
 void
-ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
+ngx_qna_turn_trail_start(ngx_qna_turn_t *t)
 {
-    json_t              *meta, *trace, *ms;
-    const char          *status, *code;
-    ngx_http_request_t  *r = t->request;
-    u_char               num[NGX_INT64_LEN + 1];
-
-    if (ngx_qna_pg_conf() == NULL || t->exec_id.len == 0) {
+    if (ngx_qna_pg_conf() == NULL) {
         return;
     }
 
-    code = t->error ? json_string_value(json_object_get(t->error, "code"))
-                    : NULL;
-
-    status = t->error == NULL ? "success"
-             : code && ngx_strcmp(code, "EXECUTION_TIMEOUT") == 0
-               ? "timeout" : "failed";
-
-    meta = t->answer ? json_object_get(t->answer, "metadata") : NULL;
-
-    trace = json_pack("{s:s, s:O?, s:O?, s:b, s:I}",
-                      "planner", t->planner ? t->planner : "builtin",
-                      "llm", t->attempts,
-                      "data_sources", json_object_get(meta, "data_sources"),
-                      "cache_hit", (int) t->cache_hit,
-                      "corrections", (json_int_t) t->corrections);
-
-    ms = json_object_get(t->answer, "execution_time_ms");
-    num[0] = '\0';
-
-    if (json_is_integer(ms)) {
-        ngx_sprintf(num, "%L%Z", (int64_t) json_integer_value(ms));
-    }
-
-    ngx_qna_trail_write(NGX_QNA_TRAIL_FINISH,
-        json_pack("[s%, s, s%, s%, s, s%, s, o, o, o, o, o, o, o, o, o?]",
-                  t->user.data, t->user.len,
-                  ngx_qna_turn_role(t),
-                  t->session.data, t->session.len,
-                  t->exec_id.data, t->exec_id.len,
-                  "analyze",
-                  t->question.data, t->question.len,
-                  status,
-                  ngx_qna_turn_text(r->pool,
-                                    t->error ? NULL
-                                             : json_object_get(t->answer,
-                                                               "result")),
-                  ngx_qna_turn_text(r->pool, t->error),
-                  ngx_qna_turn_text(r->pool,
-                                    json_object_get(meta, "mcp_calls_made")),
-                  ngx_qna_turn_text(r->pool, trace),
-                  num[0] ? json_string((char *) num) : json_null(),
-                  ngx_qna_json_now(),
-                  ngx_qna_turn_client(r),
-                  ngx_qna_turn_agent(r),
-                  ngx_qna_session_summary(t)));
-
-    json_decref(trace);
+    t->trail = ngx_qna_trail_run_start(t->request,
+                                       ngx_qna_turn_trail_base(t));
 }
 
 
-/* /execute: a script of the client's own, without a question */
+/* what every outcome says: status, result, error, calls, trace, ... */
 
-typedef struct {
-    ngx_str_t                   exec_id;
-} ngx_qna_execute_trail_t;
-
-
-void *
-ngx_qna_execute_trail_start(ngx_http_request_t *r, ngx_str_t *exec_id,
-    ngx_str_t *script, json_t *params)
+static json_t *
+ngx_qna_trail_tail(ngx_http_request_t *r, json_t *answer, json_t *error,
+    json_t *trace, json_t *summary)
 {
-    ngx_str_t                 user;
-    ngx_qna_execute_trail_t  *et;
-
-    if (ngx_qna_pg_conf() == NULL) {
-        return NULL;
-    }
-
-    et = ngx_palloc(r->pool, sizeof(ngx_qna_execute_trail_t));
-    if (et == NULL) {
-        return NULL;
-    }
-
-    et->exec_id = *exec_id;
-    user = ngx_qna_request_user(r);
-
-    ngx_qna_trail_write(NGX_QNA_TRAIL_START,
-        json_pack("[s%, s, n, s%, s, n, s, s%, o, o, o, o, s]",
-                  user.data, user.len,
-                  ngx_qna_request_role(r),
-                  exec_id->data, exec_id->len,
-                  "execute",
-                  "client",
-                  script->data, script->len,
-                  ngx_qna_turn_text(r->pool, params),
-                  ngx_qna_turn_client(r),
-                  ngx_qna_turn_agent(r),
-                  ngx_qna_json_now(),
-                  "{}"));
-
-    return et;
-}
-
-
-/* the run's outcome: written, then answered */
-
-void
-ngx_qna_execute_trail_after(ngx_http_request_t *r, void *data,
-    json_t *answer, json_t *error)
-{
-    ngx_qna_execute_trail_t *et = data;
-
     json_t      *meta, *ms;
-    ngx_int_t    rc;
-    ngx_str_t    user;
     const char  *code, *status;
     u_char       num[NGX_INT64_LEN + 1];
 
-    user = ngx_qna_request_user(r);
     meta = answer ? json_object_get(answer, "metadata") : NULL;
     code = error ? json_string_value(json_object_get(error, "code")) : NULL;
 
@@ -269,24 +279,131 @@ ngx_qna_execute_trail_after(ngx_http_request_t *r, void *data,
         ngx_sprintf(num, "%L%Z", (int64_t) json_integer_value(ms));
     }
 
-    ngx_qna_trail_write(NGX_QNA_TRAIL_FINISH,
-        json_pack("[s%, s, n, s%, s, n, s, o, o, o, o, o, o, o, o, n]",
-                  user.data, user.len,
-                  ngx_qna_request_role(r),
-                  et->exec_id.data, et->exec_id.len,
-                  "execute",
-                  status,
-                  ngx_qna_turn_text(r->pool,
-                                    answer ? json_object_get(answer, "result")
-                                           : NULL),
-                  ngx_qna_turn_text(r->pool, error),
-                  ngx_qna_turn_text(r->pool,
-                                    json_object_get(meta, "mcp_calls_made")),
-                  ngx_qna_turn_text(r->pool, NULL),
-                  num[0] ? json_string((char *) num) : json_null(),
-                  ngx_qna_json_now(),
-                  ngx_qna_turn_client(r),
-                  ngx_qna_turn_agent(r)));
+    return json_pack("[s, o, o, o, o, o, o, o?]",
+                     status,
+                     ngx_qna_turn_text(r->pool,
+                                       error ? NULL
+                                             : json_object_get(answer,
+                                                               "result")),
+                     ngx_qna_turn_text(r->pool, error),
+                     ngx_qna_turn_text(r->pool,
+                                       json_object_get(meta,
+                                                       "mcp_calls_made")),
+                     ngx_qna_turn_text(r->pool, trace),
+                     num[0] ? json_string((char *) num) : json_null(),
+                     ngx_qna_json_now(),
+                     summary);
+}
+
+
+void
+ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
+{
+    json_t  *meta, *trace;
+
+    if (ngx_qna_pg_conf() == NULL || t->exec_id.len == 0) {
+        return;
+    }
+
+    meta = t->answer ? json_object_get(t->answer, "metadata") : NULL;
+
+    trace = json_pack("{s:s, s:O?, s:O?, s:b, s:I}",
+                      "planner", t->planner ? t->planner : "builtin",
+                      "llm", t->attempts,
+                      "data_sources", json_object_get(meta, "data_sources"),
+                      "cache_hit", (int) t->cache_hit,
+                      "corrections", (json_int_t) t->corrections);
+
+    /* the start as it was when the run began, when it began */
+    ngx_qna_trail_run_finish(t->trail,
+                             t->trail
+                             ? json_incref(((ngx_qna_trail_run_t *)
+                                            t->trail)->start)
+                             : ngx_qna_turn_trail_base(t),
+                             ngx_qna_trail_tail(t->request,
+                                                t->error ? NULL : t->answer,
+                                                t->error, trace,
+                                                ngx_qna_session_summary(t)));
+    json_decref(trace);
+    t->trail = NULL;
+}
+
+
+/* /execute: a script of the client's own, without a question */
+
+typedef struct {
+    ngx_qna_trail_run_t        *run;
+    json_t                     *start;
+} ngx_qna_execute_trail_t;
+
+
+static void
+ngx_qna_execute_trail_cleanup(void *data)
+{
+    ngx_qna_execute_trail_t *et = data;
+
+    json_decref(et->start);
+    et->start = NULL;
+}
+
+
+void *
+ngx_qna_execute_trail_start(ngx_http_request_t *r, ngx_str_t *exec_id,
+    ngx_str_t *script, json_t *params)
+{
+    json_t                   *start;
+    ngx_str_t                 user;
+    ngx_pool_cleanup_t       *cln;
+    ngx_qna_execute_trail_t  *et;
+
+    if (ngx_qna_pg_conf() == NULL) {
+        return NULL;
+    }
+
+    et = ngx_pcalloc(r->pool, sizeof(ngx_qna_execute_trail_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (et == NULL || cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_qna_execute_trail_cleanup;
+    cln->data = et;
+
+    user = ngx_qna_request_user(r);
+
+    start = json_pack("[s%, s, n, s%, s, n, s, s%, o, o, o, o, s]",
+                      user.data, user.len,
+                      ngx_qna_request_role(r),
+                      exec_id->data, exec_id->len,
+                      "execute",
+                      "client",
+                      script->data, script->len,
+                      ngx_qna_turn_text(r->pool, params),
+                      ngx_qna_turn_client(r),
+                      ngx_qna_turn_agent(r),
+                      ngx_qna_json_now(),
+                      "{}");
+
+    et->start = json_incref(start);
+    et->run = ngx_qna_trail_run_start(r, start);
+
+    return et;
+}
+
+
+/* the run's outcome: written, then answered */
+
+void
+ngx_qna_execute_trail_after(ngx_http_request_t *r, void *data,
+    json_t *answer, json_t *error)
+{
+    ngx_qna_execute_trail_t *et = data;
+
+    ngx_int_t  rc;
+
+    ngx_qna_trail_run_finish(et->run, json_incref(et->start),
+                             ngx_qna_trail_tail(r, error ? NULL : answer,
+                                                error, NULL, NULL));
 
     rc = error ? ngx_qna_send_error_json(r, error)
                : ngx_qna_send_data(r, json_incref(answer));

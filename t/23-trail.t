@@ -77,6 +77,12 @@ is $s->psql('qna', "SELECT string_agg(role, ',' ORDER BY id) FROM chat_messages 
     is wait_sql("SELECT string_agg(id || ':' || kind || ':' || status, ',' ORDER BY id) FROM executions WHERE kind = 'execute'",
                 'exec_client_1:execute:success,exec_client_2:execute:failed', 5),
        'exec_client_1:execute:success,exec_client_2:execute:failed', '  both in executions: success, failed';
+    # a run still going after 250 ms: its start is written before its end
+    is_success($s->execute(script => "s = 0\nfor i in range(5000000):\n    s += i\nresult = {'description': 'slow', 'body': [{'key': 's', 'value': s}]}\n",
+                           execution_id => 'exec_client_3'), 'a slower script');
+    is wait_sql("SELECT status || ' ' || (finished_at - started_at > interval '0.2 seconds') FROM executions WHERE id = 'exec_client_3'",
+                'success true', 5), 'success true', '  started well before it finished';
+    is $s->psql('qna', "SELECT count(*) FROM audit_log WHERE execution_id = 'exec_client_3'"), 4, '  four audit events';
     my $e = is_success($s->http(GET => '/executions/exec_client_2'), '  GET /executions/{id}');
     is $e->{error}{code}, 'EXECUTION_FAILED', '  with its error';
     is scalar(@{ $e->{audit} }), 4, '  and four audit events';
@@ -106,9 +112,9 @@ is $spooled, 0, '  and is empty again';
 {
     my $p1 = is_success($s->http(GET => '/executions'), 'GET /executions: the first page');
     is scalar(@{ $p1->{executions} }), 50, '  of 50';
-    is $p1->{total}, 203, '  of 203';
+    is $p1->{total}, 204, '  of 204';
     my $p5 = is_success($s->http(GET => '/executions?page=5'), '  page 5');
-    is scalar(@{ $p5->{executions} }), 3, '  the last three';
+    is scalar(@{ $p5->{executions} }), 4, '  the last four';
 }
 unlike $s->error_log, qr/exited on signal/, 'no worker died';
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg';
