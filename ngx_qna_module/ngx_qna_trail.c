@@ -138,6 +138,7 @@ typedef struct {
     ngx_uint_t                  spooling;
     ngx_uint_t                  replaying;
     ngx_uint_t                  lost;
+    ngx_uint_t                  full;        /* a record did not fit */
     ngx_event_t                 timer;
     ngx_log_t                  *log;
     u_char                     *line;        /* the record replayed */
@@ -287,8 +288,7 @@ ngx_qna_trail_accepting(void)
 {
     ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
 
-    return w->conf == NULL || !w->conf->refuse
-           || w->size < (off_t) w->conf->max;
+    return w->conf == NULL || !w->conf->refuse || !w->full;
 }
 
 
@@ -386,6 +386,7 @@ ngx_qna_trail_spool(ngx_uint_t stmt, json_t *params)
 
     if (w->size + (off_t) len > (off_t) w->conf->max) {
         w->lost++;
+        w->full = 1;
         ngx_log_error(NGX_LOG_ERR, w->log, 0,
                       "qna trail: THE SPOOL \"%V\" IS FULL (%O bytes): "
                       "a record is lost (%ui so far)%s",
@@ -440,6 +441,7 @@ ngx_qna_trail_replay(ngx_event_t *ev)
             w->size = 0;
             w->offset = 0;
             w->spooling = 0;
+            w->full = 0;
 
             ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
                           "qna trail: the spool is replayed");

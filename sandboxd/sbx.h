@@ -119,6 +119,7 @@ struct sbx_exec_s {
     int                         max_calls;
     int64_t                     call_started;
     char                        call_tool[160];
+    char                        call_args[256]; /* a glimpse, for the trail */
     int                         steps;
     char                        last_step[256];
 
@@ -209,6 +210,7 @@ void sbx_exec_children_lost(void);
 void sbx_exec_timers(int64_t now);
 int64_t sbx_exec_next_deadline(void);
 void sbx_exec_stop_all(void);
+void sbx_exec_args_glimpse(sbx_exec_t *ex, json_t *args);
 void sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer);
 
 /* sbx_reply.c */

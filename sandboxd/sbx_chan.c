@@ -148,6 +148,7 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
         ex->call_started = sbx_now_ms();
         snprintf(ex->call_tool, sizeof(ex->call_tool), "%s",
                  json_string_value(name));
+        sbx_exec_args_glimpse(ex, args);
 
         /* the policy of this execution, before anything leaves sandboxd */
         if (!sbx_exec_tool_allowed(ex, json_string_value(name))) {
@@ -325,6 +326,43 @@ sbx_exec_tool_allowed(sbx_exec_t *ex, const char *name)
 }
 
 
+/*
+ * The arguments of a call as compact JSON, cut to what a trail needs to
+ * say what was asked (a thousand prices are not kept), ending on a whole
+ * UTF-8 character.
+ */
+
+void
+sbx_exec_args_glimpse(sbx_exec_t *ex, json_t *args)
+{
+    char    *text;
+    size_t   n;
+
+    text = args ? json_dumps(args, JSON_COMPACT | JSON_ENSURE_ASCII
+                                   | JSON_REAL_PRECISION(15))
+                : NULL;
+
+    if (text == NULL) {
+        snprintf(ex->call_args, sizeof(ex->call_args), "{}");
+        return;
+    }
+
+    n = strlen(text);
+
+    if (n < sizeof(ex->call_args)) {
+        memcpy(ex->call_args, text, n + 1);
+
+    } else {
+        /* ASCII only (ensured above): any cut is at a character */
+        n = sizeof(ex->call_args) - 4;
+        memcpy(ex->call_args, text, n);
+        memcpy(ex->call_args + n, "...", 4);
+    }
+
+    free(text);
+}
+
+
 /* every call is recorded, refused ones too: tool, duration, outcome */
 
 void
@@ -338,7 +376,8 @@ sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer)
     ok = json_object_get(answer, "ok");
 
     json_array_append_new(ex->calls,
-        json_pack("{s:s, s:I, s:b, s:s?}", "tool", ex->call_tool,
+        json_pack("{s:s, s:s, s:I, s:b, s:s?}", "tool", ex->call_tool,
+                  "arguments", ex->call_args,
                   "duration_ms", (json_int_t) (sbx_now_ms() - ex->call_started),
                   "ok", json_is_true(ok),
                   "error", json_is_true(ok) ? NULL

@@ -57,6 +57,8 @@ is $s->psql('qna', "SELECT string_agg(role, ',' ORDER BY id) FROM chat_messages 
     is $e->{trace}{planner}, 'builtin', '  the trace: its planner';
     is_deeply [map { $_->{tool} } @{ $e->{mcp_calls} }], ['alpaca_market_stocks_bars', 'calculate_volatility'], '  the tools called';
     ok defined $e->{mcp_calls}[0]{duration_ms}, '  with their durations';
+    like $e->{mcp_calls}[0]{arguments}, qr/"symbol":"TSLA"/, '  and their arguments';
+    like $e->{mcp_calls}[1]{arguments}, qr/^\{"returns":\[.*\.\.\.$/, '  cut when long';
     is_deeply $e->{trace}{data_sources}, ['sample'], '  the data sources';
     is_deeply [map { $_->{event} } @{ $e->{audit} }], [qw(question_submitted script_generated execution_started execution_finished)], '  its audit events';
     is_error($s->http(GET => '/executions/exec_nope'), 404, 'NOT_FOUND', 'an unknown execution');
@@ -119,6 +121,32 @@ is $spooled, 0, '  and is empty again';
 unlike $s->error_log, qr/exited on signal/, 'no worker died';
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg';
 $s->stop;
+
+# a full spool: logged at each record lost, and with full=refuse, 503
+{
+    my $f = QnA::Stack->new(name => 'trail-full', workers => 1, postgres => 1, trail_spool => 'max=4k full=refuse');
+    $f->start;
+    sleep 0.1 until ($f->http(GET => '/health')->{json}{data}{components}{postgres}{status} // '') eq 'up';
+    $f->stop_postgres;
+    my ($refused, $n) = (0, 0);
+    while ($n++ < 40) {
+        my $r = $f->http(POST => '/analyze', json => { question => 'What is the price of AAPL?' },
+                         headers => { 'Cache-Control' => 'no-cache' });
+        if (($r->{json}{error}{code} // '') eq 'STORE_UNAVAILABLE') { $refused = 1; last }
+    }
+    ok $refused, "PostgreSQL down and the 4 KB spool full: STORE_UNAVAILABLE (after $n analyses)";
+    like $f->error_log, qr/THE SPOOL .* IS FULL/, '  logged loudly';
+    $f->start_postgres;
+    my $until = time + 10;
+    my $ok;
+    while (time < $until) {
+        my $r = $f->http(POST => '/analyze', json => { question => 'What is the price of AAPL?' });
+        if (($r->{status} // 0) == 200) { $ok = 1; last }
+        sleep 0.2;
+    }
+    ok $ok, 'PostgreSQL back: the spool drains and analyses are taken again';
+    $f->stop;
+}
 
 # with users: one's own, or any for an admin
 {
