@@ -46,6 +46,8 @@ typedef struct {
     ngx_qna_plan_t              plan;
     ngx_str_t                   exec_id;
     u_char                      cache_key[128];
+    u_char                      qhash[65];    /* the execution cache's */
+    u_char                      phash[65];    /* keys, hex; "" for none */
     size_t                      cache_key_len;
 
     json_t                     *answer;       /* data, once known */
@@ -65,6 +67,7 @@ typedef struct {
     unsigned                    llm_fallback:1;
     ngx_qna_redis_eval_t       *eval;
     ngx_qna_redis_cmd_t        *cmd;
+    ngx_qna_pg_query_t         *pgq;
 } ngx_qna_turn_t;
 
 

@@ -28,6 +28,27 @@
 #define NGX_QNA_TRAIL_LINE_MAX (4 * 1024 * 1024)
 
 
+/*
+ * A successful run's result in the execution cache, 24 hours from when it
+ * finished, under its keys (question hash, parameters-and-script hash);
+ * a run without keys (a cache hit, an /execute) writes nothing.  A record
+ * replayed late never replaces a newer entry.
+ */
+
+#define NGX_QNA_TRAIL_CACHE(qhash, phash, status, result, finished)          \
+    "c AS (INSERT INTO execution_cache (question_hash, params_hash, "        \
+    "  result, execution_id, created_at, expires_at) "                       \
+    "  SELECT " qhash "::text, " phash "::text, " result "::jsonb, "         \
+    "  (SELECT id FROM e), " finished "::timestamptz, "                      \
+    "  " finished "::timestamptz + interval '24 hours' "                     \
+    "  WHERE " qhash "::text IS NOT NULL AND " phash "::text IS NOT NULL "   \
+    "  AND " status "::text = 'success' AND " result "::jsonb IS NOT NULL "  \
+    "  ON CONFLICT (question_hash, params_hash) DO UPDATE "                  \
+    "  SET result = EXCLUDED.result, execution_id = EXCLUDED.execution_id, " \
+    "  created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at "  \
+    "  WHERE execution_cache.created_at < EXCLUDED.created_at) "
+
+
 static const char  *ngx_qna_trail_sql[] = {
 
     /* NGX_QNA_TRAIL_START: the question, its plan, the run begun */
@@ -51,7 +72,10 @@ static const char  *ngx_qna_trail_sql[] = {
     "                  'execution_started']) AS ev "
     "ON CONFLICT (execution_id, event) DO NOTHING",
 
-    /* NGX_QNA_TRAIL_FINISH: the outcome, the messages, the last event */
+    /*
+     * NGX_QNA_TRAIL_FINISH: the outcome, the messages, the last event;
+     * $17 and $18 the execution cache's keys
+     */
     "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "
     "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "
     "s AS (INSERT INTO chat_sessions (id, user_id, title) "
@@ -75,7 +99,8 @@ static const char  *ngx_qna_trail_sql[] = {
     "  SELECT (SELECT id FROM s), v.r, v.c, $4::text, $13::timestamptz FROM "
     "  (VALUES ('user', $6::text), ('assistant', $16::text)) AS v (r, c) "
     "  WHERE $3::text IS NOT NULL AND v.c IS NOT NULL "
-    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING) "
+    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING), "
+    NGX_QNA_TRAIL_CACHE("$17", "$18", "$7", "$8", "$13")
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
     "SELECT (SELECT id FROM e), $1::text, 'execution_finished', $14::inet, "
@@ -86,7 +111,8 @@ static const char  *ngx_qna_trail_sql[] = {
      * NGX_QNA_TRAIL_WHOLE: a run over before its start was written, in
      * one statement: the start's parameters ($1 to $13), then the
      * outcome's ($14 status, $15 result, $16 error, $17 tool calls,
-     * $18 trace, $19 milliseconds, $20 finished_at, $21 the answer)
+     * $18 trace, $19 milliseconds, $20 finished_at, $21 the answer,
+     * $22 and $23 the execution cache's keys)
      */
     "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "
     "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "
@@ -112,7 +138,8 @@ static const char  *ngx_qna_trail_sql[] = {
     "  SELECT (SELECT id FROM s), v.r, v.c, $4::text, $20::timestamptz FROM "
     "  (VALUES ('user', $6::text), ('assistant', $21::text)) AS v (r, c) "
     "  WHERE $3::text IS NOT NULL AND v.c IS NOT NULL "
-    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING) "
+    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING), "
+    NGX_QNA_TRAIL_CACHE("$22", "$23", "$14", "$15", "$20")
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
     "SELECT (SELECT id FROM e), $1::text, ev, $10::inet, $11::text, "
@@ -126,7 +153,7 @@ static const char  *ngx_qna_trail_sql[] = {
     "ON CONFLICT (execution_id, event) DO NOTHING",
 };
 
-static const int  ngx_qna_trail_nparams[] = { 13, 16, 21 };
+static const int  ngx_qna_trail_nparams[] = { 13, 18, 23 };
 
 
 typedef struct {

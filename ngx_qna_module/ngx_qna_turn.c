@@ -37,6 +37,9 @@ static void ngx_qna_turn_expand(ngx_qna_turn_t *t, const char *family);
 static void ngx_qna_turn_cached(redisReply *reply, const char *error,
     void *data);
 static void ngx_qna_turn_run(ngx_qna_turn_t *t);
+static void ngx_qna_turn_durable(ngx_qna_turn_t *t);
+static void ngx_qna_turn_durable_reply(PGresult *res, const char *error,
+    void *data);
 static void ngx_qna_turn_progress(ngx_http_request_t *r, json_t *event,
     void *data);
 static void ngx_qna_turn_ran(ngx_http_request_t *r, void *data,
@@ -435,17 +438,31 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
                                  t->plan.explanation.len));
     }
 
-    if (!t->store) {
-        json_object_set_new(t->answer, "session_stored", json_false());
-        ngx_qna_turn_run(t);
-        return;
-    }
-
-    /* result:{sha256(normalised question, PARAMS, script)} */
     if (ngx_qna_json_dump(r->pool, params, &text) != NGX_OK) {
         ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    /* PostgreSQL's execution cache: the question, then what ran for it */
+    SHA256_Init(&sha);
+    SHA256_Update(&sha, t->normalized.data, t->normalized.len);
+    SHA256_Final(hash, &sha);
+    *ngx_hex_dump(t->qhash, hash, sizeof(hash)) = '\0';
+
+    SHA256_Init(&sha);
+    SHA256_Update(&sha, text.data, text.len);
+    SHA256_Update(&sha, "\n", 1);
+    SHA256_Update(&sha, t->plan.script.data, t->plan.script.len);
+    SHA256_Final(hash, &sha);
+    *ngx_hex_dump(t->phash, hash, sizeof(hash)) = '\0';
+
+    if (!t->store) {
+        json_object_set_new(t->answer, "session_stored", json_false());
+        ngx_qna_turn_durable(t);
+        return;
+    }
+
+    /* result:{sha256(normalised question, PARAMS, script)} */
 
     /*
      * The script too: what an LLM wrote depends on the session it was
@@ -480,8 +497,80 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
                               ngx_qna_turn_cached, t, (int) len, argv, lens)
         != NGX_OK)
     {
+        ngx_qna_turn_durable(t);
+    }
+}
+
+
+/*
+ * The durable execution cache in PostgreSQL, when Redis has no answer:
+ * the result of the same question, PARAMS and script within 24 hours.
+ */
+
+static void
+ngx_qna_turn_durable(ngx_qna_turn_t *t)
+{
+    const char          *values[2];
+    ngx_http_request_t  *r = t->request;
+
+    static const char  sql[] =
+        "SELECT result::text, execution_id FROM execution_cache "
+        "WHERE question_hash = $1 AND params_hash = $2 "
+        "AND expires_at > now()";
+
+    values[0] = (char *) t->qhash;
+    values[1] = (char *) t->phash;
+
+    if (t->no_cache || ngx_qna_pg_conf() == NULL || !ngx_qna_pg_ready()
+        || ngx_qna_pg_query(&t->pgq, r->connection->log, sql, 2, values,
+                            ngx_qna_turn_durable_reply, t)
+           != NGX_OK)
+    {
+        t->pgq = NULL;
         ngx_qna_turn_run(t);
     }
+}
+
+
+static void
+ngx_qna_turn_durable_reply(PGresult *res, const char *error, void *data)
+{
+    ngx_qna_turn_t *t = data;
+
+    json_t            *result;
+    ngx_connection_t  *c = t->request->connection;
+
+    t->pgq = NULL;
+
+    result = (res && PQntuples(res) == 1)
+             ? json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0,
+                          NULL)
+             : NULL;
+
+    if (!json_is_object(result)) {
+        json_decref(result);
+        ngx_qna_turn_run(t);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    json_object_set_new(t->answer, "result", result);
+    json_object_set_new(t->answer, "metadata",
+                        json_pack("{s:b, s:s, s:s}", "cache_hit", 1,
+                                  "cache", "postgres",
+                                  "cached_execution_id",
+                                  PQgetvalue(res, 0, 1)));
+
+    t->cache_hit = 1;
+
+    if (t->store) {
+        ngx_qna_session_store(t);
+
+    } else {
+        ngx_qna_turn_respond(t);
+    }
+
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -496,7 +585,7 @@ ngx_qna_turn_cached(redisReply *reply, const char *error, void *data)
     t->cmd = NULL;
 
     if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
-        ngx_qna_turn_run(t);
+        ngx_qna_turn_durable(t);
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -676,6 +765,10 @@ ngx_qna_turn_cleanup(void *data)
 
     if (t->cmd != NULL) {
         ngx_qna_redis_cancel(t->cmd);
+    }
+
+    if (t->pgq != NULL) {
+        ngx_qna_pg_cancel(t->pgq);
     }
 
     ngx_qna_turn_llm_cleanup(t);

@@ -103,7 +103,7 @@ ngx_qna_request_user(ngx_http_request_t *r)
  * A run's records.  Its start (13 parameters) is written only if the run
  * is still going NGX_QNA_TRAIL_START_DELAY ms later: most runs are over
  * by then and are written whole, in one statement.  The outcome's part
- * (8 parameters) completes it.
+ * (10 parameters) completes it.
  */
 
 typedef struct {
@@ -167,7 +167,7 @@ ngx_qna_trail_run_start(ngx_http_request_t *r, json_t *start)
 }
 
 
-/* start: the 13 of the start; tail: the 8 of the outcome (both taken) */
+/* start: the 13 of the start; tail: the 10 of the outcome (both taken) */
 
 static void
 ngx_qna_trail_run_finish(ngx_qna_trail_run_t *run, json_t *start,
@@ -193,7 +193,8 @@ ngx_qna_trail_run_finish(ngx_qna_trail_run_t *run, json_t *start,
     }
 
     /* the start is in: the outcome alone, in FINISH's order */
-    finish = json_pack("[O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O]",
+    finish = json_pack("[O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, "
+                       "O, O]",
                        json_array_get(start, 0), json_array_get(start, 1),
                        json_array_get(start, 2), json_array_get(start, 3),
                        json_array_get(start, 4), json_array_get(start, 5),
@@ -201,7 +202,8 @@ ngx_qna_trail_run_finish(ngx_qna_trail_run_t *run, json_t *start,
                        json_array_get(tail, 2), json_array_get(tail, 3),
                        json_array_get(tail, 4), json_array_get(tail, 5),
                        json_array_get(tail, 6), json_array_get(start, 9),
-                       json_array_get(start, 10), json_array_get(tail, 7));
+                       json_array_get(start, 10), json_array_get(tail, 7),
+                       json_array_get(tail, 8), json_array_get(tail, 9));
 
     json_decref(start);
     json_decref(tail);
@@ -259,7 +261,7 @@ ngx_qna_turn_trail_start(ngx_qna_turn_t *t)
 
 static json_t *
 ngx_qna_trail_tail(ngx_http_request_t *r, json_t *answer, json_t *error,
-    json_t *trace, json_t *summary)
+    json_t *trace, json_t *summary, u_char *qhash, u_char *phash)
 {
     json_t      *meta, *ms;
     const char  *code, *status;
@@ -279,7 +281,7 @@ ngx_qna_trail_tail(ngx_http_request_t *r, json_t *answer, json_t *error,
         ngx_sprintf(num, "%L%Z", (int64_t) json_integer_value(ms));
     }
 
-    return json_pack("[s, o, o, o, o, o, o, o?]",
+    return json_pack("[s, o, o, o, o, o, o, o?, s?, s?]",
                      status,
                      ngx_qna_turn_text(r->pool,
                                        error ? NULL
@@ -292,20 +294,26 @@ ngx_qna_trail_tail(ngx_http_request_t *r, json_t *answer, json_t *error,
                      ngx_qna_turn_text(r->pool, trace),
                      num[0] ? json_string((char *) num) : json_null(),
                      ngx_qna_json_now(),
-                     summary);
+                     summary,
+                     (char *) qhash, (char *) phash);
 }
 
 
 void
 ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
 {
-    json_t  *meta, *trace;
+    json_t      *meta, *trace;
+    ngx_uint_t   cacheable;
 
     if (ngx_qna_pg_conf() == NULL || t->exec_id.len == 0) {
         return;
     }
 
     meta = t->answer ? json_object_get(t->answer, "metadata") : NULL;
+
+    /* a fresh result, for a question asked, goes to the execution cache */
+    cacheable = t->error == NULL && !t->cache_hit && t->qhash[0] != '\0'
+                && t->phash[0] != '\0';
 
     trace = json_pack("{s:s, s:O?, s:O?, s:b, s:I}",
                       "planner", t->planner ? t->planner : "builtin",
@@ -323,7 +331,9 @@ ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
                              ngx_qna_trail_tail(t->request,
                                                 t->error ? NULL : t->answer,
                                                 t->error, trace,
-                                                ngx_qna_session_summary(t)));
+                                                ngx_qna_session_summary(t),
+                                                cacheable ? t->qhash : NULL,
+                                                cacheable ? t->phash : NULL));
     json_decref(trace);
     t->trail = NULL;
 }
@@ -403,7 +413,8 @@ ngx_qna_execute_trail_after(ngx_http_request_t *r, void *data,
 
     ngx_qna_trail_run_finish(et->run, json_incref(et->start),
                              ngx_qna_trail_tail(r, error ? NULL : answer,
-                                                error, NULL, NULL));
+                                                error, NULL, NULL, NULL,
+                                                NULL));
 
     rc = error ? ngx_qna_send_error_json(r, error)
                : ngx_qna_send_data(r, json_incref(answer));

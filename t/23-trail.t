@@ -118,6 +118,36 @@ is $spooled, 0, '  and is empty again';
     my $p5 = is_success($s->http(GET => '/executions?page=5'), '  page 5');
     is scalar(@{ $p5->{executions} }), 4, '  the last four';
 }
+
+# the execution cache: a result outlives Redis
+{
+    my $q = { question => 'What is the Sharpe ratio of MSFT?' };
+    my $first = is_success($s->http(POST => '/analyze', json => $q), 'a question');
+    my $xid = $first->{execution_id};
+    is wait_sql("SELECT count(*) FROM execution_cache WHERE execution_id = '$xid' AND expires_at > now() + interval '23 hours'", 1, 5), 1,
+       '  its result in the execution cache, for 24 hours';
+    is $s->psql('qna', "SELECT result = (SELECT result FROM executions WHERE id = '$xid') FROM execution_cache WHERE execution_id = '$xid'"), 't',
+       '  the same result as its execution';
+    my $again = is_success($s->http(POST => '/analyze', json => $q), '  asked again');
+    is $again->{metadata}{cache_hit}, JSON::PP::true, '  a hit';
+    is $again->{metadata}{cache}, undef, '  from Redis';
+    $s->redis_cli('FLUSHALL');
+    my $durable = is_success($s->http(POST => '/analyze', json => $q), 'asked again, Redis emptied');
+    is $durable->{metadata}{cache_hit}, JSON::PP::true, '  a hit';
+    is $durable->{metadata}{cache}, 'postgres', '  from PostgreSQL';
+    is $durable->{metadata}{cached_execution_id}, $xid, '  of the first execution';
+    is_deeply $durable->{result}, $first->{result}, '  its result';
+    my $fresh = is_success($s->http(POST => '/analyze', json => $q, headers => { 'Cache-Control' => 'no-cache' }), '  with no-cache');
+    is $fresh->{metadata}{cache_hit}, JSON::PP::false, '  runs it';
+    $s->stop_redis;
+    my $noredis = is_success($s->http(POST => '/analyze', json => $q), 'asked again, Redis stopped');
+    is $noredis->{metadata}{cache}, 'postgres', '  still a hit, from PostgreSQL';
+    is $s->psql('qna', "SELECT count(*) FROM execution_cache WHERE execution_id IN (SELECT id FROM executions WHERE question = '$q->{question}')"), 1,
+       '  one entry for the question: hits write none';
+    my $x = $s->execute(script => "result = {'description': 'one', 'body': [{'key': 'x', 'value': 1}]}\n", execution_id => 'exec_client_9');
+    is wait_sql("SELECT status FROM executions WHERE id = 'exec_client_9'", 'success', 5), 'success', '/execute in executions';
+    is $s->psql('qna', "SELECT count(*) FROM execution_cache WHERE execution_id = 'exec_client_9'"), 0, '  not in the cache: no question';
+}
 unlike $s->error_log, qr/exited on signal/, 'no worker died';
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg';
 $s->stop;
