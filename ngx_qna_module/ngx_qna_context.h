@@ -75,6 +75,7 @@ typedef struct {
 typedef struct {
     ngx_http_request_t         *request;
     ngx_qna_redis_eval_t       *eval;
+    ngx_qna_pg_query_t         *query;        /* the history's */
     ngx_str_t                   session;
     ngx_str_t                   user;
     ngx_uint_t                  page;
@@ -89,6 +90,10 @@ void ngx_qna_conv_cleanup(void *data);
 void ngx_qna_confirm_body(ngx_http_request_t *r);
 ngx_int_t ngx_qna_confirm_init(ngx_conf_t *cf);
 
+
+/* ngx_qna_history.c */
+ngx_uint_t ngx_qna_history_available(void);
+ngx_int_t ngx_qna_history_send(ngx_qna_conv_t *cv);
 
 /* ngx_qna_context.c */
 void ngx_qna_normalize(ngx_str_t *in, u_char *out, size_t *len);

@@ -8,7 +8,9 @@
  *                                         proposed question (ngx_qna_confirm.c)
  *
  * A session, or a proposal, of another user is answered as one that does
- * not exist (NOT_FOUND): nobody learns which ids are taken.
+ * not exist (NOT_FOUND): nobody learns which ids are taken.  A session
+ * Redis does not have, or any while Redis is away, is looked for in
+ * PostgreSQL's history (ngx_qna_history.c).
  */
 
 #include <ngx_config.h>
@@ -62,6 +64,11 @@ static ngx_int_t ngx_qna_conv_context(ngx_http_request_t *r,
 static void ngx_qna_conv_context_reply(redisReply *reply, const char *error,
     void *data);
 static ngx_int_t ngx_qna_conv_list(ngx_http_request_t *r, ngx_qna_conv_t *cv);
+static ngx_uint_t ngx_qna_conv_redis(ngx_http_request_t *r);
+static ngx_int_t ngx_qna_conv_history(ngx_http_request_t *r,
+    ngx_qna_conv_t *cv);
+static ngx_int_t ngx_qna_conv_arg(ngx_http_request_t *r, const char *name,
+    ngx_uint_t def, ngx_uint_t max, ngx_uint_t *out);
 static void ngx_qna_conv_list_reply(redisReply *reply, const char *error,
     void *data);
 
@@ -168,12 +175,6 @@ ngx_qna_conversation_handler(ngx_http_request_t *r)
                                   NULL, NULL);
     }
 
-    if (ngx_qna_redis_conf() == NULL || !ngx_qna_redis_connected()) {
-        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
-                                  "Sessions are kept in Redis, which is "
-                                  "not available", NULL, NULL);
-    }
-
     cv = ngx_qna_conv_create(r);
     if (cv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -182,7 +183,26 @@ ngx_qna_conversation_handler(ngx_http_request_t *r)
     if (rest.len == sizeof("sessions") - 1
         && ngx_strncmp(rest.data, "sessions", rest.len) == 0)
     {
-        return ngx_qna_conv_list(r, cv);
+        if (ngx_qna_conv_arg(r, "page", 1, 1000000, &cv->page) != NGX_OK) {
+            return ngx_qna_send_error(r, NGX_QNA_INVALID_REQUEST,
+                                      "\"page\" must be a whole number "
+                                      "from 1",
+                                      json_pack("{s:s}", "field", "page"),
+                                      NULL);
+        }
+
+        if (ngx_qna_conv_arg(r, "per_page", 20, NGX_QNA_PAGE_MAX,
+                             &cv->per_page)
+            != NGX_OK)
+        {
+            return ngx_qna_send_error(r, NGX_QNA_INVALID_REQUEST,
+                                      "\"per_page\" must be 1 to 100",
+                                      json_pack("{s:s}", "field",
+                                                "per_page"), NULL);
+        }
+
+        return ngx_qna_conv_redis(r) ? ngx_qna_conv_list(r, cv)
+                                     : ngx_qna_conv_history(r, cv);
     }
 
     /* {id} or {id}/context */
@@ -214,7 +234,33 @@ ngx_qna_conversation_handler(ngx_http_request_t *r)
 
     cv->session = rest;
 
-    return ngx_qna_conv_context(r, cv);
+    return ngx_qna_conv_redis(r) ? ngx_qna_conv_context(r, cv)
+                                 : ngx_qna_conv_history(r, cv);
+}
+
+
+static ngx_uint_t
+ngx_qna_conv_redis(ngx_http_request_t *r)
+{
+    return ngx_qna_redis_conf() != NULL && ngx_qna_redis_connected();
+}
+
+
+/* Redis away: the history, or STORE_UNAVAILABLE */
+
+static ngx_int_t
+ngx_qna_conv_history(ngx_http_request_t *r, ngx_qna_conv_t *cv)
+{
+    if (ngx_qna_history_send(cv) != NGX_OK) {
+        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
+                                  "Sessions are kept in Redis, which is "
+                                  "not available", NULL, NULL);
+    }
+
+    /* answered from the reply */
+    r->main->count++;
+
+    return NGX_DONE;
 }
 
 
@@ -229,8 +275,8 @@ ngx_qna_conv_eval(ngx_http_request_t *r, ngx_qna_conv_t *cv,
                             cv, argc, argv, len);
 
     if (rc != NGX_OK) {
-        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                  NULL);
+        cv->eval = NULL;
+        return ngx_qna_conv_history(r, cv);
     }
 
     /* answered from the reply */
@@ -355,12 +401,23 @@ ngx_qna_conv_context_reply(redisReply *reply, const char *error, void *data)
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "qna conversation: redis: %s",
                       error ? error : "unexpected reply");
+
+        if (ngx_qna_history_send(cv) == NGX_OK) {
+            return;
+        }
+
         rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
                                 NULL);
         goto done;
     }
 
     if (reply->element[0]->integer != 1 || reply->elements != 5) {
+
+        /* not in Redis (any more): perhaps in the history */
+        if (ngx_qna_history_send(cv) == NGX_OK) {
+            return;
+        }
+
         rc = ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, "No such session",
                                 NULL, NULL);
         goto done;
@@ -516,21 +573,6 @@ ngx_qna_conv_list(ngx_http_request_t *r, ngx_qna_conv_t *cv)
     u_char                 now[NGX_INT64_LEN], ttl[NGX_INT64_LEN],
                            start[NGX_INT_T_LEN], stop[NGX_INT_T_LEN];
 
-    if (ngx_qna_conv_arg(r, "page", 1, 1000000, &cv->page) != NGX_OK) {
-        return ngx_qna_send_error(r, NGX_QNA_INVALID_REQUEST,
-                                  "\"page\" must be a whole number from 1",
-                                  json_pack("{s:s}", "field", "page"), NULL);
-    }
-
-    if (ngx_qna_conv_arg(r, "per_page", 20, NGX_QNA_PAGE_MAX, &cv->per_page)
-        != NGX_OK)
-    {
-        return ngx_qna_send_error(r, NGX_QNA_INVALID_REQUEST,
-                                  "\"per_page\" must be 1 to 100",
-                                  json_pack("{s:s}", "field", "per_page"),
-                                  NULL);
-    }
-
     rcf = ngx_qna_redis_conf();
     tp = ngx_timeofday();
 
@@ -582,6 +624,11 @@ ngx_qna_conv_list_reply(redisReply *reply, const char *error, void *data)
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "qna conversation: redis: %s",
                       error ? error : "unexpected reply");
+
+        if (ngx_qna_history_send(cv) == NGX_OK) {
+            return;
+        }
+
         rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
                                 NULL);
         goto done;
@@ -629,5 +676,10 @@ ngx_qna_conv_cleanup(void *data)
 
     if (cv->eval != NULL) {
         ngx_qna_redis_eval_cancel(cv->eval);
+    }
+
+    if (cv->query != NULL) {
+        ngx_qna_pg_cancel(cv->query);
+        cv->query = NULL;
     }
 }

@@ -247,24 +247,9 @@ ngx_qna_executions_reply(PGresult *res, const char *error, void *data)
     c = r->connection;
     ex->query = NULL;
 
-    if (res == NULL) {
-        ngx_log_error(NGX_LOG_WARN, c->log, 0, "qna executions: %s", error);
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                NULL);
-        goto done;
-    }
-
-    if (PQntuples(res) != 1) {
-        rc = ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, "No such execution",
-                                NULL, NULL);
-        goto done;
-    }
-
-    v = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL);
-
-    if (v == NULL) {
-        rc = ngx_qna_send_error(r, NGX_QNA_INTERNAL_ERROR,
-                                "a malformed row", NULL, NULL);
+    if (ngx_qna_pg_json_row(r, res, error, "No such execution", &v, &rc)
+        != NGX_OK)
+    {
         goto done;
     }
 
@@ -284,6 +269,41 @@ done:
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The one row of a query that builds its answer as JSON text in its first
+ * column.  NGX_OK: *v is it; otherwise the request was answered (*rc):
+ * PostgreSQL failing is STORE_UNAVAILABLE, no row NOT_FOUND ("missing").
+ */
+
+ngx_int_t
+ngx_qna_pg_json_row(ngx_http_request_t *r, PGresult *res, const char *error,
+    const char *missing, json_t **v, ngx_int_t *rc)
+{
+    if (res == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "qna: postgresql: %s", error);
+        *rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
+                                 NULL);
+        return NGX_ERROR;
+    }
+
+    if (PQntuples(res) != 1) {
+        *rc = ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, missing, NULL, NULL);
+        return NGX_ERROR;
+    }
+
+    *v = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL);
+
+    if (*v == NULL) {
+        *rc = ngx_qna_send_error(r, NGX_QNA_INTERNAL_ERROR,
+                                 "a malformed row", NULL, NULL);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

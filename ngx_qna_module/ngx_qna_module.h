@@ -139,6 +139,8 @@ ngx_int_t ngx_qna_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_debug_tools_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_conversation_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_executions_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_pg_json_row(ngx_http_request_t *r, PGresult *res,
+    const char *error, const char *missing, json_t **v, ngx_int_t *rc);
 ngx_int_t ngx_qna_conversation_init(ngx_conf_t *cf);
 
 /* ngx_qna_analyze.c, also used by /execute */
