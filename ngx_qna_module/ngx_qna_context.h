@@ -56,6 +56,7 @@ typedef struct {
     /* an LLM's plan: who made it, what it cost, every attempt */
     void                       *llm;          /* ngx_qna_llm_call_t */
     void                       *trail;        /* the run's records */
+    void                       *pending;      /* while it is planned */
     json_t                     *history;      /* the session's last turns */
     json_t                     *attempts;
     const char                 *planner;      /* NULL: builtin */
@@ -101,6 +102,8 @@ double ngx_qna_similarity(ngx_str_t *a, ngx_str_t *b);
 ngx_int_t ngx_qna_is_followup(ngx_str_t *norm);
 
 /* ngx_qna_turn.c: plans, runs and records one question; finalizes r */
+void ngx_qna_turn_refuse(ngx_qna_turn_t *t, ngx_qna_error_e code,
+    const char *message, json_t *details, json_t *suggestions);
 void ngx_qna_turn_begin(ngx_qna_turn_t *t);
 void ngx_qna_turn_plan(ngx_qna_turn_t *t);
 void ngx_qna_turn_respond(ngx_qna_turn_t *t);
@@ -128,6 +131,7 @@ void ngx_qna_session_store(ngx_qna_turn_t *t);
 json_t *ngx_qna_session_summary(ngx_qna_turn_t *t);
 
 /* ngx_qna_turn_trail.c: the turn in the audit trail */
+void ngx_qna_turn_trail_pending(ngx_qna_turn_t *t);
 void ngx_qna_turn_trail_start(ngx_qna_turn_t *t);
 void ngx_qna_turn_trail_finish(ngx_qna_turn_t *t);
 void *ngx_qna_execute_trail_start(ngx_http_request_t *r, ngx_str_t *exec_id,

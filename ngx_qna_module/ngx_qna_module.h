@@ -125,6 +125,7 @@ ngx_int_t ngx_qna_send_data(ngx_http_request_t *r, json_t *data);
 ngx_int_t ngx_qna_send_error(ngx_http_request_t *r, ngx_qna_error_e code,
     const char *message, json_t *details, json_t *suggestions);
 ngx_int_t ngx_qna_send_error_json(ngx_http_request_t *r, json_t *error);
+json_t *ngx_qna_error_json(ngx_qna_error_e code, const char *message);
 ngx_int_t ngx_qna_error_by_name(const char *name, size_t len,
     ngx_qna_error_e *code);
 ngx_uint_t ngx_qna_error_status(ngx_qna_error_e code);

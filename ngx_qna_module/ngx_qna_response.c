@@ -278,6 +278,18 @@ ngx_qna_send_error(ngx_http_request_t *r, ngx_qna_error_e code,
 }
 
 
+/* an error as ngx_qna_run_after_pt gives it: {code, message} */
+
+json_t *
+ngx_qna_error_json(ngx_qna_error_e code, const char *message)
+{
+    ngx_qna_error_t  *e = &ngx_qna_errors[code];
+
+    return json_pack("{s:s, s:s}", "code", e->name,
+                     "message", message ? message : e->message);
+}
+
+
 /* an error as ngx_qna_run_after_pt gets it; its reference is taken */
 
 ngx_int_t

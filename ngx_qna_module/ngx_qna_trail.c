@@ -49,21 +49,30 @@
     "  WHERE execution_cache.created_at < EXCLUDED.created_at) "
 
 
+/* every record: its user ($1, role $2) and session ($3, title $6) upserted */
+
+#define NGX_QNA_TRAIL_USER_SESSION                                            \
+    "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "    \
+    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "   \
+    "s AS (INSERT INTO chat_sessions (id, user_id, title) "                   \
+    "  SELECT $3::text, (SELECT id FROM u), $6::text "                        \
+    "  WHERE $3::text IS NOT NULL "                                           \
+    "  ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id), "
+
+
 static const char  *ngx_qna_trail_sql[] = {
 
     /* NGX_QNA_TRAIL_START: the question, its plan, the run begun */
-    "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "
-    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "
-    "s AS (INSERT INTO chat_sessions (id, user_id, title) "
-    "  SELECT $3::text, (SELECT id FROM u), $6::text "
-    "  WHERE $3::text IS NOT NULL "
-    "  ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id), "
+    NGX_QNA_TRAIL_USER_SESSION
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, planner, script, params, created_at, started_at) "
     "  SELECT $4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
     "  'running', $6::text, $7::text, $8::text, $9::jsonb, "
     "  $12::timestamptz, $12::timestamptz "
-    "  ON CONFLICT (id) DO NOTHING RETURNING id) "
+    "  ON CONFLICT (id) DO UPDATE SET status = 'running', "
+    "  planner = EXCLUDED.planner, script = EXCLUDED.script, "
+    "  params = EXCLUDED.params, started_at = EXCLUDED.started_at "
+    "  WHERE executions.status = 'pending' RETURNING id) "
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
     "SELECT $4::text, $1::text, ev, $10::inet, $11::text, $13::jsonb, "
@@ -76,12 +85,7 @@ static const char  *ngx_qna_trail_sql[] = {
      * NGX_QNA_TRAIL_FINISH: the outcome, the messages, the last event;
      * $17 and $18 the execution cache's keys
      */
-    "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "
-    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "
-    "s AS (INSERT INTO chat_sessions (id, user_id, title) "
-    "  SELECT $3::text, (SELECT id FROM u), $6::text "
-    "  WHERE $3::text IS NOT NULL "
-    "  ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id), "
+    NGX_QNA_TRAIL_USER_SESSION
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, result, error, mcp_calls, trace, execution_ms, "
     "  finished_at) "
@@ -114,12 +118,7 @@ static const char  *ngx_qna_trail_sql[] = {
      * $18 trace, $19 milliseconds, $20 finished_at, $21 the answer,
      * $22 and $23 the execution cache's keys)
      */
-    "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "
-    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "
-    "s AS (INSERT INTO chat_sessions (id, user_id, title) "
-    "  SELECT $3::text, (SELECT id FROM u), $6::text "
-    "  WHERE $3::text IS NOT NULL "
-    "  ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id), "
+    NGX_QNA_TRAIL_USER_SESSION
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, planner, script, params, result, error, mcp_calls, trace, "
     "  execution_ms, created_at, started_at, finished_at) "
@@ -127,8 +126,12 @@ static const char  *ngx_qna_trail_sql[] = {
     "  $14::text, $6::text, $7::text, $8::text, $9::jsonb, $15::jsonb, "
     "  $16::jsonb, coalesce($17::jsonb, '[]'::jsonb), "
     "  coalesce($18::jsonb, '{}'::jsonb), $19::integer, $12::timestamptz, "
-    "  $12::timestamptz, $20::timestamptz) "
+    "  CASE WHEN $8::text IS NULL THEN NULL ELSE $12::timestamptz END, "
+    "  $20::timestamptz) "
     "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, "
+    "  planner = EXCLUDED.planner, script = EXCLUDED.script, "
+    "  params = EXCLUDED.params, "
+    "  started_at = coalesce(executions.started_at, EXCLUDED.started_at), "
     "  result = EXCLUDED.result, error = EXCLUDED.error, "
     "  mcp_calls = EXCLUDED.mcp_calls, trace = EXCLUDED.trace, "
     "  execution_ms = EXCLUDED.execution_ms, "
@@ -148,12 +151,30 @@ static const char  *ngx_qna_trail_sql[] = {
     "       ELSE $13::jsonb END, "
     "  CASE WHEN ev = 'execution_finished' THEN $20::timestamptz "
     "       ELSE $12::timestamptz END "
-    "FROM unnest(ARRAY['question_submitted', 'script_generated', "
-    "                  'execution_started', 'execution_finished']) AS ev "
+    "FROM unnest(CASE WHEN $8::text IS NULL "
+    "  THEN ARRAY['question_submitted', 'execution_finished'] "
+    "  ELSE ARRAY['question_submitted', 'script_generated', "
+    "             'execution_started', 'execution_finished'] END) AS ev "
+    "ON CONFLICT (execution_id, event) DO NOTHING",
+
+    /*
+     * NGX_QNA_TRAIL_PENDING: a question still being planned; $1 to $6 as
+     * START's, $7 client, $8 agent, $9 when, $10 details
+     */
+    NGX_QNA_TRAIL_USER_SESSION
+    "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
+    "  question, created_at) "
+    "  SELECT $4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
+    "  'pending', $6::text, $9::timestamptz "
+    "  ON CONFLICT (id) DO NOTHING RETURNING id) "
+    "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
+    "  user_agent, details, created_at) "
+    "VALUES ($4::text, $1::text, 'question_submitted', $7::inet, $8::text, "
+    "  $10::jsonb, $9::timestamptz) "
     "ON CONFLICT (execution_id, event) DO NOTHING",
 };
 
-static const int  ngx_qna_trail_nparams[] = { 13, 18, 23 };
+static const int  ngx_qna_trail_nparams[] = { 13, 18, 23, 10 };
 
 
 typedef struct {
@@ -522,7 +543,7 @@ ngx_qna_trail_replay(ngx_event_t *ev)
     params = json_object_get(record, "p");
     stmt = (ngx_uint_t) json_integer_value(json_object_get(record, "s"));
 
-    if (!json_is_array(params) || stmt > NGX_QNA_TRAIL_WHOLE
+    if (!json_is_array(params) || stmt > NGX_QNA_TRAIL_PENDING
         || json_array_size(params) != (size_t) ngx_qna_trail_nparams[stmt])
     {
         json_decref(record);

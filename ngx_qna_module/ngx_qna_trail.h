@@ -16,9 +16,13 @@
 #define NGX_QNA_TRAIL_START       0
 #define NGX_QNA_TRAIL_FINISH      1
 #define NGX_QNA_TRAIL_WHOLE       2     /* START and FINISH in one */
+#define NGX_QNA_TRAIL_PENDING     3     /* a question still being planned */
 #define NGX_QNA_TRAIL_PARAMS_MAX  24
 
-/* a run's start is written only if the run is not over by then */
+/*
+ * a run's start, or a question's being planned, is written only if it is
+ * not over by then
+ */
 #define NGX_QNA_TRAIL_START_DELAY 250
 
 

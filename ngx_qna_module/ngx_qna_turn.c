@@ -134,6 +134,20 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
         return;
     }
 
+    /* the execution's id from the start: a turn that fails planning is one */
+    rid = ngx_qna_request_id(r);
+
+    t->exec_id.data = ngx_pnalloc(r->pool, sizeof("exec_") - 1 + rid.len);
+    if (t->exec_id.data == NULL) {
+        ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    t->exec_id.len = ngx_sprintf(t->exec_id.data, "exec_%V", &rid)
+                     - t->exec_id.data;
+
+    ngx_qna_turn_trail_pending(t);
+
     t->store = (ngx_qna_redis_conf() != NULL);
 
     if (!t->store) {
@@ -203,17 +217,15 @@ ngx_qna_turn_builtin(ngx_qna_turn_t *t)
     }
 
     if (rc == NGX_DECLINED) {
-        ngx_qna_turn_fail(t,
-            ngx_qna_send_error(r, NGX_QNA_UNSUPPORTED_QUESTION, perr.message,
-                               json_pack("{s:s}", "planner", "builtin"),
-                               ngx_qna_planner_suggestions()));
+        ngx_qna_turn_refuse(t, NGX_QNA_UNSUPPORTED_QUESTION, perr.message,
+                            json_pack("{s:s}", "planner", "builtin"),
+                            ngx_qna_planner_suggestions());
         return;
     }
 
     if (rc != NGX_OK) {
-        ngx_qna_turn_fail(t,
-            ngx_qna_send_error(r, NGX_QNA_INTERNAL_ERROR, "planner failed",
-                               NULL, NULL));
+        ngx_qna_turn_refuse(t, NGX_QNA_INTERNAL_ERROR, "planner failed",
+                            NULL, NULL);
         return;
     }
 
@@ -327,7 +339,7 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     size_t                 i, len;
     json_t                *q, *n, *similar, *dup, *params;
     double                 score;
-    ngx_str_t              other, rid, text;
+    ngx_str_t              other, text;
     ngx_qna_main_conf_t   *qmcf;
     ngx_http_request_t    *r = t->request;
     const char            *argv[2];
@@ -384,17 +396,6 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
                                         "timestamp",
                                             json_object_get(dup, "timestamp"))
                             : json_null());
-
-    rid = ngx_qna_request_id(r);
-
-    t->exec_id.data = ngx_pnalloc(r->pool, sizeof("exec_") - 1 + rid.len);
-    if (t->exec_id.data == NULL) {
-        ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    t->exec_id.len = ngx_sprintf(t->exec_id.data, "exec_%V", &rid)
-                     - t->exec_id.data;
 
     params = t->plan.params;
 
@@ -734,6 +735,24 @@ ngx_qna_turn_respond(ngx_qna_turn_t *t)
 
     rc = ngx_qna_send_data(r, json_incref(t->answer));
     ngx_http_finalize_request(r, rc);
+}
+
+
+/* a question answered with an error before anything ran: in the trail too */
+
+void
+ngx_qna_turn_refuse(ngx_qna_turn_t *t, ngx_qna_error_e code,
+    const char *message, json_t *details, json_t *suggestions)
+{
+    t->error = ngx_qna_error_json(code, message);
+
+    ngx_qna_turn_trail_finish(t);
+
+    json_decref(t->error);
+    t->error = NULL;
+
+    ngx_qna_turn_fail(t, ngx_qna_send_error(t->request, code, message,
+                                            details, suggestions));
 }
 
 

@@ -104,7 +104,6 @@ ngx_qna_turn_llm_done(ngx_qna_llm_call_t *call, void *data)
     ngx_qna_turn_t *t = data;
 
     json_t              *plan;
-    ngx_int_t            rc;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -138,10 +137,9 @@ ngx_qna_turn_llm_done(ngx_qna_llm_call_t *call, void *data)
     }
 
     if (call->provider == NULL) {
-        rc = ngx_qna_send_error(r, call->error, call->message,
-                                json_pack("{s:O}", "attempts", t->attempts),
-                                NULL);
-        ngx_http_finalize_request(r, rc);
+        ngx_qna_turn_refuse(t, call->error, call->message,
+                            json_pack("{s:O}", "attempts", t->attempts),
+                            NULL);
         goto done;
     }
 

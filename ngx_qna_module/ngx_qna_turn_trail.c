@@ -103,12 +103,14 @@ ngx_qna_request_user(ngx_http_request_t *r)
  * A run's records.  Its start (13 parameters) is written only if the run
  * is still going NGX_QNA_TRAIL_START_DELAY ms later: most runs are over
  * by then and are written whole, in one statement.  The outcome's part
- * (10 parameters) completes it.
+ * (10 parameters) completes it.  A question still being planned that long
+ * (an LLM thinking) is written as pending the same way.
  */
 
 typedef struct {
     ngx_event_t                 timer;
     json_t                     *start;
+    ngx_uint_t                  stmt;
     unsigned                    written:1;
 } ngx_qna_trail_run_t;
 
@@ -119,7 +121,7 @@ ngx_qna_trail_run_timer(ngx_event_t *ev)
     ngx_qna_trail_run_t *run = ev->data;
 
     run->written = 1;
-    ngx_qna_trail_write(NGX_QNA_TRAIL_START, json_incref(run->start));
+    ngx_qna_trail_write(run->stmt, json_incref(run->start));
 }
 
 
@@ -140,7 +142,8 @@ ngx_qna_trail_run_cleanup(void *data)
 /* takes the reference to "start" */
 
 static ngx_qna_trail_run_t *
-ngx_qna_trail_run_start(ngx_http_request_t *r, json_t *start)
+ngx_qna_trail_run_start(ngx_http_request_t *r, json_t *start,
+    ngx_uint_t stmt)
 {
     ngx_pool_cleanup_t   *cln;
     ngx_qna_trail_run_t  *run;
@@ -154,6 +157,7 @@ ngx_qna_trail_run_start(ngx_http_request_t *r, json_t *start)
     }
 
     run->start = start;
+    run->stmt = stmt;
     run->timer.handler = ngx_qna_trail_run_timer;
     run->timer.data = run;
     run->timer.log = r->connection->log;
@@ -222,7 +226,8 @@ ngx_qna_turn_trail_base(ngx_qna_turn_t *t)
     details = json_pack("{s:s?, s:s%}", "family", t->plan.family,
                         "request_id", rid.data, rid.len);
 
-    start = json_pack("[s%, s, s%, s%, s, s%, s, s%, o, o, o, o, o]",
+    /* no script: the question was never planned */
+    start = json_pack("[s%, s, s%, s%, s, s%, s, o, o, o, o, o, o]",
                       t->user.data, t->user.len,
                       ngx_qna_turn_role(t),
                       t->session.data, t->session.len,
@@ -230,9 +235,10 @@ ngx_qna_turn_trail_base(ngx_qna_turn_t *t)
                       "analyze",
                       t->question.data, t->question.len,
                       t->planner ? t->planner : "builtin",
-                      t->plan.script.data ? t->plan.script.data
-                                          : (u_char *) "",
-                      t->plan.script.len,
+                      t->plan.script.len
+                      ? json_stringn((char *) t->plan.script.data,
+                                     t->plan.script.len)
+                      : json_null(),
                       ngx_qna_turn_text(r->pool, t->plan.params),
                       ngx_qna_turn_client(r),
                       ngx_qna_turn_agent(r),
@@ -245,6 +251,53 @@ ngx_qna_turn_trail_base(ngx_qna_turn_t *t)
 }
 
 
+/* the question accepted: pending, if its planning takes a while */
+
+void
+ngx_qna_turn_trail_pending(ngx_qna_turn_t *t)
+{
+    json_t              *details, *pending;
+    ngx_str_t            rid;
+    ngx_http_request_t  *r = t->request;
+
+    if (ngx_qna_pg_conf() == NULL) {
+        return;
+    }
+
+    rid = ngx_qna_request_id(r);
+    details = json_pack("{s:s%}", "request_id", rid.data, rid.len);
+
+    pending = json_pack("[s%, s, s%, s%, s, s%, o, o, o, o]",
+                        t->user.data, t->user.len,
+                        ngx_qna_turn_role(t),
+                        t->session.data, t->session.len,
+                        t->exec_id.data, t->exec_id.len,
+                        "analyze",
+                        t->question.data, t->question.len,
+                        ngx_qna_turn_client(r),
+                        ngx_qna_turn_agent(r),
+                        ngx_qna_json_now(),
+                        ngx_qna_turn_text(r->pool, details));
+
+    json_decref(details);
+
+    t->pending = ngx_qna_trail_run_start(r, pending, NGX_QNA_TRAIL_PENDING);
+}
+
+
+/* planned: pending no longer needs writing if it was not */
+
+static void
+ngx_qna_turn_trail_planned(ngx_qna_turn_t *t)
+{
+    ngx_qna_trail_run_t  *pending = t->pending;
+
+    if (pending != NULL && pending->timer.timer_set) {
+        ngx_del_timer(&pending->timer);
+    }
+}
+
+
 void
 ngx_qna_turn_trail_start(ngx_qna_turn_t *t)
 {
@@ -252,8 +305,11 @@ ngx_qna_turn_trail_start(ngx_qna_turn_t *t)
         return;
     }
 
+    ngx_qna_turn_trail_planned(t);
+
     t->trail = ngx_qna_trail_run_start(t->request,
-                                       ngx_qna_turn_trail_base(t));
+                                       ngx_qna_turn_trail_base(t),
+                                       NGX_QNA_TRAIL_START);
 }
 
 
@@ -306,6 +362,17 @@ ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
     ngx_uint_t   cacheable;
 
     if (ngx_qna_pg_conf() == NULL || t->exec_id.len == 0) {
+        return;
+    }
+
+    ngx_qna_turn_trail_planned(t);
+
+    /* a proposal waiting for confirmation ran nothing, unless told pending */
+    if (t->answer != NULL
+        && json_is_true(json_object_get(t->answer, "needs_confirmation"))
+        && (t->pending == NULL
+            || !((ngx_qna_trail_run_t *) t->pending)->written))
+    {
         return;
     }
 
@@ -395,7 +462,7 @@ ngx_qna_execute_trail_start(ngx_http_request_t *r, ngx_str_t *exec_id,
                       "{}");
 
     et->start = json_incref(start);
-    et->run = ngx_qna_trail_run_start(r, start);
+    et->run = ngx_qna_trail_run_start(r, start, NGX_QNA_TRAIL_START);
 
     return et;
 }

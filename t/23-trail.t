@@ -9,22 +9,25 @@ use strict;
 use warnings;
 use Test::More;
 use Time::HiRes qw(sleep time);
+use POSIX ();
 use QnA::Stack;
 use QnA::Check;
 
 my $s = QnA::Stack->new(name => 'trail', workers => 2, postgres => 1)->start;
 
-sub wait_sql {
-    my ($sql, $want, $seconds) = @_;
+sub wait_sql_on {
+    my ($stack, $sql, $want, $seconds) = @_;
     my $until = time + $seconds;
     my $got;
     while (time < $until) {
-        $got = $s->psql('qna', $sql);
+        $got = $stack->psql('qna', $sql);
         return $got if $got eq $want;
         sleep 0.1;
     }
     return $got;
 }
+
+sub wait_sql { wait_sql_on($s, @_) }
 
 # both workers connected
 sleep 0.1 until ($s->http(GET => '/health')->{json}{data}{components}{postgres}{status} // '') eq 'up';
@@ -165,9 +168,63 @@ is $spooled, 0, '  and is empty again';
     is wait_sql("SELECT status FROM executions WHERE id = 'exec_client_9'", 'success', 5), 'success', '/execute in executions';
     is $s->psql('qna', "SELECT count(*) FROM execution_cache WHERE execution_id = 'exec_client_9'"), 0, '  not in the cache: no question';
 }
+
+# a question that cannot be planned is an execution too: failed, never run
+{
+    my $r = $s->http(POST => '/analyze', json => { question => 'Will it rain in Paris tomorrow?' });
+    ok $r->{status} >= 400, 'a question the planner cannot answer: ' . ($r->{status} // '?');
+    my $xid = 'exec_' . $r->{json}{request_id};
+    is wait_sql("SELECT status || ' ' || (error->>'code') || ' ' || (script IS NULL) || ' ' || (started_at IS NULL) FROM executions WHERE id = '$xid'",
+                "failed $r->{json}{error}{code} true true", 5),
+       "failed $r->{json}{error}{code} true true", '  in executions: failed, its error, no script, never started';
+    is $s->psql('qna', "SELECT string_agg(event, ',' ORDER BY id) FROM audit_log WHERE execution_id = '$xid'"),
+       'question_submitted,execution_finished', '  two audit events: asked, finished';
+}
 unlike $s->error_log, qr/exited on signal/, 'no worker died';
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg';
 $s->stop;
+
+# a question an LLM takes a while to plan: pending, then running, then done
+{
+    my $lport = QnA::Stack::free_port();
+    my $l = QnA::Stack->new(name => 'trail-llm', workers => 1, postgres => 1, nginx_http => <<"EOF2");
+    qna_llm_provider gpt openai url=http://127.0.0.1:$lport/v1 model=gpt-mock key_file=llm.key timeout=5s;
+    qna_planner gpt;
+EOF2
+    QnA::Stack::write_file($l->dir . '/llm.key', "mock-llm-key\n");
+    $l->start_mock(llm => $lport);
+    $l->start;
+    sleep 0.1 until ($l->http(GET => '/health')->{json}{data}{components}{postgres}{status} // '') eq 'up';
+    my $q = 'What was the last close of AAPL? [slow]';
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my $r = $l->http(POST => '/analyze', json => { question => $q });
+        POSIX::_exit(($r->{status} // 0) == 200 ? 0 : 1);
+    }
+    my $sql = "SELECT status || ' ' || (script IS NULL) FROM executions WHERE question = '$q'";
+    my $until = time + 2.5;
+    my $seen = '';
+    while (time < $until) {
+        $seen = $l->psql('qna', $sql);
+        last if $seen ne '';
+        sleep 0.05;
+    }
+    is $seen, 'pending true', 'while the LLM plans: pending, no script yet';
+    is $l->psql('qna', "SELECT string_agg(event, ',') FROM audit_log WHERE execution_id = (SELECT id FROM executions WHERE question = '$q')"),
+       'question_submitted', '  question_submitted in the audit log';
+    waitpid $pid, 0;
+    is $?, 0, '  then answered';
+    is wait_sql_on($l, "SELECT status || ' ' || (script IS NOT NULL) || ' ' || (started_at >= created_at) FROM executions WHERE question = '$q'", 'success true true', 5),
+       'success true true', '  then success, with its script, started after it was asked';
+    is $l->psql('qna', "SELECT string_agg(event, ',' ORDER BY created_at, id) FROM audit_log WHERE execution_id = (SELECT id FROM executions WHERE question = '$q')"),
+       'question_submitted,script_generated,execution_started,execution_finished', '  and its four audit events';
+    my $r = $l->http(POST => '/analyze', json => { question => 'Last close of AAPL? [500]' });
+    is_error($r, 502, 'LLM_UNAVAILABLE', 'an LLM that cannot answer');
+    is wait_sql_on($l, "SELECT status || ' ' || (error->>'code') FROM executions WHERE id = 'exec_$r->{json}{request_id}'", 'failed LLM_UNAVAILABLE', 5),
+       'failed LLM_UNAVAILABLE', '  in executions: failed, LLM_UNAVAILABLE';
+    is_deeply [$l->bad_log_lines], [], '  no alert, crit or emerg';
+    $l->stop;
+}
 
 # a full spool: logged at each record lost, and with full=refuse, 503
 {
