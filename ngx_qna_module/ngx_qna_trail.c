@@ -31,8 +31,9 @@
 /*
  * A successful run's result in the execution cache, 24 hours from when it
  * finished, under its keys (question hash, parameters-and-script hash);
- * a run without keys (a cache hit, an /execute) writes nothing.  A record
- * replayed late never replaces a newer entry.
+ * a run without keys (a cache hit, an /execute) writes nothing.  A newer
+ * result replaces the entry, its hits counted afresh; a record replayed
+ * late never replaces a newer entry.
  */
 
 #define NGX_QNA_TRAIL_CACHE(qhash, phash, status, result, finished)          \
@@ -45,7 +46,8 @@
     "  AND " status "::text = 'success' AND " result "::jsonb IS NOT NULL "  \
     "  ON CONFLICT (question_hash, params_hash) DO UPDATE "                  \
     "  SET result = EXCLUDED.result, execution_id = EXCLUDED.execution_id, " \
-    "  created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at "  \
+    "  created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, " \
+    "  hit_count = 0, last_hit_at = NULL "                                   \
     "  WHERE execution_cache.created_at < EXCLUDED.created_at) "
 
 

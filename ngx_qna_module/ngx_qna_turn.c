@@ -514,10 +514,13 @@ ngx_qna_turn_durable(ngx_qna_turn_t *t)
     const char          *values[2];
     ngx_http_request_t  *r = t->request;
 
+    /* a hit is counted as it is read, in the same round trip */
     static const char  sql[] =
-        "SELECT result::text, execution_id FROM execution_cache "
+        "UPDATE execution_cache SET hit_count = hit_count + 1, "
+        "last_hit_at = now() "
         "WHERE question_hash = $1 AND params_hash = $2 "
-        "AND expires_at > now()";
+        "AND expires_at > now() "
+        "RETURNING result::text, execution_id, hit_count::text";
 
     values[0] = (char *) t->qhash;
     values[1] = (char *) t->phash;
@@ -557,10 +560,14 @@ ngx_qna_turn_durable_reply(PGresult *res, const char *error, void *data)
 
     json_object_set_new(t->answer, "result", result);
     json_object_set_new(t->answer, "metadata",
-                        json_pack("{s:b, s:s, s:s}", "cache_hit", 1,
+                        json_pack("{s:b, s:s, s:s, s:I}", "cache_hit", 1,
                                   "cache", "postgres",
                                   "cached_execution_id",
-                                  PQgetvalue(res, 0, 1)));
+                                  PQgetvalue(res, 0, 1),
+                                  "cache_hits",
+                                  (json_int_t) ngx_atoi(
+                                      (u_char *) PQgetvalue(res, 0, 2),
+                                      PQgetlength(res, 0, 2))));
 
     t->cache_hit = 1;
 

@@ -15,7 +15,7 @@ $s->start_postgres;
 
 my ($ok, $out) = $s->migrate;
 ok $ok, 'the migrations apply' or diag $out;
-like $out, qr/applied 0001_initial\.sql\napplied 0002_trail_idempotence\.sql/, '  0001_initial.sql, then 0002';
+like $out, qr/applied 0001_initial\.sql\napplied 0002_trail_idempotence\.sql\napplied 0003_cache_hits_and_audit_actions\.sql/, '  0001_initial.sql, then 0002, then 0003';
 my $tables = $s->psql('qna', "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'");
 is $tables, 'audit_log,chat_messages,chat_sessions,execution_cache,executions,schema_migrations,users', '  the tables';
 
@@ -23,7 +23,7 @@ my $schema = $s->psql('qna', q{SELECT md5(string_agg(table_name || column_name |
 ($ok, $out) = $s->migrate;
 ok $ok, 'a re-run succeeds';
 like $out, qr/nothing to apply/, '  and applies nothing';
-is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 2, '  a row a migration in schema_migrations';
+is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 3, '  a row a migration in schema_migrations';
 is $s->psql('qna', q{SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY table_name, column_name)) FROM information_schema.columns WHERE table_schema = 'public'}), $schema, '  the schema unchanged';
 
 # what must hold, holds
@@ -37,6 +37,10 @@ is $s->psql('qna', "INSERT INTO audit_log (execution_id, user_id, event, client_
 like $s->psql('qna', "INSERT INTO audit_log (execution_id, user_id, event) VALUES ('exec_1', 'alice', 'execution_started')"), qr/ERROR:.*duplicate key/, '  the same event of the same execution: refused (a replay is not a second record)';
 like $s->psql('qna', "INSERT INTO audit_log (execution_id, event) VALUES ('exec_1', 'rumour')"), qr/ERROR:.*audit_log_event_check/, '  an unknown event: refused';
 is $s->psql('qna', "SELECT count(*) FROM pg_indexes WHERE tablename = 'executions'"), 4, 'executions: its key and three indexes';
+is $s->psql('qna', "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'audit_log'"),
+   'audit_log_event_created,audit_log_execution_id_event_key,audit_log_pkey,audit_log_user_created', 'audit_log: by user, by event';
+like $s->psql('qna', "INSERT INTO execution_cache (question_hash, params_hash, result, expires_at, hit_count) VALUES (repeat('a', 64), repeat('b', 64), '{}', now() + interval '1 day', -1)"),
+   qr/ERROR:.*hit_count_check/, 'execution_cache: a negative hit count refused';
 
 # a migration that is not named as one, or out of order, is refused
 my $bad = $s->dir . '/bad-migrations';
@@ -61,7 +65,7 @@ QnA::Stack::write_file("$m/${next}_broken.sql", "CREATE TABLE half (x int);\nSEL
 ($ok, $out) = $s->migrate('--dir', $m);
 ok !$ok, 'a migration that fails: the runner fails';
 is $s->psql('qna', "SELECT count(*) FROM pg_tables WHERE tablename = 'half'"), 0, '  its table is not there';
-is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 2, '  nor its record';
+is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 3, '  nor its record';
 
 $s->stop_postgres;
 done_testing;
