@@ -119,7 +119,7 @@ ngx_qna_conversation_handler(ngx_http_request_t *r)
 {
     u_char                    *p, *end;
     ngx_int_t                  rc;
-    ngx_str_t                  rest, allow;
+    ngx_str_t                  rest;
     ngx_qna_conv_t            *cv;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -159,20 +159,9 @@ ngx_qna_conversation_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_qna_http_get_only(r);
     if (rc != NGX_OK) {
         return rc;
-    }
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        ngx_str_set(&allow, "GET");
-
-        if (ngx_qna_http_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_qna_send_error(r, NGX_QNA_METHOD_NOT_ALLOWED, "Use GET",
-                                  NULL, NULL);
     }
 
     cv = ngx_qna_conv_create(r);

@@ -85,7 +85,7 @@ ngx_qna_executions_handler(ngx_http_request_t *r)
 {
     u_char                    *user, *sid, *id;
     ngx_int_t                  rc, n;
-    ngx_str_t                  rest, v, allow = ngx_string("GET");
+    ngx_str_t                  rest, v;
     const char                *values[4], *role;
     ngx_qna_ctx_t             *ctx;
     ngx_pool_cleanup_t        *cln;
@@ -95,18 +95,9 @@ ngx_qna_executions_handler(ngx_http_request_t *r)
 
     static const char  *roles[] = { "viewer", "viewer", "manager", "admin" };
 
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_qna_http_get_only(r);
     if (rc != NGX_OK) {
         return rc;
-    }
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_qna_http_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_qna_send_error(r, NGX_QNA_METHOD_NOT_ALLOWED, "Use GET",
-                                  NULL, NULL);
     }
 
     if (ngx_qna_pg_conf() == NULL || !ngx_qna_pg_ready()) {

@@ -292,3 +292,32 @@ ngx_qna_http_no_cache(ngx_http_request_t *r)
 
     return 0;
 }
+
+
+/*
+ * A read-only endpoint: the body, if any, discarded; any method but GET
+ * and HEAD answered 405 with Allow.  NGX_OK: go on; otherwise return it.
+ */
+
+ngx_int_t
+ngx_qna_http_get_only(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+    ngx_str_t  allow = ngx_string("GET");
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return NGX_OK;
+    }
+
+    if (ngx_qna_http_add_header(r, "Allow", &allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_qna_send_error(r, NGX_QNA_METHOD_NOT_ALLOWED, "Use GET", NULL,
+                              NULL);
+}

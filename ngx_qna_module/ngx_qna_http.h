@@ -22,6 +22,7 @@ ngx_int_t ngx_qna_http_is_json(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_no_cache(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *content_type, u_char *data, size_t len);
+ngx_int_t ngx_qna_http_get_only(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 

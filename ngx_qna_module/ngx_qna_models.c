@@ -19,30 +19,6 @@ static const char  *ngx_qna_llm_type_names[] = {
 };
 
 
-static ngx_int_t
-ngx_qna_models_get(ngx_http_request_t *r)
-{
-    ngx_int_t   rc;
-    ngx_str_t   allow = ngx_string("GET");
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        return NGX_OK;
-    }
-
-    if (ngx_qna_http_add_header(r, "Allow", &allow) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_qna_send_error(r, NGX_QNA_METHOD_NOT_ALLOWED, "Use GET", NULL,
-                              NULL);
-}
-
-
 ngx_int_t
 ngx_qna_models_handler(ngx_http_request_t *r)
 {
@@ -53,7 +29,7 @@ ngx_qna_models_handler(ngx_http_request_t *r)
     ngx_qna_main_conf_t      *qmcf;
     ngx_qna_llm_provider_t  **link, *p;
 
-    rc = ngx_qna_models_get(r);
+    rc = ngx_qna_http_get_only(r);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -132,7 +108,7 @@ ngx_qna_debug_prompt_handler(ngx_http_request_t *r)
         return ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, NULL, NULL, NULL);
     }
 
-    rc = ngx_qna_models_get(r);
+    rc = ngx_qna_http_get_only(r);
     if (rc != NGX_OK) {
         return rc;
     }

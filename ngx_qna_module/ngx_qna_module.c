@@ -107,6 +107,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       NGX_QNA_HANDLER_EXECUTIONS,
       NULL },
 
+    { ngx_string("qna_users"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_USERS,
+      NULL },
+
     { ngx_string("qna_models"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_qna_set_handler,
@@ -377,6 +384,9 @@ ngx_qna_handler(ngx_http_request_t *r)
 
     case NGX_QNA_HANDLER_EXECUTIONS:
         return ngx_qna_executions_handler(r);
+
+    case NGX_QNA_HANDLER_USERS:
+        return ngx_qna_users_handler(r);
 
     case NGX_QNA_HANDLER_DEBUG_PROMPT:
         return ngx_qna_debug_prompt_handler(r);

@@ -67,7 +67,8 @@ typedef enum {
     NGX_QNA_HANDLER_CONVERSATION,
     NGX_QNA_HANDLER_MODELS,
     NGX_QNA_HANDLER_DEBUG_PROMPT,
-    NGX_QNA_HANDLER_EXECUTIONS
+    NGX_QNA_HANDLER_EXECUTIONS,
+    NGX_QNA_HANDLER_USERS
 } ngx_qna_handler_e;
 
 
@@ -140,6 +141,7 @@ ngx_int_t ngx_qna_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_debug_tools_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_conversation_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_executions_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_users_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_pg_json_row(ngx_http_request_t *r, PGresult *res,
     const char *error, const char *missing, json_t **v, ngx_int_t *rc);
 ngx_int_t ngx_qna_conversation_init(ngx_conf_t *cf);

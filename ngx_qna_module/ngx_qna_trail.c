@@ -51,11 +51,15 @@
     "  WHERE execution_cache.created_at < EXCLUDED.created_at) "
 
 
-/* every record: its user ($1, role $2) and session ($3, title $6) upserted */
+/*
+ * every record: its user ($1, its role now $2: the token says) and session
+ * ($3, title $6) upserted
+ */
 
 #define NGX_QNA_TRAIL_USER_SESSION                                            \
     "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "    \
-    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now() RETURNING id), "   \
+    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), "                 \
+    "  role = EXCLUDED.role RETURNING id), "                                  \
     "s AS (INSERT INTO chat_sessions (id, user_id, title) "                   \
     "  SELECT $3::text, (SELECT id FROM u), $6::text "                        \
     "  WHERE $3::text IS NOT NULL "                                           \

@@ -276,6 +276,28 @@ EOF2
     is is_success($u->http(GET => "/executions/$xid", headers => $h{root}), '  an admin does')->{user_id}, 'alice', '  hers';
     is is_success($u->http(GET => '/executions', headers => $h{bob}), 'bob\'s list')->{total}, 0, '  is empty';
     is $u->psql('qna', "SELECT role FROM users WHERE id = 'alice'"), 'viewer', 'alice is a user, a viewer';
+    {
+        my $me = is_success($u->http(GET => '/users/me', headers => $h{alice}), 'GET /users/me');
+        is "$me->{user_id} $me->{role} $me->{executions} $me->{sessions}", 'alice viewer 1 1', '  alice, a viewer, one execution, one session';
+        is $me->{recorded}, JSON::PP::true, '  recorded';
+        ok $me->{last_seen_at} ge $me->{created_at}, '  first and last seen';
+        my $new = is_success($u->http(GET => '/users/me', headers => { Authorization => 'Bearer ' . jwt($key, { sub => 'carol', role => 'manager', exp => time + 600 }) }),
+                             '  a user who has asked nothing yet');
+        is "$new->{user_id} $new->{role} $new->{executions}", 'carol manager 0', '  who the token says, nothing else';
+        is $new->{recorded}, JSON::PP::false, '  not recorded';
+        is is_success($u->http(GET => '/users/alice', headers => $h{root}), 'an admin reads /users/alice')->{executions}, 1, '  her executions';
+        is_error($u->http(GET => '/users/alice', headers => $h{bob}), 404, 'NOT_FOUND', 'bob cannot');
+        is_error($u->http(GET => '/users/nobody', headers => $h{root}), 404, 'NOT_FOUND', 'an unknown user: 404');
+        is_error($u->http(GET => '/users/a%20b', headers => $h{root}), 404, 'NOT_FOUND', 'a name that cannot be one: 404');
+        is_error($u->http(POST => '/users/me', headers => $h{alice}, json => {}), 405, 'METHOD_NOT_ALLOWED', 'POST: 405');
+        is_error($u->http(GET => '/users/me'), 401, 'UNAUTHORIZED', 'no token: 401');
+        # the role follows the token
+        my $promoted = { Authorization => 'Bearer ' . jwt($key, { sub => 'alice', role => 'manager', exp => time + 600 }) };
+        my $y = is_success($u->http(POST => '/analyze', json => { question => 'What is the price of MSFT?' }, headers => $promoted), 'alice, now a manager, asks');
+        my $until2 = time + 5;
+        sleep 0.1 until time > $until2 || $u->psql('qna', "SELECT role FROM users WHERE id = 'alice'") eq 'manager';
+        is is_success($u->http(GET => '/users/me', headers => $promoted), '  /users/me')->{role}, 'manager', '  says manager';
+    }
     my $sid = $x->{session_id};
     is_error($u->http(GET => "/conversation/$sid", headers => $h{bob}), 404, 'NOT_FOUND', 'bob cannot read her session');
     $u->redis_cli('FLUSHALL');
