@@ -770,6 +770,8 @@ ngx_qna_init_process(ngx_cycle_t *cycle)
     qmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_qna_module);
 
     if (ngx_qna_pg_init_process(cycle, qmcf ? &qmcf->pg : NULL) != NGX_OK
+        || ngx_qna_upkeep_init_process(cycle, qmcf ? &qmcf->pg : NULL)
+           != NGX_OK
         || ngx_qna_trail_init_process(cycle, qmcf ? &qmcf->trail : NULL)
            != NGX_OK)
     {
@@ -785,6 +787,7 @@ ngx_qna_exit_process(ngx_cycle_t *cycle)
 {
     ngx_qna_redis_exit_process();
     ngx_qna_trail_exit_process();
+    ngx_qna_upkeep_exit_process();
     ngx_qna_pg_exit_process();
     ngx_qna_curl_exit_process(cycle);
 }

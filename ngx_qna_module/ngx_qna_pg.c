@@ -89,7 +89,7 @@ static void ngx_qna_pg_timeout(ngx_event_t *ev);
 static void ngx_qna_pg_dispatch(ngx_event_t *ev);
 
 
-/* qna_postgres "CONNINFO" [pool=2] [timeout=5s]; */
+/* qna_postgres "CONNINFO" [pool=2] [timeout=5s] [purge=1h|off]; */
 
 char *
 ngx_qna_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -121,6 +121,7 @@ ngx_qna_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     pcf->conninfo = value[1];
     pcf->pool = 2;
     pcf->timeout = 5000;
+    pcf->purge = 3600000;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -139,6 +140,21 @@ ngx_qna_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             pcf->timeout = ngx_parse_time(&t, 0);
 
             if (pcf->timeout != (ngx_msec_t) NGX_ERROR && pcf->timeout > 0) {
+                continue;
+            }
+        }
+
+        if (ngx_strcmp(value[i].data, "purge=off") == 0) {
+            pcf->purge = 0;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "purge=", 6) == 0) {
+            t.data = value[i].data + 6;
+            t.len = value[i].len - 6;
+            pcf->purge = ngx_parse_time(&t, 0);
+
+            if (pcf->purge != (ngx_msec_t) NGX_ERROR && pcf->purge > 0) {
                 continue;
             }
         }

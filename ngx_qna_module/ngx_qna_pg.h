@@ -26,6 +26,7 @@ typedef struct {
     ngx_str_t                   conninfo;  /* '\0'-terminated */
     ngx_uint_t                  pool;
     ngx_msec_t                  timeout;
+    ngx_msec_t                  purge;     /* 0: never */
 } ngx_qna_pg_conf_t;
 
 
@@ -40,6 +41,11 @@ ngx_int_t ngx_qna_pg_query(ngx_qna_pg_query_t **q, ngx_log_t *log,
 void ngx_qna_pg_cancel(ngx_qna_pg_query_t *q);
 
 ngx_uint_t ngx_qna_pg_ready(void);
+
+/* ngx_qna_upkeep.c: worker 0 deletes what has expired */
+ngx_int_t ngx_qna_upkeep_init_process(ngx_cycle_t *cycle,
+    ngx_qna_pg_conf_t *pcf);
+void ngx_qna_upkeep_exit_process(void);
 ngx_qna_pg_conf_t *ngx_qna_pg_conf(void);
 
 

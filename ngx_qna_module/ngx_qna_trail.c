@@ -52,33 +52,70 @@
 
 
 /*
- * every record: its user ($1, its role now $2: the token says) and session
- * ($3, title $6) upserted
+ * Every record: its user ($1, role $2) and session ($3, title $6) upserted
+ * as of the record's time ("at"), so a record replayed late changes
+ * neither the role nor the times a newer one wrote.  A session belongs to
+ * the user who began it: a record of anyone else's names no session
+ * ("s" is empty) and adds nothing to it.
  */
 
-#define NGX_QNA_TRAIL_USER_SESSION                                            \
-    "WITH u AS (INSERT INTO users (id, role) VALUES ($1::text, $2::text) "    \
-    "  ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), "                 \
-    "  role = EXCLUDED.role RETURNING id), "                                  \
-    "s AS (INSERT INTO chat_sessions (id, user_id, title) "                   \
-    "  SELECT $3::text, (SELECT id FROM u), $6::text "                        \
+#define NGX_QNA_TRAIL_USER_SESSION(at)                                        \
+    "WITH u AS (INSERT INTO users (id, role, created_at, last_seen_at) "      \
+    "  VALUES ($1::text, $2::text, " at "::timestamptz, "                     \
+    "  " at "::timestamptz) "                                                 \
+    "  ON CONFLICT (id) DO UPDATE SET "                                       \
+    "  role = CASE WHEN EXCLUDED.last_seen_at >= users.last_seen_at "         \
+    "         THEN EXCLUDED.role ELSE users.role END, "                       \
+    "  last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at), "  \
+    "  created_at = least(users.created_at, EXCLUDED.created_at) "            \
+    "  RETURNING id), "                                                       \
+    "s AS (INSERT INTO chat_sessions (id, user_id, title, created_at, "       \
+    "  updated_at) "                                                          \
+    "  SELECT $3::text, (SELECT id FROM u), $6::text, " at "::timestamptz, "  \
+    "  " at "::timestamptz "                                                  \
     "  WHERE $3::text IS NOT NULL "                                           \
-    "  ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id), "
+    "  ON CONFLICT (id) DO UPDATE SET "                                       \
+    "  title = CASE WHEN EXCLUDED.created_at < chat_sessions.created_at "     \
+    "          THEN EXCLUDED.title ELSE chat_sessions.title END, "            \
+    "  created_at = least(chat_sessions.created_at, EXCLUDED.created_at), "   \
+    "  updated_at = greatest(chat_sessions.updated_at, "                      \
+    "                        EXCLUDED.updated_at) "                           \
+    "  WHERE chat_sessions.user_id = EXCLUDED.user_id RETURNING id), "
+
+
+/* a turn's two messages, in its session when it has one of its own */
+
+#define NGX_QNA_TRAIL_MESSAGES(answer, at)                                    \
+    "m AS (INSERT INTO chat_messages (session_id, role, content, "            \
+    "  execution_id, created_at) "                                            \
+    "  SELECT (SELECT id FROM s), v.r, v.c, $4::text, " at "::timestamptz "   \
+    "  FROM (VALUES ('user', $6::text), ('assistant', " answer "::text)) "    \
+    "  AS v (r, c) "                                                          \
+    "  WHERE (SELECT id FROM s) IS NOT NULL AND v.c IS NOT NULL "             \
+    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING), "
 
 
 static const char  *ngx_qna_trail_sql[] = {
 
-    /* NGX_QNA_TRAIL_START: the question, its plan, the run begun */
-    NGX_QNA_TRAIL_USER_SESSION
+    /*
+     * NGX_QNA_TRAIL_START: the question, its plan, the run begun; it fills
+     * in what it knows of a row a pending or finished record began
+     */
+    NGX_QNA_TRAIL_USER_SESSION("$12")
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, planner, script, params, created_at, started_at) "
     "  SELECT $4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
     "  'running', $6::text, $7::text, $8::text, $9::jsonb, "
     "  $12::timestamptz, $12::timestamptz "
-    "  ON CONFLICT (id) DO UPDATE SET status = 'running', "
-    "  planner = EXCLUDED.planner, script = EXCLUDED.script, "
-    "  params = EXCLUDED.params, started_at = EXCLUDED.started_at "
-    "  WHERE executions.status = 'pending' RETURNING id) "
+    "  ON CONFLICT (id) DO UPDATE SET "
+    "  status = CASE WHEN executions.status = 'pending' THEN 'running' "
+    "           ELSE executions.status END, "
+    "  planner = coalesce(executions.planner, EXCLUDED.planner), "
+    "  script = coalesce(executions.script, EXCLUDED.script), "
+    "  params = coalesce(executions.params, EXCLUDED.params), "
+    "  started_at = coalesce(executions.started_at, EXCLUDED.started_at), "
+    "  created_at = least(executions.created_at, EXCLUDED.created_at) "
+    "  RETURNING id) "
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
     "SELECT $4::text, $1::text, ev, $10::inet, $11::text, $13::jsonb, "
@@ -91,25 +128,20 @@ static const char  *ngx_qna_trail_sql[] = {
      * NGX_QNA_TRAIL_FINISH: the outcome, the messages, the last event;
      * $17 and $18 the execution cache's keys
      */
-    NGX_QNA_TRAIL_USER_SESSION
+    NGX_QNA_TRAIL_USER_SESSION("$13")
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, result, error, mcp_calls, trace, execution_ms, "
-    "  finished_at) "
+    "  created_at, finished_at) "
     "  VALUES ($4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
     "  $7::text, $6::text, $8::jsonb, $9::jsonb, "
     "  coalesce($10::jsonb, '[]'::jsonb), coalesce($11::jsonb, '{}'::jsonb), "
-    "  $12::integer, $13::timestamptz) "
+    "  $12::integer, $13::timestamptz, $13::timestamptz) "
     "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, "
     "  result = EXCLUDED.result, error = EXCLUDED.error, "
     "  mcp_calls = EXCLUDED.mcp_calls, trace = EXCLUDED.trace, "
     "  execution_ms = EXCLUDED.execution_ms, "
     "  finished_at = EXCLUDED.finished_at RETURNING id), "
-    "m AS (INSERT INTO chat_messages (session_id, role, content, "
-    "  execution_id, created_at) "
-    "  SELECT (SELECT id FROM s), v.r, v.c, $4::text, $13::timestamptz FROM "
-    "  (VALUES ('user', $6::text), ('assistant', $16::text)) AS v (r, c) "
-    "  WHERE $3::text IS NOT NULL AND v.c IS NOT NULL "
-    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING), "
+    NGX_QNA_TRAIL_MESSAGES("$16", "$13")
     NGX_QNA_TRAIL_CACHE("$17", "$18", "$7", "$8", "$13")
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
@@ -124,7 +156,7 @@ static const char  *ngx_qna_trail_sql[] = {
      * $18 trace, $19 milliseconds, $20 finished_at, $21 the answer,
      * $22 and $23 the execution cache's keys)
      */
-    NGX_QNA_TRAIL_USER_SESSION
+    NGX_QNA_TRAIL_USER_SESSION("$12")
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, planner, script, params, result, error, mcp_calls, trace, "
     "  execution_ms, created_at, started_at, finished_at) "
@@ -135,19 +167,16 @@ static const char  *ngx_qna_trail_sql[] = {
     "  CASE WHEN $8::text IS NULL THEN NULL ELSE $12::timestamptz END, "
     "  $20::timestamptz) "
     "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, "
-    "  planner = EXCLUDED.planner, script = EXCLUDED.script, "
-    "  params = EXCLUDED.params, "
+    "  planner = coalesce(EXCLUDED.planner, executions.planner), "
+    "  script = coalesce(EXCLUDED.script, executions.script), "
+    "  params = coalesce(EXCLUDED.params, executions.params), "
     "  started_at = coalesce(executions.started_at, EXCLUDED.started_at), "
+    "  created_at = least(executions.created_at, EXCLUDED.created_at), "
     "  result = EXCLUDED.result, error = EXCLUDED.error, "
     "  mcp_calls = EXCLUDED.mcp_calls, trace = EXCLUDED.trace, "
     "  execution_ms = EXCLUDED.execution_ms, "
     "  finished_at = EXCLUDED.finished_at RETURNING id), "
-    "m AS (INSERT INTO chat_messages (session_id, role, content, "
-    "  execution_id, created_at) "
-    "  SELECT (SELECT id FROM s), v.r, v.c, $4::text, $20::timestamptz FROM "
-    "  (VALUES ('user', $6::text), ('assistant', $21::text)) AS v (r, c) "
-    "  WHERE $3::text IS NOT NULL AND v.c IS NOT NULL "
-    "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING), "
+    NGX_QNA_TRAIL_MESSAGES("$21", "$20")
     NGX_QNA_TRAIL_CACHE("$22", "$23", "$14", "$15", "$20")
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
@@ -167,7 +196,7 @@ static const char  *ngx_qna_trail_sql[] = {
      * NGX_QNA_TRAIL_PENDING: a question still being planned; $1 to $6 as
      * START's, $7 client, $8 agent, $9 when, $10 details
      */
-    NGX_QNA_TRAIL_USER_SESSION
+    NGX_QNA_TRAIL_USER_SESSION("$9")
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, created_at) "
     "  SELECT $4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
@@ -181,6 +210,9 @@ static const char  *ngx_qna_trail_sql[] = {
 };
 
 static const int  ngx_qna_trail_nparams[] = { 13, 18, 23, 10 };
+
+/* spooled before FINISH and WHOLE had the execution cache's two keys */
+static const int  ngx_qna_trail_nparams_0002[] = { 13, 16, 21, 10 };
 
 
 typedef struct {
@@ -548,6 +580,16 @@ ngx_qna_trail_replay(ngx_event_t *ev)
 
     params = json_object_get(record, "p");
     stmt = (ngx_uint_t) json_integer_value(json_object_get(record, "s"));
+
+    if (json_is_array(params) && stmt <= NGX_QNA_TRAIL_PENDING
+        && json_array_size(params)
+           == (size_t) ngx_qna_trail_nparams_0002[stmt]
+        && ngx_qna_trail_nparams_0002[stmt] != ngx_qna_trail_nparams[stmt])
+    {
+        /* an older record: without keys, it caches nothing */
+        json_array_append_new(params, json_null());
+        json_array_append_new(params, json_null());
+    }
 
     if (!json_is_array(params) || stmt > NGX_QNA_TRAIL_PENDING
         || json_array_size(params) != (size_t) ngx_qna_trail_nparams[stmt])

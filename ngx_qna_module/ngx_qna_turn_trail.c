@@ -112,7 +112,11 @@ typedef struct {
     json_t                     *start;
     ngx_uint_t                  stmt;
     unsigned                    written:1;
+    unsigned                    finished:1;
 } ngx_qna_trail_run_t;
+
+
+static void ngx_qna_trail_run_closed(ngx_qna_trail_run_t *run);
 
 
 static void
@@ -125,6 +129,18 @@ ngx_qna_trail_run_timer(ngx_event_t *ev)
 }
 
 
+/* written at once: what it follows was written already */
+
+static void
+ngx_qna_trail_run_now(ngx_qna_trail_run_t *run)
+{
+    if (run != NULL && run->timer.timer_set) {
+        ngx_del_timer(&run->timer);
+        ngx_qna_trail_run_timer(&run->timer);
+    }
+}
+
+
 static void
 ngx_qna_trail_run_cleanup(void *data)
 {
@@ -132,6 +148,11 @@ ngx_qna_trail_run_cleanup(void *data)
 
     if (run->timer.timer_set) {
         ngx_del_timer(&run->timer);
+    }
+
+    /* a request that ended unanswered leaves no execution half written */
+    if (run->written && !run->finished && run->start != NULL) {
+        ngx_qna_trail_run_closed(run);
     }
 
     json_decref(run->start);
@@ -171,13 +192,90 @@ ngx_qna_trail_run_start(ngx_http_request_t *r, json_t *start,
 }
 
 
+/* FINISH's parameters: who and what from the start, then the outcome */
+
+static json_t *
+ngx_qna_trail_finish_params(json_t *start, json_t *tail)
+{
+    return json_pack("[O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, "
+                     "O, O]",
+                     json_array_get(start, 0), json_array_get(start, 1),
+                     json_array_get(start, 2), json_array_get(start, 3),
+                     json_array_get(start, 4), json_array_get(start, 5),
+                     json_array_get(tail, 0), json_array_get(tail, 1),
+                     json_array_get(tail, 2), json_array_get(tail, 3),
+                     json_array_get(tail, 4), json_array_get(tail, 5),
+                     json_array_get(tail, 6), json_array_get(start, 9),
+                     json_array_get(start, 10), json_array_get(tail, 7),
+                     json_array_get(tail, 8), json_array_get(tail, 9));
+}
+
+
+/*
+ * The outcome of a request that ended before its answer (its client
+ * left, or it failed inside): failed, REQUEST_ENDED.  A pending question
+ * is written whole, never planned; a run whose start is in, finished.
+ */
+
+static void
+ngx_qna_trail_run_closed(ngx_qna_trail_run_t *run)
+{
+    json_t  *tail, *p, *whole;
+
+    run->finished = 1;
+
+    tail = json_pack("[s, n, s, n, n, n, o, n, n, n]",
+                     "failed",
+                     "{\"code\": \"REQUEST_ENDED\", \"message\": \"The "
+                     "request ended before its answer: its client left, or "
+                     "it failed inside\"}",
+                     ngx_qna_json_now());
+    if (tail == NULL) {
+        return;
+    }
+
+    if (run->stmt == NGX_QNA_TRAIL_START) {
+        ngx_qna_trail_write(NGX_QNA_TRAIL_FINISH,
+                            ngx_qna_trail_finish_params(run->start, tail));
+        json_decref(tail);
+        return;
+    }
+
+    /* PENDING's ten: START's first six, then client, agent, when, details */
+    p = run->start;
+    whole = json_pack("[O, O, O, O, O, O, n, n, n, O, O, O, O]",
+                      json_array_get(p, 0), json_array_get(p, 1),
+                      json_array_get(p, 2), json_array_get(p, 3),
+                      json_array_get(p, 4), json_array_get(p, 5),
+                      json_array_get(p, 6), json_array_get(p, 7),
+                      json_array_get(p, 8), json_array_get(p, 9));
+
+    if (whole == NULL) {
+        json_decref(tail);
+        return;
+    }
+
+    json_array_extend(whole, tail);
+    json_decref(tail);
+    ngx_qna_trail_write(NGX_QNA_TRAIL_WHOLE, whole);
+}
+
+
 /* start: the 13 of the start; tail: the 10 of the outcome (both taken) */
 
 static void
 ngx_qna_trail_run_finish(ngx_qna_trail_run_t *run, json_t *start,
     json_t *tail)
 {
-    json_t  *finish;
+    json_t  *whole;
+
+    if (run != NULL) {
+        run->finished = 1;
+
+        if (run->timer.timer_set) {
+            ngx_del_timer(&run->timer);
+        }
+    }
 
     if (start == NULL || tail == NULL) {
         json_decref(start);
@@ -185,33 +283,22 @@ ngx_qna_trail_run_finish(ngx_qna_trail_run_t *run, json_t *start,
         return;
     }
 
-    if (run != NULL && run->timer.timer_set) {
-        ngx_del_timer(&run->timer);
-    }
-
     if (run == NULL || !run->written) {
-        json_array_extend(start, tail);
-        json_decref(tail);
-        ngx_qna_trail_write(NGX_QNA_TRAIL_WHOLE, start);
-        return;
-    }
+        whole = json_copy(start);
 
-    /* the start is in: the outcome alone, in FINISH's order */
-    finish = json_pack("[O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, "
-                       "O, O]",
-                       json_array_get(start, 0), json_array_get(start, 1),
-                       json_array_get(start, 2), json_array_get(start, 3),
-                       json_array_get(start, 4), json_array_get(start, 5),
-                       json_array_get(tail, 0), json_array_get(tail, 1),
-                       json_array_get(tail, 2), json_array_get(tail, 3),
-                       json_array_get(tail, 4), json_array_get(tail, 5),
-                       json_array_get(tail, 6), json_array_get(start, 9),
-                       json_array_get(start, 10), json_array_get(tail, 7),
-                       json_array_get(tail, 8), json_array_get(tail, 9));
+        if (whole != NULL) {
+            json_array_extend(whole, tail);
+            ngx_qna_trail_write(NGX_QNA_TRAIL_WHOLE, whole);
+        }
+
+    } else {
+        /* the start is in: the outcome alone */
+        ngx_qna_trail_write(NGX_QNA_TRAIL_FINISH,
+                            ngx_qna_trail_finish_params(start, tail));
+    }
 
     json_decref(start);
     json_decref(tail);
-    ngx_qna_trail_write(NGX_QNA_TRAIL_FINISH, finish);
 }
 
 
@@ -292,8 +379,12 @@ ngx_qna_turn_trail_planned(ngx_qna_turn_t *t)
 {
     ngx_qna_trail_run_t  *pending = t->pending;
 
-    if (pending != NULL && pending->timer.timer_set) {
-        ngx_del_timer(&pending->timer);
+    if (pending != NULL) {
+        pending->finished = 1;
+
+        if (pending->timer.timer_set) {
+            ngx_del_timer(&pending->timer);
+        }
     }
 }
 
@@ -310,6 +401,11 @@ ngx_qna_turn_trail_start(ngx_qna_turn_t *t)
     t->trail = ngx_qna_trail_run_start(t->request,
                                        ngx_qna_turn_trail_base(t),
                                        NGX_QNA_TRAIL_START);
+
+    /* a pending row is never left without its run's start */
+    if (t->pending != NULL && ((ngx_qna_trail_run_t *) t->pending)->written) {
+        ngx_qna_trail_run_now(t->trail);
+    }
 }
 
 
@@ -359,7 +455,7 @@ void
 ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
 {
     json_t      *meta, *trace;
-    ngx_uint_t   cacheable;
+    ngx_uint_t   cacheable, proposal;
 
     if (ngx_qna_pg_conf() == NULL || t->exec_id.len == 0) {
         return;
@@ -367,13 +463,25 @@ ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
 
     ngx_qna_turn_trail_planned(t);
 
-    /* a proposal waiting for confirmation ran nothing, unless told pending */
-    if (t->answer != NULL
-        && json_is_true(json_object_get(t->answer, "needs_confirmation"))
-        && (t->pending == NULL
-            || !((ngx_qna_trail_run_t *) t->pending)->written))
-    {
-        return;
+    /*
+     * A proposal waiting for confirmation runs nothing (its confirmation
+     * is an execution of its own); one already told pending is closed.
+     */
+    proposal = t->error == NULL && t->answer != NULL
+               && json_is_true(json_object_get(t->answer,
+                                               "needs_confirmation"));
+
+    if (proposal) {
+        if (t->pending == NULL
+            || !((ngx_qna_trail_run_t *) t->pending)->written)
+        {
+            return;
+        }
+
+        t->error = json_pack("{s:s, s:s}", "code", "NEEDS_CONFIRMATION",
+                             "message", "A proposed question waits for "
+                             "confirmation; accepted, it runs as an "
+                             "execution of its own");
     }
 
     meta = t->answer ? json_object_get(t->answer, "metadata") : NULL;
@@ -403,6 +511,11 @@ ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
                                                 cacheable ? t->phash : NULL));
     json_decref(trace);
     t->trail = NULL;
+
+    if (proposal) {
+        json_decref(t->error);
+        t->error = NULL;
+    }
 }
 
 

@@ -1,8 +1,10 @@
 
 /*
  * GET /users/me: the caller as PostgreSQL knows them (the users row the
- * audit trail keeps: role, first and last seen) with how many sessions and
- * executions are theirs; GET /users/{id}: anyone's, for an admin.  A user
+ * audit trail keeps: first and last seen; the role their token gives them
+ * now, where /users/{id} says the last one recorded) with how many
+ * sessions and executions are theirs; GET /users/{id}: anyone's, for an
+ * admin.  A user
  * is recorded with their first question: before it, /users/me answers the
  * token's user and role with nothing recorded ("recorded": false).
  */
@@ -181,6 +183,11 @@ ngx_qna_users_reply(PGresult *res, const char *error, void *data)
         != NGX_OK)
     {
         goto done;
+    }
+
+    if (us->me) {
+        /* what the caller may do now is what their token says */
+        json_object_set_new(v, "role", json_string(us->role));
     }
 
     rc = ngx_qna_send_data(r, v);

@@ -15,7 +15,7 @@ $s->start_postgres;
 
 my ($ok, $out) = $s->migrate;
 ok $ok, 'the migrations apply' or diag $out;
-like $out, qr/applied 0001_initial\.sql\napplied 0002_trail_idempotence\.sql\napplied 0003_cache_hits_and_audit_actions\.sql/, '  0001_initial.sql, then 0002, then 0003';
+like $out, qr/applied 0001_initial\.sql\napplied 0002_trail_idempotence\.sql\napplied 0003_cache_hits_and_audit_actions\.sql\napplied 0004_cache_expiry\.sql/, '  0001_initial.sql, then 0002, 0003, 0004';
 my $tables = $s->psql('qna', "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'");
 is $tables, 'audit_log,chat_messages,chat_sessions,execution_cache,executions,schema_migrations,users', '  the tables';
 
@@ -23,7 +23,7 @@ my $schema = $s->psql('qna', q{SELECT md5(string_agg(table_name || column_name |
 ($ok, $out) = $s->migrate;
 ok $ok, 'a re-run succeeds';
 like $out, qr/nothing to apply/, '  and applies nothing';
-is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 3, '  a row a migration in schema_migrations';
+is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 4, '  a row a migration in schema_migrations';
 is $s->psql('qna', q{SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY table_name, column_name)) FROM information_schema.columns WHERE table_schema = 'public'}), $schema, '  the schema unchanged';
 
 # what must hold, holds
@@ -65,7 +65,7 @@ QnA::Stack::write_file("$m/${next}_broken.sql", "CREATE TABLE half (x int);\nSEL
 ($ok, $out) = $s->migrate('--dir', $m);
 ok !$ok, 'a migration that fails: the runner fails';
 is $s->psql('qna', "SELECT count(*) FROM pg_tables WHERE tablename = 'half'"), 0, '  its table is not there';
-is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 3, '  nor its record';
+is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 4, '  nor its record';
 
 $s->stop_postgres;
 done_testing;

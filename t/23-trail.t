@@ -10,6 +10,7 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(sleep time);
 use POSIX ();
+use IO::Socket::INET;
 use QnA::Stack;
 use QnA::Check;
 
@@ -191,11 +192,15 @@ $s->stop;
 # a question an LLM takes a while to plan: pending, then running, then done
 {
     my $lport = QnA::Stack::free_port();
-    my $l = QnA::Stack->new(name => 'trail-llm', workers => 1, postgres => 1, nginx_http => <<"EOF2");
+    my $l = QnA::Stack->new(name => 'trail-llm', workers => 1, postgres => 1, postgres_opts => 'purge=1s', nginx_http => <<"EOF2");
     qna_llm_provider gpt openai url=http://127.0.0.1:$lport/v1 model=gpt-mock key_file=llm.key timeout=5s;
     qna_planner gpt;
 EOF2
     QnA::Stack::write_file($l->dir . '/llm.key', "mock-llm-key\n");
+    QnA::Stack::write_file($l->dir . '/spool/trail.999999999.spool', QnA::Stack::json()->encode({ s => 2, p => [
+        'legacy', 'viewer', undef, 'exec_legacy_1', 'execute', undef, 'client', 'result = 1', undef, '127.0.0.1', undef,
+        '2026-11-25T10:00:00Z', '{}', 'success', '{"description": "x", "body": []}', undef, undef, undef, '3',
+        '2026-11-25T10:00:01Z', undef] }) . "\n");
     $l->start_mock(llm => $lport);
     $l->start;
     sleep 0.1 until ($l->http(GET => '/health')->{json}{data}{components}{postgres}{status} // '') eq 'up';
@@ -222,6 +227,26 @@ EOF2
        'success true true', '  then success, with its script, started after it was asked';
     is $l->psql('qna', "SELECT string_agg(event, ',' ORDER BY created_at, id) FROM audit_log WHERE execution_id = (SELECT id FROM executions WHERE question = '$q')"),
        'question_submitted,script_generated,execution_started,execution_finished', '  and its four audit events';
+    # a client that leaves while its question is being planned
+    {
+        my $gone = 'What was the last close of MSFT? [slow]';
+        my $body = QnA::Stack::json()->encode({ question => $gone });
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $l->port, Proto => 'tcp') or die "connect: $!";
+        print $sock "POST /analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+        is wait_sql_on($l, "SELECT status FROM executions WHERE question = '$gone'", 'pending', 3), 'pending', 'a client that leaves while the LLM plans: first pending';
+        close $sock;
+        is wait_sql_on($l, "SELECT status || ' ' || (error->>'code') FROM executions WHERE question = '$gone'", 'failed REQUEST_ENDED', 5),
+           'failed REQUEST_ENDED', '  then failed, REQUEST_ENDED: never left pending';
+    }
+    # a record spooled by an older version (WHOLE with 21 parameters) by a worker that is gone
+    is wait_sql_on($l, "SELECT status || ' ' || execution_ms FROM executions WHERE id = 'exec_legacy_1'", 'success 3', 5), 'success 3',
+       'a spooled record of the previous format, taken over and replayed';
+    # expired cache entries are deleted (purge=1s), live ones kept
+    $l->psql('qna', "INSERT INTO execution_cache (question_hash, params_hash, result, created_at, expires_at) VALUES "
+                  . "(repeat('a', 64), repeat('b', 64), '{}', now() - interval '2 days', now() - interval '1 day'), "
+                  . "(repeat('c', 64), repeat('d', 64), '{}', now(), now() + interval '1 day')");
+    is wait_sql_on($l, "SELECT string_agg(left(question_hash, 1), ',') FROM execution_cache WHERE question_hash IN (repeat('a', 64), repeat('c', 64))", 'c', 5), 'c',
+       'the expired cache entry is deleted, the live one kept';
     my $r = $l->http(POST => '/analyze', json => { question => 'Last close of AAPL? [500]' });
     is_error($r, 502, 'LLM_UNAVAILABLE', 'an LLM that cannot answer');
     is wait_sql_on($l, "SELECT status || ' ' || (error->>'code') FROM executions WHERE id = 'exec_$r->{json}{request_id}'", 'failed LLM_UNAVAILABLE', 5),
@@ -300,6 +325,19 @@ EOF2
     }
     my $sid = $x->{session_id};
     is_error($u->http(GET => "/conversation/$sid", headers => $h{bob}), 404, 'NOT_FOUND', 'bob cannot read her session');
+    {
+        # Redis away: a session id is taken on trust, but never written into
+        $u->stop_redis;
+        my $e = is_success($u->http(POST => '/analyze', json => { question => 'What is the price of NVDA?', session_id => $sid }, headers => $h{bob}),
+                           'Redis away: bob asks in her session');
+        is wait_sql_on($u, "SELECT count(*) FROM executions WHERE id = '$e->{execution_id}' AND session_id IS NULL", 1, 5), 1,
+           '  his execution is recorded, in no session';
+        is $u->psql('qna', "SELECT count(*) FROM chat_messages WHERE session_id = '$sid'"), 2, '  nothing added to hers';
+        my $hist = is_success($u->http(GET => "/conversation/$sid", headers => $h{alice}), '  her history');
+        is_deeply [map { $_->{content} } grep { $_->{role} eq 'user' } @{ $hist->{context}{messages} }], ['What is the price of AAPL?'], '  her question alone';
+        is_error($u->http(GET => "/conversation/$sid", headers => $h{bob}), 404, 'NOT_FOUND', '  and he cannot read it');
+        $u->start_redis;
+    }
     $u->redis_cli('FLUSHALL');
     is is_success($u->http(GET => "/conversation/$sid", headers => $h{alice}), '  she can from the history')->{source}, 'history', '  (Redis emptied)';
     is_error($u->http(GET => "/conversation/$sid", headers => $h{bob}), 404, 'NOT_FOUND', '  he cannot from the history either');

@@ -104,7 +104,7 @@ sub write_configs {
         EXTRA_LOCATIONS => $extra,
         EXTRA_HTTP => ($self->{nginx_http} // '')
                       . ($self->{postgres}
-                         ? "    qna_postgres \"host=$d/pg port=$self->{pg_port} dbname=qna user=qna\";\n"
+                         ? "    qna_postgres \"host=$d/pg port=$self->{pg_port} dbname=qna user=qna\"" . ($self->{postgres_opts} ? " $self->{postgres_opts}" : '') . ";\n"
                            . "    qna_trail_spool $d/spool" . ($self->{trail_spool} ? " $self->{trail_spool}" : '') . ";\n"
                          : ''),
         REDIS => $self->{redis} ? "    qna_redis unix:$self->{redis_sock};" : '',
