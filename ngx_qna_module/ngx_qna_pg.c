@@ -5,7 +5,8 @@
  * Each worker opens qna_postgres pool= connections with PQconnectStart and
  * drives PQconnectPoll from the socket's events (the socket may change
  * while connecting: the connection follows it).  A connection runs one
- * query at a time; the others wait in a bounded queue.  The socket is
+ * query at a time; the others wait in a bounded queue.  A statement sent
+ * often is prepared on a connection at its first use there.  The socket is
  * libpq's: our ngx_connection_t is freed with fd = -1 and PQfinish closes
  * it.  A query that times out takes its connection down (libpq 15 has no
  * non-blocking cancel), which is reopened on a cancelable timer with
@@ -22,6 +23,7 @@
 #define NGX_QNA_PG_POOL_MAX     32
 #define NGX_QNA_PG_BACKOFF_MIN  100
 #define NGX_QNA_PG_BACKOFF_MAX  2000
+#define NGX_QNA_PG_STMT_MAX     32      /* prepared statements, a bit each */
 
 
 typedef enum {
@@ -40,6 +42,7 @@ typedef struct {
     PGresult                   *result;
     ngx_event_t                 reconnect;
     ngx_msec_t                  backoff;
+    uint32_t                    prepared;  /* statement slots, a bit each */
 } ngx_qna_pg_conn_t;
 
 
@@ -52,7 +55,9 @@ struct ngx_qna_pg_query_s {
     int                         nparams;
     char                       *sql;
     char                      **values;
+    ngx_qna_pg_stmt_t          *stmt;      /* prepared, or NULL */
     unsigned                    cancelled:1;
+    unsigned                    preparing:1;
 };
 
 
@@ -70,6 +75,10 @@ typedef struct {
 
 static ngx_qna_pg_worker_t  ngx_qna_pg_worker;
 
+/* the prepared statements' names, "qna_1" to "qna_32", by slot */
+static ngx_uint_t           ngx_qna_pg_nstmts;
+static char                 ngx_qna_pg_names[NGX_QNA_PG_STMT_MAX + 1][8];
+
 /* what an event's debug log reads as a connection: the worker is static */
 static ngx_connection_t     ngx_qna_pg_ident = { .fd = -1 };
 
@@ -85,6 +94,10 @@ static void ngx_qna_pg_io(ngx_qna_pg_conn_t *pc);
 static void ngx_qna_pg_finish(ngx_qna_pg_query_t *q, PGresult *res,
     const char *error);
 static void ngx_qna_pg_next(ngx_qna_pg_conn_t *pc);
+static ngx_int_t ngx_qna_pg_queue(ngx_qna_pg_query_t **out, ngx_log_t *log,
+    const char *sql, ngx_qna_pg_stmt_t *stmt, int nparams,
+    const char *const *values, ngx_qna_pg_pt handler, void *data);
+static ngx_int_t ngx_qna_pg_prepared(ngx_qna_pg_conn_t *pc, PGresult *res);
 static void ngx_qna_pg_timeout(ngx_event_t *ev);
 static void ngx_qna_pg_dispatch(ngx_event_t *ev);
 
@@ -256,6 +269,7 @@ ngx_qna_pg_connect(ngx_event_t *ev)
     ngx_qna_pg_worker_t  *w = &ngx_qna_pg_worker;
 
     pc->conn = PQconnectStart((char *) w->conf->conninfo.data);
+    pc->prepared = 0;
 
     if (pc->conn == NULL || PQstatus(pc->conn) == CONNECTION_BAD
         || PQsetnonblocking(pc->conn, 1) != 0)
@@ -476,6 +490,38 @@ ngx_qna_pg_query(ngx_qna_pg_query_t **out, ngx_log_t *log, const char *sql,
     int nparams, const char *const *values, ngx_qna_pg_pt handler,
     void *data)
 {
+    return ngx_qna_pg_queue(out, log, sql, NULL, nparams, values, handler,
+                            data);
+}
+
+
+ngx_int_t
+ngx_qna_pg_query_prepared(ngx_qna_pg_query_t **out, ngx_log_t *log,
+    ngx_qna_pg_stmt_t *stmt, const char *const *values,
+    ngx_qna_pg_pt handler, void *data)
+{
+    if (stmt->slot == 0) {
+        if (ngx_qna_pg_nstmts == NGX_QNA_PG_STMT_MAX) {
+            /* more statements than bits: sent the usual way */
+            return ngx_qna_pg_query(out, log, stmt->sql, stmt->nparams,
+                                    values, handler, data);
+        }
+
+        stmt->slot = ++ngx_qna_pg_nstmts;
+        ngx_sprintf((u_char *) ngx_qna_pg_names[stmt->slot], "qna_%ui%Z",
+                    stmt->slot);
+    }
+
+    return ngx_qna_pg_queue(out, log, "", stmt, stmt->nparams, values,
+                            handler, data);
+}
+
+
+static ngx_int_t
+ngx_qna_pg_queue(ngx_qna_pg_query_t **out, ngx_log_t *log, const char *sql,
+    ngx_qna_pg_stmt_t *stmt, int nparams, const char *const *values,
+    ngx_qna_pg_pt handler, void *data)
+{
     int                   i;
     u_char               *p;
     size_t                size;
@@ -505,6 +551,7 @@ ngx_qna_pg_query(ngx_qna_pg_query_t **out, ngx_log_t *log, const char *sql,
 
     q->handler = handler;
     q->data = data;
+    q->stmt = stmt;
     q->nparams = nparams;
     q->values = (char **) (q + 1);
     p = (u_char *) (q->values + nparams);
@@ -569,18 +616,59 @@ ngx_qna_pg_cancel(ngx_qna_pg_query_t *q)
 static void
 ngx_qna_pg_send(ngx_qna_pg_conn_t *pc, ngx_qna_pg_query_t *q)
 {
+    int          ok;
+    uint32_t     bit;
+    const char  *name;
+
     pc->query = q;
     q->pc = pc;
     pc->state = NGX_QNA_PG_BUSY;
 
-    if (!PQsendQueryParams(pc->conn, q->sql, q->nparams, NULL,
-                           (const char *const *) q->values, NULL, NULL, 0))
-    {
+    if (q->stmt == NULL) {
+        ok = PQsendQueryParams(pc->conn, q->sql, q->nparams, NULL,
+                               (const char *const *) q->values, NULL, NULL,
+                               0);
+
+    } else {
+        bit = (uint32_t) 1 << (q->stmt->slot - 1);
+        name = ngx_qna_pg_names[q->stmt->slot];
+
+        /* first on this connection: prepared, then sent (ngx_qna_pg_io) */
+        q->preparing = !(pc->prepared & bit);
+
+        ok = q->preparing
+             ? PQsendPrepare(pc->conn, name, q->stmt->sql, q->nparams, NULL)
+             : PQsendQueryPrepared(pc->conn, name, q->nparams,
+                                   (const char *const *) q->values, NULL,
+                                   NULL, 0);
+    }
+
+    if (!ok) {
         ngx_qna_pg_down(pc, PQerrorMessage(pc->conn));
         return;
     }
 
     ngx_qna_pg_io(pc);
+}
+
+
+/* a statement prepared: it is sent now; its preparing failed: so did it */
+
+static ngx_int_t
+ngx_qna_pg_prepared(ngx_qna_pg_conn_t *pc, PGresult *res)
+{
+    ngx_qna_pg_query_t  *q = pc->query;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        return NGX_DECLINED;
+    }
+
+    PQclear(res);
+
+    pc->prepared |= (uint32_t) 1 << (q->stmt->slot - 1);
+    ngx_qna_pg_send(pc, q);
+
+    return NGX_OK;
 }
 
 
@@ -633,6 +721,13 @@ ngx_qna_pg_io(ngx_qna_pg_conn_t *pc)
             /* the query is over: its first result is its answer */
             res = pc->result;
             pc->result = NULL;
+
+            if (pc->query && pc->query->preparing
+                && ngx_qna_pg_prepared(pc, res) == NGX_OK)
+            {
+                return;
+            }
+
             pc->state = NGX_QNA_PG_READY;
 
             if (pc->query) {

@@ -2,7 +2,9 @@
 /*
  * libpq on nginx events: a small pool of connections per worker, opened
  * in init_process without blocking (a socket directory or hostaddr: no
- * name to resolve), queries sent with PQsendQueryParams only and flushed
+ * name to resolve), queries sent with their parameters apart (never SQL
+ * built from strings: PQsendQueryParams, or for a statement sent often,
+ * PQsendPrepare once per connection, then PQsendQueryPrepared) and flushed
  * as the socket allows, each with an nginx timer, and connections that
  * fail reopened with backoff.
  */
@@ -17,6 +19,19 @@
 
 
 typedef struct ngx_qna_pg_query_s  ngx_qna_pg_query_t;
+
+
+/*
+ * A statement sent often, prepared on each connection at its first use:
+ * static, zeroed but for its text and parameter count ("slot" is the
+ * pool's: 0 until then).  Parsing and planning a long statement cost as
+ * much as running it.
+ */
+typedef struct {
+    const char                 *sql;
+    int                         nparams;
+    ngx_uint_t                  slot;
+} ngx_qna_pg_stmt_t;
 
 /* res is NULL on failure, with a reason; it is cleared after the call */
 typedef void (*ngx_qna_pg_pt)(PGresult *res, const char *error, void *data);
@@ -37,6 +52,9 @@ void ngx_qna_pg_exit_process(void);
 /* NGX_DECLINED: no connection is ready (the handler will not be called) */
 ngx_int_t ngx_qna_pg_query(ngx_qna_pg_query_t **q, ngx_log_t *log,
     const char *sql, int nparams, const char *const *values,
+    ngx_qna_pg_pt handler, void *data);
+ngx_int_t ngx_qna_pg_query_prepared(ngx_qna_pg_query_t **q, ngx_log_t *log,
+    ngx_qna_pg_stmt_t *stmt, const char *const *values,
     ngx_qna_pg_pt handler, void *data);
 void ngx_qna_pg_cancel(ngx_qna_pg_query_t *q);
 

@@ -211,6 +211,9 @@ static const char  *ngx_qna_trail_sql[] = {
 
 static const int  ngx_qna_trail_nparams[] = { 13, 18, 23, 10 };
 
+/* the statements as the pool prepares them, once per connection */
+static ngx_qna_pg_stmt_t  ngx_qna_trail_stmt[NGX_QNA_TRAIL_PENDING + 1];
+
 /* spooled before FINISH and WHOLE had the execution cache's two keys */
 static const int  ngx_qna_trail_nparams_0002[] = { 13, 16, 21, 10 };
 
@@ -303,11 +306,17 @@ ngx_qna_trail_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_qna_trail_init_process(ngx_cycle_t *cycle, ngx_qna_trail_conf_t *tcf)
 {
+    ngx_uint_t               i;
     ngx_file_info_t          fi;
     ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
 
     w->fd = NGX_INVALID_FILE;
     w->log = cycle->log;
+
+    for (i = 0; i <= NGX_QNA_TRAIL_PENDING; i++) {
+        ngx_qna_trail_stmt[i].sql = ngx_qna_trail_sql[i];
+        ngx_qna_trail_stmt[i].nparams = ngx_qna_trail_nparams[i];
+    }
 
     if (tcf == NULL || tcf->dir.data == NULL || ngx_qna_pg_conf() == NULL) {
         return NGX_OK;
@@ -410,9 +419,9 @@ ngx_qna_trail_write(ngx_uint_t stmt, json_t *params)
     /* the record comes back with the answer: spooled if it failed */
     record = json_pack("{s:I, s:O}", "s", (json_int_t) stmt, "p", params);
 
-    rc = record ? ngx_qna_pg_query(NULL, w->log, ngx_qna_trail_sql[stmt],
-                                   ngx_qna_trail_nparams[stmt], values,
-                                   ngx_qna_trail_sent, record)
+    rc = record ? ngx_qna_pg_query_prepared(NULL, w->log,
+                                            &ngx_qna_trail_stmt[stmt], values,
+                                            ngx_qna_trail_sent, record)
                 : NGX_ERROR;
 
     if (rc != NGX_OK) {
@@ -611,9 +620,8 @@ ngx_qna_trail_replay(ngx_event_t *ev)
     w->replaying = 1;
 
     if (done == NULL
-        || ngx_qna_pg_query(NULL, w->log, ngx_qna_trail_sql[stmt],
-                            ngx_qna_trail_nparams[stmt], values,
-                            ngx_qna_trail_replayed, done)
+        || ngx_qna_pg_query_prepared(NULL, w->log, &ngx_qna_trail_stmt[stmt],
+                                     values, ngx_qna_trail_replayed, done)
            != NGX_OK)
     {
         w->replaying = 0;
