@@ -250,7 +250,7 @@ ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx, const char **why)
 
     for (c = (u_char *) json_string_value(v); *c; c++) {
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
-              || (*c >= '0' && *c <= '9') || (*c != '\0' && ngx_strchr("_.@:+-", *c))))
+              || (*c >= '0' && *c <= '9') || ngx_strchr("_.@:+-", *c)))
         {
             *why = "the token's subject is not a plain name";
             goto declined;
