@@ -48,6 +48,39 @@ ngx_qna_ctx(ngx_http_request_t *r)
 }
 
 
+/* who asks: as the access phase learnt, or the one user there is without */
+
+ngx_str_t
+ngx_qna_access_user(ngx_http_request_t *r)
+{
+    ngx_str_t       anonymous = ngx_string("anonymous");
+    ngx_qna_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
+
+    return ctx ? ctx->user : anonymous;
+}
+
+
+/* their role, named as users.role and the tokens name it */
+
+const char *
+ngx_qna_access_role(ngx_http_request_t *r)
+{
+    ngx_qna_ctx_t  *ctx;
+
+    static const char  *names[] = { "viewer", "viewer", "manager", "admin" };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
+
+    if (ctx == NULL) {
+        return names[NGX_QNA_ROLE_ADMIN];
+    }
+
+    return names[ctx->role <= NGX_QNA_ROLE_ADMIN ? ctx->role : 0];
+}
+
+
 ngx_int_t
 ngx_qna_access_init(ngx_conf_t *cf)
 {

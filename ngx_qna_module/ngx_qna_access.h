@@ -58,6 +58,8 @@ typedef struct {
 
 
 ngx_qna_ctx_t *ngx_qna_ctx(ngx_http_request_t *r);
+ngx_str_t ngx_qna_access_user(ngx_http_request_t *r);
+const char *ngx_qna_access_role(ngx_http_request_t *r);
 ngx_int_t ngx_qna_access_init(ngx_conf_t *cf);
 
 /* ngx_qna_sse.c */

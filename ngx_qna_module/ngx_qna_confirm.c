@@ -152,13 +152,7 @@ ngx_qna_conv_confirm_reply(redisReply *reply, const char *error, void *data)
     c = r->connection;
     cv->eval = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements < 1
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
-    {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "qna conversation: redis: %s",
-                      error ? error : "unexpected reply");
+    if (!ngx_qna_conv_reply_ok(r, reply, error)) {
         rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
                                 NULL);
         goto done;

@@ -76,7 +76,6 @@ typedef struct {
 typedef struct {
     ngx_http_request_t         *request;
     ngx_qna_redis_eval_t       *eval;
-    ngx_qna_pg_query_t         *query;        /* the history's */
     ngx_str_t                   session;
     ngx_str_t                   user;
     ngx_uint_t                  page;
@@ -88,12 +87,13 @@ typedef struct {
 /* ngx_qna_conversation.c, ngx_qna_confirm.c */
 ngx_qna_conv_t *ngx_qna_conv_create(ngx_http_request_t *r);
 void ngx_qna_conv_cleanup(void *data);
+ngx_uint_t ngx_qna_conv_reply_ok(ngx_http_request_t *r, redisReply *reply,
+    const char *error);
 void ngx_qna_confirm_body(ngx_http_request_t *r);
 ngx_int_t ngx_qna_confirm_init(ngx_conf_t *cf);
 
 
 /* ngx_qna_history.c */
-ngx_uint_t ngx_qna_history_available(void);
 ngx_int_t ngx_qna_history_send(ngx_qna_conv_t *cv);
 
 /* ngx_qna_context.c */

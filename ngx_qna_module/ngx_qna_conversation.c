@@ -86,7 +86,6 @@ ngx_qna_conversation_init(ngx_conf_t *cf)
 ngx_qna_conv_t *
 ngx_qna_conv_create(ngx_http_request_t *r)
 {
-    ngx_qna_ctx_t       *ctx;
     ngx_qna_conv_t      *cv;
     ngx_pool_cleanup_t  *cln;
 
@@ -101,14 +100,7 @@ ngx_qna_conv_create(ngx_http_request_t *r)
     cln->handler = ngx_qna_conv_cleanup;
     cln->data = cv;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
-
-    if (ctx != NULL) {
-        cv->user = ctx->user;
-
-    } else {
-        ngx_str_set(&cv->user, "anonymous");
-    }
+    cv->user = ngx_qna_access_user(r);
 
     return cv;
 }
@@ -235,21 +227,43 @@ ngx_qna_conv_redis(ngx_http_request_t *r)
 }
 
 
-/* Redis away: the history, or STORE_UNAVAILABLE */
+/* Redis away: the history, or STORE_UNAVAILABLE (NGX_DONE: answered later) */
 
 static ngx_int_t
 ngx_qna_conv_history(ngx_http_request_t *r, ngx_qna_conv_t *cv)
 {
-    if (ngx_qna_history_send(cv) != NGX_OK) {
+    ngx_int_t  rc;
+
+    rc = ngx_qna_history_send(cv);
+
+    if (rc == NGX_DECLINED) {
         return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
                                   "Sessions are kept in Redis, which is "
                                   "not available", NULL, NULL);
     }
 
-    /* answered from the reply */
-    r->main->count++;
+    return rc;
+}
 
-    return NGX_DONE;
+
+/* a script's reply: an array led by an integer, or a failure logged */
+
+ngx_uint_t
+ngx_qna_conv_reply_ok(ngx_http_request_t *r, redisReply *reply,
+    const char *error)
+{
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements >= 1
+        && reply->element[0]->type == REDIS_REPLY_INTEGER)
+    {
+        return 1;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "qna conversation: redis: %s",
+                  error ? error : "unexpected reply");
+
+    return 0;
 }
 
 
@@ -383,32 +397,21 @@ ngx_qna_conv_context_reply(redisReply *reply, const char *error, void *data)
     conn = r->connection;
     cv->eval = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements < 1
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
-    {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "qna conversation: redis: %s",
-                      error ? error : "unexpected reply");
-
-        if (ngx_qna_history_send(cv) == NGX_OK) {
-            return;
-        }
-
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                NULL);
+    if (!ngx_qna_conv_reply_ok(r, reply, error)) {
+        rc = ngx_qna_conv_history(r, cv);
         goto done;
     }
 
     if (reply->element[0]->integer != 1 || reply->elements != 5) {
 
         /* not in Redis (any more): perhaps in the history */
-        if (ngx_qna_history_send(cv) == NGX_OK) {
-            return;
+        rc = ngx_qna_history_send(cv);
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, "No such session",
+                                    NULL, NULL);
         }
 
-        rc = ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, "No such session",
-                                NULL, NULL);
         goto done;
     }
 
@@ -606,20 +609,10 @@ ngx_qna_conv_list_reply(redisReply *reply, const char *error, void *data)
     c = r->connection;
     cv->eval = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements < 1 || (reply->elements - 1) % 6 != 0
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    if (!ngx_qna_conv_reply_ok(r, reply, error)
+        || (reply->elements - 1) % 6 != 0)
     {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "qna conversation: redis: %s",
-                      error ? error : "unexpected reply");
-
-        if (ngx_qna_history_send(cv) == NGX_OK) {
-            return;
-        }
-
-        rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                NULL);
+        rc = ngx_qna_conv_history(r, cv);
         goto done;
     }
 
@@ -667,8 +660,4 @@ ngx_qna_conv_cleanup(void *data)
         ngx_qna_redis_eval_cancel(cv->eval);
     }
 
-    if (cv->query != NULL) {
-        ngx_qna_pg_cancel(cv->query);
-        cv->query = NULL;
-    }
 }

@@ -27,18 +27,15 @@ ngx_qna_debug_tools_handler(ngx_http_request_t *r)
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
 
-    rc = ngx_http_discard_request_body(r);
+    if (!qlcf->debug) {
+        rc = ngx_http_discard_request_body(r);
+        return rc != NGX_OK ? rc : ngx_qna_send_error(r, NGX_QNA_NOT_FOUND,
+                                                      NULL, NULL, NULL);
+    }
+
+    rc = ngx_qna_http_get_only(r);
     if (rc != NGX_OK) {
         return rc;
-    }
-
-    if (!qlcf->debug) {
-        return ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, NULL, NULL, NULL);
-    }
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_qna_send_error(r, NGX_QNA_METHOD_NOT_ALLOWED, "Use GET",
-                                  NULL, NULL);
     }
 
     list = json_array();

@@ -48,17 +48,8 @@ static const char  ngx_qna_executions_sql[] =
     "  ORDER BY created_at DESC LIMIT 50 OFFSET $4::integer) AS x";
 
 
-typedef struct {
-    ngx_http_request_t         *request;
-    ngx_qna_pg_query_t         *query;
-    ngx_uint_t                  page;
-    ngx_uint_t                  list;
-} ngx_qna_executions_t;
-
-
-static void ngx_qna_executions_reply(PGresult *res, const char *error,
-    void *data);
-static void ngx_qna_executions_cleanup(void *data);
+static ngx_int_t ngx_qna_executions_reply(ngx_http_request_t *r,
+    PGresult *res, const char *error, void *data);
 
 
 static ngx_int_t
@@ -83,52 +74,27 @@ ngx_qna_executions_id_ok(ngx_str_t *s, size_t max)
 ngx_int_t
 ngx_qna_executions_handler(ngx_http_request_t *r)
 {
-    u_char                    *user, *sid, *id;
+    u_char                    *sid, *id;
     ngx_int_t                  rc, n;
-    ngx_str_t                  rest, v;
-    const char                *values[4], *role;
-    ngx_qna_ctx_t             *ctx;
-    ngx_pool_cleanup_t        *cln;
-    ngx_qna_executions_t      *ex;
+    ngx_str_t                  rest, v, user;
+    ngx_uint_t                *page;
+    const char                *values[4];
     ngx_http_core_loc_conf_t  *clcf;
     u_char                     offset[NGX_INT_T_LEN + 1];
-
-    static const char  *roles[] = { "viewer", "viewer", "manager", "admin" };
 
     rc = ngx_qna_http_get_only(r);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    if (ngx_qna_pg_conf() == NULL || !ngx_qna_pg_ready()) {
-        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
-                                  "Executions are kept in PostgreSQL, "
-                                  "which is not available", NULL, NULL);
-    }
-
-    ex = ngx_pcalloc(r->pool, sizeof(ngx_qna_executions_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (ex == NULL || cln == NULL) {
+    user = ngx_qna_access_user(r);
+    values[0] = (char *) ngx_pnalloc(r->pool, user.len + 1);
+    if (values[0] == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ex->request = r;
-    cln->handler = ngx_qna_executions_cleanup;
-    cln->data = ex;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
-    role = roles[ctx && ctx->role <= 3 ? ctx->role : 3];
-
-    user = (u_char *) "anonymous";
-
-    if (ctx != NULL) {
-        user = ngx_pnalloc(r->pool, ctx->user.len + 1);
-        if (user == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_cpystrn(user, ctx->user.data, ctx->user.len + 1);
-    }
+    ngx_cpystrn((u_char *) values[0], user.data, user.len + 1);
+    values[1] = ngx_qna_access_role(r);
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -154,17 +120,20 @@ ngx_qna_executions_handler(ngx_http_request_t *r)
 
         ngx_cpystrn(id, rest.data, rest.len + 1);
 
+        values[2] = values[1];
+        values[1] = values[0];
         values[0] = (char *) id;
-        values[1] = (char *) user;
-        values[2] = role;
 
-        rc = ngx_qna_pg_query(&ex->query, r->connection->log,
-                              ngx_qna_execution_sql, 3, values,
-                              ngx_qna_executions_reply, ex);
+        rc = ngx_qna_pg_read(r, ngx_qna_execution_sql, 3, values,
+                             ngx_qna_executions_reply, NULL);
 
     } else {
-        ex->list = 1;
-        ex->page = 1;
+        page = ngx_palloc(r->pool, sizeof(ngx_uint_t));
+        if (page == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *page = 1;
         sid = NULL;
 
         if (ngx_http_arg(r, (u_char *) "page", 4, &v) == NGX_OK) {
@@ -178,7 +147,7 @@ ngx_qna_executions_handler(ngx_http_request_t *r)
                                                     "page"), NULL);
             }
 
-            ex->page = n;
+            *page = n;
         }
 
         if (ngx_http_arg(r, (u_char *) "session_id", 10, &v) == NGX_OK) {
@@ -198,113 +167,51 @@ ngx_qna_executions_handler(ngx_http_request_t *r)
             ngx_cpystrn(sid, v.data, v.len + 1);
         }
 
-        ngx_sprintf(offset, "%ui%Z",
-                    (ex->page - 1) * NGX_QNA_EXECUTIONS_PAGE);
+        ngx_sprintf(offset, "%ui%Z", (*page - 1) * NGX_QNA_EXECUTIONS_PAGE);
 
-        values[0] = (char *) user;
-        values[1] = role;
         values[2] = (char *) sid;
         values[3] = (char *) offset;
 
-        rc = ngx_qna_pg_query(&ex->query, r->connection->log,
-                              ngx_qna_executions_sql, 4, values,
-                              ngx_qna_executions_reply, ex);
+        rc = ngx_qna_pg_read(r, ngx_qna_executions_sql, 4, values,
+                             ngx_qna_executions_reply, page);
     }
 
-    if (rc != NGX_OK) {
-        ex->query = NULL;
-        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                  NULL);
+    if (rc == NGX_DECLINED) {
+        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
+                                  "Executions are kept in PostgreSQL, "
+                                  "which is not available", NULL, NULL);
     }
 
-    /* answered from the reply */
-    r->main->count++;
-
-    return NGX_DONE;
+    return rc;
 }
 
 
-static void
-ngx_qna_executions_reply(PGresult *res, const char *error, void *data)
+/* page: the list's, or NULL for one execution */
+
+static ngx_int_t
+ngx_qna_executions_reply(ngx_http_request_t *r, PGresult *res,
+    const char *error, void *data)
 {
-    ngx_qna_executions_t *ex = data;
+    ngx_uint_t *page = data;
 
-    json_t              *v;
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ex->request;
-    c = r->connection;
-    ex->query = NULL;
+    json_t     *v;
+    ngx_int_t   rc;
 
     if (ngx_qna_pg_json_row(r, res, error, "No such execution", &v, &rc)
         != NGX_OK)
     {
-        goto done;
+        return rc;
     }
 
-    if (ex->list) {
+    if (page != NULL) {
         v = json_pack("{s:o, s:I, s:I, s:I}",
                       "executions", v,
-                      "page", (json_int_t) ex->page,
+                      "page", (json_int_t) *page,
                       "per_page", (json_int_t) NGX_QNA_EXECUTIONS_PAGE,
                       "total", (json_int_t) ngx_atoi(
                           (u_char *) PQgetvalue(res, 0, 1),
                           PQgetlength(res, 0, 1)));
     }
 
-    rc = ngx_qna_send_data(r, v);
-
-done:
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-/*
- * The one row of a query that builds its answer as JSON text in its first
- * column.  NGX_OK: *v is it; otherwise the request was answered (*rc):
- * PostgreSQL failing is STORE_UNAVAILABLE, no row NOT_FOUND ("missing").
- */
-
-ngx_int_t
-ngx_qna_pg_json_row(ngx_http_request_t *r, PGresult *res, const char *error,
-    const char *missing, json_t **v, ngx_int_t *rc)
-{
-    if (res == NULL) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "qna: postgresql: %s", error);
-        *rc = ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                 NULL);
-        return NGX_ERROR;
-    }
-
-    if (PQntuples(res) != 1) {
-        *rc = ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, missing, NULL, NULL);
-        return NGX_ERROR;
-    }
-
-    *v = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL);
-
-    if (*v == NULL) {
-        *rc = ngx_qna_send_error(r, NGX_QNA_INTERNAL_ERROR,
-                                 "a malformed row", NULL, NULL);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_qna_executions_cleanup(void *data)
-{
-    ngx_qna_executions_t *ex = data;
-
-    if (ex->query != NULL) {
-        ngx_qna_pg_cancel(ex->query);
-        ex->query = NULL;
-    }
+    return ngx_qna_send_data(r, v);
 }

@@ -69,39 +69,27 @@ static const char  ngx_qna_history_sessions_sql[] =
     "  LIMIT $2::integer OFFSET $3::integer) AS x";
 
 
-static void ngx_qna_history_reply(PGresult *res, const char *error,
-    void *data);
-
-
-ngx_uint_t
-ngx_qna_history_available(void)
-{
-    return ngx_qna_pg_conf() != NULL && ngx_qna_pg_ready();
-}
+static ngx_int_t ngx_qna_history_reply(ngx_http_request_t *r,
+    PGresult *res, const char *error, void *data);
 
 
 /*
  * Sends the query for cv (a session when cv->session is set, else the
- * page of sessions).  NGX_OK: cv is answered from the reply; otherwise
- * nothing was sent and the caller answers.
+ * page of sessions).  NGX_DONE: cv is answered from the reply (see
+ * ngx_qna_pg_read); NGX_DECLINED: PostgreSQL is not there.
  */
 
 ngx_int_t
 ngx_qna_history_send(ngx_qna_conv_t *cv)
 {
     u_char              *user, *session;
-    ngx_int_t            rc;
     const char          *values[3];
     ngx_http_request_t  *r = cv->request;
-    u_char               limit[NGX_INT_T_LEN + 1], offset[NGX_INT_T_LEN + 1];
-
-    if (!ngx_qna_history_available()) {
-        return NGX_DECLINED;
-    }
+    u_char              *limit, *offset;
 
     user = ngx_pnalloc(r->pool, cv->user.len + 1);
     if (user == NULL) {
-        return NGX_ERROR;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_cpystrn(user, cv->user.data, cv->user.len + 1);
@@ -109,7 +97,7 @@ ngx_qna_history_send(ngx_qna_conv_t *cv)
     if (cv->session.len) {
         session = ngx_pnalloc(r->pool, cv->session.len + 1);
         if (session == NULL) {
-            return NGX_ERROR;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ngx_cpystrn(session, cv->session.data, cv->session.len + 1);
@@ -117,50 +105,40 @@ ngx_qna_history_send(ngx_qna_conv_t *cv)
         values[0] = (char *) session;
         values[1] = (char *) user;
 
-        rc = ngx_qna_pg_query(&cv->query, r->connection->log,
-                              ngx_qna_history_session_sql, 2, values,
-                              ngx_qna_history_reply, cv);
-
-    } else {
-        ngx_sprintf(limit, "%ui%Z", cv->per_page);
-        ngx_sprintf(offset, "%ui%Z", (cv->page - 1) * cv->per_page);
-
-        values[0] = (char *) user;
-        values[1] = (char *) limit;
-        values[2] = (char *) offset;
-
-        rc = ngx_qna_pg_query(&cv->query, r->connection->log,
-                              ngx_qna_history_sessions_sql, 3, values,
-                              ngx_qna_history_reply, cv);
+        return ngx_qna_pg_read(r, ngx_qna_history_session_sql, 2, values,
+                               ngx_qna_history_reply, cv);
     }
 
-    if (rc != NGX_OK) {
-        cv->query = NULL;
-        return NGX_DECLINED;
+    limit = ngx_pnalloc(r->pool, 2 * (NGX_INT_T_LEN + 1));
+    if (limit == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_OK;
+    offset = ngx_sprintf(limit, "%ui%Z", cv->per_page);
+    ngx_sprintf(offset, "%ui%Z", (cv->page - 1) * cv->per_page);
+
+    values[0] = (char *) user;
+    values[1] = (char *) limit;
+    values[2] = (char *) offset;
+
+    return ngx_qna_pg_read(r, ngx_qna_history_sessions_sql, 3, values,
+                           ngx_qna_history_reply, cv);
 }
 
 
-static void
-ngx_qna_history_reply(PGresult *res, const char *error, void *data)
+static ngx_int_t
+ngx_qna_history_reply(ngx_http_request_t *r, PGresult *res,
+    const char *error, void *data)
 {
     ngx_qna_conv_t *cv = data;
 
-    json_t              *v;
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = cv->request;
-    c = r->connection;
-    cv->query = NULL;
+    json_t     *v;
+    ngx_int_t   rc;
 
     if (ngx_qna_pg_json_row(r, res, error, "No such session", &v, &rc)
         != NGX_OK)
     {
-        goto done;
+        return rc;
     }
 
     if (cv->session.len == 0) {
@@ -174,10 +152,5 @@ ngx_qna_history_reply(PGresult *res, const char *error, void *data)
                       "source", "history");
     }
 
-    rc = ngx_qna_send_data(r, v);
-
-done:
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    return ngx_qna_send_data(r, v);
 }

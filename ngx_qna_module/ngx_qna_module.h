@@ -142,6 +142,14 @@ ngx_int_t ngx_qna_debug_tools_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_conversation_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_executions_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_users_handler(ngx_http_request_t *r);
+
+/* ngx_qna_pg_http.c: a request answered from one query */
+typedef ngx_int_t (*ngx_qna_pg_reply_pt)(ngx_http_request_t *r,
+    PGresult *res, const char *error, void *data);
+
+ngx_int_t ngx_qna_pg_read(ngx_http_request_t *r, const char *sql,
+    int nparams, const char *const *values, ngx_qna_pg_reply_pt reply,
+    void *data);
 ngx_int_t ngx_qna_pg_json_row(ngx_http_request_t *r, PGresult *res,
     const char *error, const char *missing, json_t **v, ngx_int_t *rc);
 ngx_int_t ngx_qna_conversation_init(ngx_conf_t *cf);

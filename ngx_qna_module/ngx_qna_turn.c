@@ -75,7 +75,6 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
 {
     u_char               *norm;
     ngx_str_t             rid;
-    ngx_qna_ctx_t        *ctx;
     ngx_pool_cleanup_t   *cln;
     ngx_http_request_t   *r = t->request;
 
@@ -93,14 +92,7 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
     ngx_qna_normalize(&t->question, norm, &t->normalized.len);
     t->normalized.data = norm;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
-
-    if (ctx != NULL) {
-        t->user = ctx->user;
-
-    } else {
-        ngx_str_set(&t->user, "anonymous");
-    }
+    t->user = ngx_qna_access_user(r);
 
     if (t->session.len == 0) {
         if (ngx_qna_session_id(r->pool, &t->session) != NGX_OK) {

@@ -15,11 +15,6 @@
 #include "ngx_qna_http.h"
 
 
-static const char  *ngx_qna_role_names[] = {
-    "viewer", "viewer", "manager", "admin"
-};
-
-
 /* the client's address when it is one PostgreSQL's inet takes */
 
 static json_t *
@@ -73,30 +68,7 @@ ngx_qna_turn_text(ngx_pool_t *pool, json_t *v)
 }
 
 
-static const char *
-ngx_qna_request_role(ngx_http_request_t *r)
-{
-    ngx_qna_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
-
-    return ngx_qna_role_names[ctx && ctx->role <= 3 ? ctx->role : 0];
-}
-
-
-static ngx_str_t
-ngx_qna_request_user(ngx_http_request_t *r)
-{
-    ngx_str_t       anonymous = ngx_string("anonymous");
-    ngx_qna_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
-
-    return ctx ? ctx->user : anonymous;
-}
-
-
-#define ngx_qna_turn_role(t)  ngx_qna_request_role((t)->request)
+#define ngx_qna_turn_role(t)  ngx_qna_access_role((t)->request)
 
 
 /*
@@ -559,11 +531,11 @@ ngx_qna_execute_trail_start(ngx_http_request_t *r, ngx_str_t *exec_id,
     cln->handler = ngx_qna_execute_trail_cleanup;
     cln->data = et;
 
-    user = ngx_qna_request_user(r);
+    user = ngx_qna_access_user(r);
 
     start = json_pack("[s%, s, n, s%, s, n, s, s%, o, o, o, o, s]",
                       user.data, user.len,
-                      ngx_qna_request_role(r),
+                      ngx_qna_access_role(r),
                       exec_id->data, exec_id->len,
                       "execute",
                       "client",

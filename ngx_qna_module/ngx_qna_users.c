@@ -29,22 +29,14 @@ static const char  ngx_qna_user_sql[] =
 
 
 typedef struct {
-    ngx_http_request_t         *request;
-    ngx_qna_pg_query_t         *query;
     ngx_str_t                   user;
     const char                 *role;
     unsigned                    me:1;
 } ngx_qna_users_t;
 
 
-static void ngx_qna_users_reply(PGresult *res, const char *error,
-    void *data);
-static void ngx_qna_users_cleanup(void *data);
-
-
-static const char  *ngx_qna_users_roles[] = {
-    "viewer", "viewer", "manager", "admin"
-};
+static ngx_int_t ngx_qna_users_reply(ngx_http_request_t *r, PGresult *res,
+    const char *error, void *data);
 
 
 ngx_int_t
@@ -54,9 +46,7 @@ ngx_qna_users_handler(ngx_http_request_t *r)
     ngx_int_t                  rc;
     ngx_str_t                  rest;
     const char                *values[1];
-    ngx_qna_ctx_t             *ctx;
     ngx_qna_users_t           *us;
-    ngx_pool_cleanup_t        *cln;
     ngx_http_core_loc_conf_t  *clcf;
 
     rc = ngx_qna_http_get_only(r);
@@ -65,26 +55,12 @@ ngx_qna_users_handler(ngx_http_request_t *r)
     }
 
     us = ngx_pcalloc(r->pool, sizeof(ngx_qna_users_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (us == NULL || cln == NULL) {
+    if (us == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    us->request = r;
-    cln->handler = ngx_qna_users_cleanup;
-    cln->data = us;
-
-    /* without auth there is one trusted user, "anonymous", an admin */
-    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
-
-    if (ctx != NULL) {
-        us->user = ctx->user;
-        us->role = ngx_qna_users_roles[ctx->role <= 3 ? ctx->role : 0];
-
-    } else {
-        ngx_str_set(&us->user, "anonymous");
-        us->role = "admin";
-    }
+    us->user = ngx_qna_access_user(r);
+    us->role = ngx_qna_access_role(r);
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -122,12 +98,6 @@ ngx_qna_users_handler(ngx_http_request_t *r)
         }
     }
 
-    if (ngx_qna_pg_conf() == NULL || !ngx_qna_pg_ready()) {
-        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
-                                  "Users are kept in PostgreSQL, which is "
-                                  "not available", NULL, NULL);
-    }
-
     id = ngx_pnalloc(r->pool, rest.len + 1);
     if (id == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -136,53 +106,44 @@ ngx_qna_users_handler(ngx_http_request_t *r)
     ngx_cpystrn(id, rest.data, rest.len + 1);
     values[0] = (char *) id;
 
-    if (ngx_qna_pg_query(&us->query, r->connection->log, ngx_qna_user_sql,
-                         1, values, ngx_qna_users_reply, us)
-        != NGX_OK)
-    {
-        us->query = NULL;
-        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE, NULL, NULL,
-                                  NULL);
+    rc = ngx_qna_pg_read(r, ngx_qna_user_sql, 1, values, ngx_qna_users_reply,
+                         us);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
+                                  "Users are kept in PostgreSQL, which is "
+                                  "not available", NULL, NULL);
     }
 
-    /* answered from the reply */
-    r->main->count++;
-
-    return NGX_DONE;
+    return rc;
 }
 
 
-static void
-ngx_qna_users_reply(PGresult *res, const char *error, void *data)
+static ngx_int_t
+ngx_qna_users_reply(ngx_http_request_t *r, PGresult *res, const char *error,
+    void *data)
 {
     ngx_qna_users_t *us = data;
 
-    json_t              *v;
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = us->request;
-    c = r->connection;
-    us->query = NULL;
+    json_t     *v;
+    ngx_int_t   rc;
 
     if (us->me && res != NULL && PQntuples(res) == 0) {
         /* not recorded yet: who the token says, and nothing else */
-        rc = ngx_qna_send_data(r,
-                 json_pack("{s:s%, s:s, s:b, s:n, s:n, s:i, s:i, s:n}",
-                           "user_id", us->user.data, us->user.len,
-                           "role", us->role,
-                           "recorded", 0,
-                           "created_at", "last_seen_at",
-                           "sessions", 0, "executions", 0,
-                           "last_execution_at"));
-        goto done;
+        return ngx_qna_send_data(r,
+                   json_pack("{s:s%, s:s, s:b, s:n, s:n, s:i, s:i, s:n}",
+                             "user_id", us->user.data, us->user.len,
+                             "role", us->role,
+                             "recorded", 0,
+                             "created_at", "last_seen_at",
+                             "sessions", 0, "executions", 0,
+                             "last_execution_at"));
     }
 
     if (ngx_qna_pg_json_row(r, res, error, "No such user", &v, &rc)
         != NGX_OK)
     {
-        goto done;
+        return rc;
     }
 
     if (us->me) {
@@ -190,22 +151,5 @@ ngx_qna_users_reply(PGresult *res, const char *error, void *data)
         json_object_set_new(v, "role", json_string(us->role));
     }
 
-    rc = ngx_qna_send_data(r, v);
-
-done:
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_qna_users_cleanup(void *data)
-{
-    ngx_qna_users_t *us = data;
-
-    if (us->query != NULL) {
-        ngx_qna_pg_cancel(us->query);
-        us->query = NULL;
-    }
+    return ngx_qna_send_data(r, v);
 }
