@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 #include "ngx_qna_curl.h"
+#include "ngx_qna_socket.h"
 
 
 #define NGX_QNA_CURL_AGENT  "qna-gateway/0.1"
@@ -321,16 +322,10 @@ ngx_qna_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
     }
 
     if (c == NULL) {
-        c = ngx_get_connection(s, w->log);
+        c = ngx_qna_socket_watch(s, w->log, ngx_qna_curl_event_handler, w);
         if (c == NULL) {
             return -1;
         }
-
-        c->data = w;
-        c->read->handler = ngx_qna_curl_event_handler;
-        c->write->handler = ngx_qna_curl_event_handler;
-        c->read->log = w->log;
-        c->write->log = w->log;
 
         curl_multi_assign(w->multi, s, c);
         w->sockets++;
@@ -369,25 +364,8 @@ ngx_qna_curl_release(ngx_connection_t *c)
 {
     ngx_qna_curl_worker_t *w = c->data;
 
-    if (c->read->active) {
-        ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-
-    if (c->write->active) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    /* the socket is libcurl's to close */
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
+    /* the socket is libcurl's to close, after this */
+    ngx_qna_socket_unwatch(c, 0);
 
     w->sockets--;
 }

@@ -17,6 +17,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 #include "ngx_qna_pg.h"
+#include "ngx_qna_socket.h"
 
 
 #define NGX_QNA_PG_QUEUE_MAX    1024
@@ -306,30 +307,16 @@ ngx_qna_pg_watch(ngx_qna_pg_conn_t *pc, ngx_uint_t read, ngx_uint_t write)
 
     if (c != NULL && c->fd != fd) {
         /* libpq moved to another socket (another address to try) */
-        if (c->read->active) {
-            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->write->active) {
-            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        ngx_free_connection(c);
-        c->fd = (ngx_socket_t) -1;
+        ngx_qna_socket_unwatch(c, 1);
         c = pc->c = NULL;
     }
 
     if (c == NULL) {
-        c = ngx_get_connection(fd, w->log);
+        c = ngx_qna_socket_watch(fd, w->log, ngx_qna_pg_event, pc);
         if (c == NULL) {
             return NGX_ERROR;
         }
 
-        c->data = pc;
-        c->read->handler = ngx_qna_pg_event;
-        c->write->handler = ngx_qna_pg_event;
-        c->read->log = w->log;
-        c->write->log = w->log;
         pc->c = c;
     }
 
@@ -431,25 +418,8 @@ ngx_qna_pg_down(ngx_qna_pg_conn_t *pc, const char *why)
     c = pc->c;
 
     if (c != NULL) {
-        if (c->read->active) {
-            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->write->active) {
-            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->read->posted) {
-            ngx_delete_posted_event(c->read);
-        }
-
-        if (c->write->posted) {
-            ngx_delete_posted_event(c->write);
-        }
-
-        /* the socket is libpq's to close */
-        ngx_free_connection(c);
-        c->fd = (ngx_socket_t) -1;
+        /* PQfinish closes the socket next */
+        ngx_qna_socket_unwatch(c, 1);
         pc->c = NULL;
     }
 

@@ -17,6 +17,7 @@
 #include <ngx_event.h>
 #include <openssl/sha.h>
 #include "ngx_qna_redis.h"
+#include "ngx_qna_socket.h"
 
 
 #define NGX_QNA_REDIS_BACKOFF_MIN  50
@@ -198,18 +199,12 @@ ngx_qna_redis_connect(ngx_event_t *ev)
         return;
     }
 
-    c = ngx_get_connection(ac->c.fd, w->log);
+    c = ngx_qna_socket_watch(ac->c.fd, w->log, ngx_qna_redis_event, ac);
     if (c == NULL) {
         redisAsyncFree(ac);
         ngx_qna_redis_schedule(w);
         return;
     }
-
-    c->data = ac;
-    c->read->handler = ngx_qna_redis_event;
-    c->write->handler = ngx_qna_redis_event;
-    c->read->log = w->log;
-    c->write->log = w->log;
 
     w->ac = ac;
     w->c = c;
@@ -343,19 +338,7 @@ ngx_qna_redis_cleanup(void *privdata)
         return;
     }
 
-    ngx_qna_redis_del_read(c);
-    ngx_qna_redis_del_write(c);
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
+    ngx_qna_socket_unwatch(c, 0);
 
     if (w->c == c) {
         w->c = NULL;
