@@ -436,7 +436,12 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
         return;
     }
 
-    /* PostgreSQL's execution cache: the question, then what ran for it */
+    /*
+     * The caches' keys: the question, then what ran for it.  The script
+     * too: what an LLM wrote depends on the session it was asked in, and
+     * a follow-up's question alone says nothing of it.  PostgreSQL's
+     * execution cache keeps the two apart (seed 000's question_hash).
+     */
     SHA256_Init(&sha);
     SHA256_Update(&sha, t->normalized.data, t->normalized.len);
     SHA256_Final(hash, &sha);
@@ -455,18 +460,11 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
         return;
     }
 
-    /* result:{sha256(normalised question, PARAMS, script)} */
-
-    /*
-     * The script too: what an LLM wrote depends on the session it was
-     * asked in, and a follow-up's question alone says nothing of it.
-     */
+    /* Redis: result:{sha256(question's hash, PARAMS and script's hash)} */
     SHA256_Init(&sha);
-    SHA256_Update(&sha, t->normalized.data, t->normalized.len);
+    SHA256_Update(&sha, t->qhash, 64);
     SHA256_Update(&sha, "\n", 1);
-    SHA256_Update(&sha, text.data, text.len);
-    SHA256_Update(&sha, "\n", 1);
-    SHA256_Update(&sha, t->plan.script.data, t->plan.script.len);
+    SHA256_Update(&sha, t->phash, 64);
     SHA256_Final(hash, &sha);
 
     p = ngx_sprintf(t->cache_key, "%Vresult:",
