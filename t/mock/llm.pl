@@ -26,7 +26,9 @@
 
 use strict;
 use warnings;
-use IO::Socket::INET;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use QnA::MockHTTP qw(serve_forever reply logline);
 use JSON::PP;
 use Fcntl qw(:flock);
 
@@ -34,7 +36,6 @@ my ($port, $dir) = @ARGV;
 die "usage: llm.pl PORT DIR\n" unless $port && $dir;
 
 my $json = JSON::PP->new->canonical->utf8;
-my $parent = getppid;
 
 # the plan every provider answers: set before the first connection
 my $good = <<'PY';
@@ -46,25 +47,12 @@ result = {"description": "Last close of " + PARAMS["symbol"],
                    {"key": "sessions", "value": len(closes), "description": "sessions read"}]}
 PY
 
-my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
-                                Listen => 512, ReuseAddr => 1, Proto => 'tcp')
-    or die "listen $port: $!";
-
-$SIG{CHLD} = 'IGNORE';
-$SIG{ALRM} = sub { exit 0 };
-alarm 600;
-
-while (1) {
-    my $c = $srv->accept or next;
-    exit 0 if getppid != $parent;
-    my $pid = fork;
-    if (defined $pid && $pid == 0) {
-        close $srv;
-        serve($c);
-        exit 0;
-    }
-    close $c;
-}
+serve_forever($port, 512, sub {
+    my ($c, $method, $path, $h, $body) = @_;
+    logline("$dir/llm.log", $json->encode({ path => $path, body => $body }));
+    my $req = eval { $json->decode($body) } || {};
+    return answer($c, $path, $req, $h);
+});
 
 sub once {
     # true the first time a marker is seen in this run
@@ -78,47 +66,6 @@ sub once {
     close $fh;
     return $first;
 }
-
-sub logline {
-    my ($line) = @_;
-    open my $fh, '>>', "$dir/llm.log" or return;
-    flock $fh, LOCK_EX;
-    print $fh "$line\n";
-    close $fh;
-}
-
-sub reply {
-    my ($c, $status, $body, %h) = @_;
-    my $type = delete $h{type} // 'application/json';
-    my $head = "HTTP/1.1 $status X\r\nContent-Type: $type\r\nContent-Length: "
-             . length($body) . "\r\n";
-    $head .= "$_: $h{$_}\r\n" for sort keys %h;
-    print $c $head, "\r\n", $body;
-}
-
-sub serve {
-    my ($c) = @_;
-    $c->autoflush(1);
-    while (1) {
-        local $/ = "\r\n";
-        my $line = <$c>;
-        return unless defined $line;
-        my ($method, $path) = split / /, $line;
-        my %h;
-        while (defined(my $l = <$c>)) {
-            $l =~ s/\r\n$//;
-            last if $l eq '';
-            my ($k, $v) = split /:\s*/, $l, 2;
-            $h{lc $k} = $v;
-        }
-        my $body = '';
-        read($c, $body, $h{'content-length'}) if $h{'content-length'};
-        logline($json->encode({ path => $path, body => $body }));
-        my $req = eval { $json->decode($body) } || {};
-        answer($c, $path, $req, \%h) or return;
-    }
-}
-
 
 sub plan_for {
     my ($question, $prompt) = @_;

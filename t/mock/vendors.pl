@@ -17,9 +17,10 @@
 
 use strict;
 use warnings;
-use IO::Socket::INET;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use QnA::MockHTTP qw(serve_forever reply logline);
 use JSON::PP;
-use Fcntl qw(:flock);
 use POSIX qw(floor strftime);
 
 my ($port, $dir) = @ARGV;
@@ -28,81 +29,19 @@ die "usage: vendors.pl PORT DIR\n" unless $port && $dir;
 my $json = JSON::PP->new->canonical;
 my %rl = ('X-RateLimit-Limit' => 200, 'X-RateLimit-Remaining' => 199,
           'X-RateLimit-Reset' => 1798761600);
-my $parent = getppid;
 
-my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
-                                Listen => 64, ReuseAddr => 1, Proto => 'tcp')
-    or die "listen $port: $!";
+serve_forever($port, 64, sub {
+    my ($c, $method, $target, $h) = @_;
+    (my $logged = $target) =~ s/api_token=[^&]*/api_token=***/;
+    logline("$dir/requests.log", "$method $logged");
 
-$SIG{CHLD} = 'IGNORE';
-$SIG{ALRM} = sub { exit 0 };
-alarm 600;
+    my ($path, $query) = split /\?/, $target, 2;
+    my %q = map { my ($k, $v) = split /=/, $_, 2; ($k, unescape($v // '')) }
+            split /&/, $query // '';
 
-while (1) {
-    my $c = $srv->accept or next;
-    exit 0 if getppid != $parent;
-    my $pid = fork;
-    if (defined $pid && $pid == 0) {
-        close $srv;
-        serve($c);
-        exit 0;
-    }
-    close $c;
-}
-
-sub logline {
-    my ($line) = @_;
-    open my $fh, '>>', "$dir/requests.log" or return;
-    flock $fh, LOCK_EX;
-    print $fh "$line\n";
-    close $fh;
-}
-
-sub reply {
-    my ($c, $status, $body, %h) = @_;
-    my $type = delete $h{type} // 'application/json; charset=utf-8';
-    my %reason = (200 => 'OK', 401 => 'Unauthorized', 403 => 'Forbidden',
-                  404 => 'Not Found', 422 => 'Unprocessable Entity',
-                  429 => 'Too Many Requests', 500 => 'Internal Server Error',
-                  503 => 'Service Unavailable');
-    my $head = "HTTP/1.1 $status $reason{$status}\r\n"
-             . "Content-Type: $type\r\nContent-Length: " . length($body)
-             . "\r\n";
-    $head .= "$_: $h{$_}\r\n" for sort keys %h;
-    print $c $head, "\r\n", $body;
-}
-
-sub serve {
-    my ($c) = @_;
-    $c->autoflush(1);
-
-    # keep-alive: libcurl reuses its connections
-    while (1) {
-        local $/ = "\r\n";
-        my $line = <$c>;
-        return unless defined $line;
-        $line =~ s/\r\n$//;
-        my ($method, $target) = split / /, $line;
-        my %h;
-        while (defined(my $l = <$c>)) {
-            $l =~ s/\r\n$//;
-            last if $l eq '';
-            my ($k, $v) = split /:\s*/, $l, 2;
-            $h{lc $k} = $v;
-        }
-        my $body = '';
-        read($c, $body, $h{'content-length'}) if $h{'content-length'};
-
-        (my $logged = $target) =~ s/api_token=[^&]*/api_token=***/;
-        logline("$method $logged");
-
-        my ($path, $query) = split /\?/, $target, 2;
-        my %q = map { my ($k, $v) = split /=/, $_, 2; ($k, unescape($v // '')) }
-                split /&/, $query // '';
-
-        answer($c, $path, \%q, \%h);
-    }
-}
+    answer($c, $path, \%q, $h);
+    return 1;    # keep-alive: libcurl reuses its connections
+});
 
 sub unescape {
     my ($s) = @_;
