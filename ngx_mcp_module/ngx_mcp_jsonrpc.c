@@ -184,13 +184,14 @@ ngx_mcp_tools_list(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
 {
     json_t               *tools, *tool, *schema, *out, *cursor, *result;
     ngx_int_t             start;
-    ngx_uint_t            iter, n, listed, u, more;
+    ngx_uint_t            iter, n, listed, u, more, role, needed;
     ngx_mcp_main_conf_t  *mcf;
     json_error_t          jerr;
     ngx_mcp_tool_t       *t;
     u_char                next[NGX_INT_T_LEN + 1];
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_module);
+    role = ngx_mcp_caller_role(r);
     start = 0;
     cursor = json_object_get(params, "cursor");
 
@@ -217,6 +218,11 @@ ngx_mcp_tools_list(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
 
     while ((t = ngx_mcp_tool_next(&iter)) != NULL) {
         if (mlcf->server && ngx_strcmp(mlcf->server, t->server) != 0) {
+            continue;
+        }
+
+        /* what the caller may not call, the caller does not see */
+        if (ngx_mcp_policy_tool(r, t, role, &needed) != NGX_OK) {
             continue;
         }
 
@@ -257,7 +263,11 @@ ngx_mcp_tools_list(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     more = (t != NULL);
 
     /* then the federated tools, on the location serving every server */
-    for (u = 0; !more && mlcf->server == NGX_MCP_SERVER_ALL; u++) {
+    for (u = 0;
+         !more && mlcf->server == NGX_MCP_SERVER_ALL
+         && ngx_mcp_policy_tool(r, NULL, role, &needed) == NGX_OK;
+         u++)
+    {
         tool = ngx_mcp_upstream_tool(mcf, u);
         if (tool == NULL) {
             break;
@@ -301,6 +311,7 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
 {
     void                  *remote;
     json_t                *name, *args, *res;
+    ngx_uint_t             role, needed;
     const char            *upstream_tool;
     ngx_mcp_upstream_t    *up;
     ngx_mcp_tool_t        *tool;
@@ -338,6 +349,13 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         return ngx_mcp_jsonrpc_error(id, NGX_MCP_INVALID_PARAMS,
                                      "Invalid params: arguments must be "
                                      "an object");
+    }
+
+    role = ngx_mcp_caller_role(r);
+
+    if (ngx_mcp_policy_tool(r, tool, role, &needed) != NGX_OK) {
+        return ngx_mcp_policy_refuse(r, id, json_string_value(name), role,
+                                     needed);
     }
 
     if (up != NULL) {

@@ -187,6 +187,20 @@ static ngx_command_t  ngx_mcp_commands[] = {
       offsetof(ngx_mcp_main_conf_t, cache_valid),
       NULL },
 
+    { ngx_string("mcp_tool_role"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_mcp_policy_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mcp_relay"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_mcp_relay_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mcp_vendor_cache_size"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -348,6 +362,8 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
     conf->origins = NGX_CONF_UNSET_PTR;
     conf->hosts = NGX_CONF_UNSET_PTR;
     conf->page_size = NGX_CONF_UNSET_UINT;
+    conf->relay = NGX_CONF_UNSET;
+    conf->relay_peer = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -363,6 +379,14 @@ ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_ptr_value(conf->hosts, prev->hosts, NULL);
     ngx_conf_merge_uint_value(conf->page_size, prev->page_size, 100);
+    ngx_conf_merge_value(conf->relay, prev->relay, 0);
+
+    if (conf->relay_peer == NGX_CONF_UNSET_UINT) {
+        conf->relay_peer = prev->relay_peer;
+    }
+
+    /* the account nginx was started by: sandboxd's too, as a rule */
+    conf->relay_master = (ngx_uint_t) geteuid();
 
     if (conf->secret.data == NULL) {
         conf->secret = prev->secret;

@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <jansson.h>
+#include "ngx_mcp_policy.h"
 
 
 #define NGX_MCP_SERVER_ALL  NULL
@@ -34,6 +35,9 @@ typedef struct {
     ngx_array_t                *origins;   /* NULL: loopback only */
     ngx_array_t                *hosts;     /* NULL: loopback only */
     ngx_uint_t                  page_size; /* tools/list */
+    ngx_flag_t                  relay;     /* sandboxd's: X-QnA-Role */
+    ngx_uint_t                  relay_peer;   /* the uid it may come from */
+    ngx_uint_t                  relay_master; /* nginx's own uid */
 } ngx_mcp_loc_conf_t;
 
 
@@ -68,6 +72,7 @@ typedef struct {
     time_t                      cache_valid; /* caps each call's TTL */
 
     ngx_array_t                 upstreams;   /* ngx_mcp_upstream_conf_t */
+    ngx_mcp_policy_conf_t       policy;      /* mcp_tool_role */
 } ngx_mcp_main_conf_t;
 
 
@@ -116,6 +121,7 @@ ngx_int_t ngx_mcp_vendors_init_process(ngx_cycle_t *cycle);
 
 /* ngx_mcp_remote.c: tools answered by a vendor's REST API */
 void *ngx_mcp_remote_find(ngx_http_request_t *r, const char *name);
+time_t ngx_mcp_remote_freshness(const char *name, size_t len);
 json_t *ngx_mcp_remote_call(ngx_http_request_t *r, void *rt, json_t *id,
     json_t *args);
 

@@ -80,6 +80,37 @@ ngx_mcp_remote_label(ngx_mcp_remote_tool_t *rt)
 }
 
 
+/*
+ * How long a vendor's answer to "name" stays fresh, in seconds, whichever
+ * vendor serves it now (the sample vendor's data stands in for theirs):
+ * -1 when it is not a vendor's tool.
+ */
+
+time_t
+ngx_mcp_remote_freshness(const char *name, size_t len)
+{
+    ngx_mcp_remote_tool_t  *rt;
+
+    for (rt = ngx_mcp_alpaca_tools; rt->tool; rt++) {
+        if (ngx_strlen(rt->tool) == len
+            && ngx_strncmp(rt->tool, name, len) == 0)
+        {
+            return rt->ttl;
+        }
+    }
+
+    for (rt = ngx_mcp_eodhd_tools; rt->tool; rt++) {
+        if (ngx_strlen(rt->tool) == len
+            && ngx_strncmp(rt->tool, name, len) == 0)
+        {
+            return rt->ttl;
+        }
+    }
+
+    return -1;
+}
+
+
 void *
 ngx_mcp_remote_find(ngx_http_request_t *r, const char *name)
 {

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <math.h>
 #include "ngx_mcp_tools.h"
+#include "ngx_mcp_policy.h"
 
 
 #define NGX_MCP_MAX_ARRAY  100000
@@ -25,6 +26,37 @@ static ngx_mcp_tool_t  *ngx_mcp_tool_sets[] = {
     ngx_mcp_validation_tools,
     NULL
 };
+
+/* each set's family, for the tool policy */
+static ngx_uint_t  ngx_mcp_tool_set_families[] = {
+    NGX_MCP_FAMILY_MARKET,
+    NGX_MCP_FAMILY_TRADING,
+    NGX_MCP_FAMILY_REFERENCE,
+    NGX_MCP_FAMILY_ANALYTICS,
+    NGX_MCP_FAMILY_ANALYTICS,
+    NGX_MCP_FAMILY_ANALYTICS,
+    NGX_MCP_FAMILY_ANALYTICS,
+    NGX_MCP_FAMILY_VALIDATION
+};
+
+
+ngx_uint_t
+ngx_mcp_tool_family(ngx_mcp_tool_t *tool)
+{
+    ngx_uint_t       set;
+    ngx_mcp_tool_t  *t;
+
+    for (set = 0; ngx_mcp_tool_sets[set]; set++) {
+        for (t = ngx_mcp_tool_sets[set]; t->name; t++) {
+            if (t == tool) {
+                return ngx_mcp_tool_set_families[set];
+            }
+        }
+    }
+
+    /* not ours: whatever it is, treated as an upstream's */
+    return NGX_MCP_FAMILY_UPSTREAM;
+}
 
 
 ngx_mcp_tool_t *

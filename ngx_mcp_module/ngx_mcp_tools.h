@@ -100,6 +100,7 @@ json_t *ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
     ngx_mcp_tool_error_t *err);
 ngx_uint_t ngx_mcp_tools_count(void);
 ngx_mcp_tool_t *ngx_mcp_tool_next(ngx_uint_t *iter);
+ngx_uint_t ngx_mcp_tool_family(ngx_mcp_tool_t *tool);
 json_t *ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args,
     ngx_pool_t *pool, ngx_mcp_tool_error_t *err);
 

@@ -26,39 +26,6 @@ static const char  *ngx_mcp_transport_versions[] = {
 };
 
 
-static ngx_table_elt_t *
-ngx_mcp_header(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
 static ngx_int_t
 ngx_mcp_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *text)
 {
@@ -207,7 +174,7 @@ ngx_mcp_transport_headers(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         return NGX_DONE;
     }
 
-    h = ngx_mcp_header(r, "Origin");
+    h = ngx_qna_http_header(r, "Origin");
 
     if (h != NULL && !ngx_mcp_allowed(&h->value, mlcf->origins, 1)) {
         *rc = ngx_mcp_refuse(r, NGX_HTTP_FORBIDDEN,
@@ -215,7 +182,7 @@ ngx_mcp_transport_headers(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         return NGX_DONE;
     }
 
-    h = ngx_mcp_header(r, "MCP-Protocol-Version");
+    h = ngx_qna_http_header(r, "MCP-Protocol-Version");
 
     if (h != NULL) {
         for (i = 0; ngx_mcp_transport_versions[i]; i++) {
@@ -235,7 +202,7 @@ ngx_mcp_transport_headers(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     }
 
     if (r->method == NGX_HTTP_POST) {
-        h = ngx_mcp_header(r, "Accept");
+        h = ngx_qna_http_header(r, "Accept");
 
         if (h == NULL
             || !((ngx_mcp_has(&h->value, "application/json")
@@ -265,7 +232,7 @@ ngx_mcp_transport_session(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         return NGX_OK;
     }
 
-    h = ngx_mcp_header(r, "MCP-Session-Id");
+    h = ngx_qna_http_header(r, "MCP-Session-Id");
 
     if (h == NULL) {
         *rc = ngx_mcp_refuse(r, NGX_HTTP_BAD_REQUEST,
@@ -307,7 +274,7 @@ ngx_mcp_transport_delete(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf)
         return rc;
     }
 
-    h = ngx_mcp_header(r, "MCP-Session-Id");
+    h = ngx_qna_http_header(r, "MCP-Session-Id");
     ngx_mcp_session_end(&h->value);
 
     return ngx_qna_http_send(r, NGX_HTTP_OK, &r->headers_out.content_type,
@@ -342,7 +309,7 @@ ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
 
     if (json_is_array(msg)) {
         /* batches are 2025-03-26's (which sent no version header) */
-        h = ngx_mcp_header(r, "MCP-Protocol-Version");
+        h = ngx_qna_http_header(r, "MCP-Protocol-Version");
 
         if ((h != NULL && ngx_strncmp(h->value.data, "2025-03-26", 10) != 0)
             || json_array_size(msg) == 0)

@@ -28,6 +28,7 @@ static char *ngx_mcp_vendor_keys(ngx_conf_t *cf, ngx_str_t *file,
 void *
 ngx_mcp_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_uint_t            f;
     ngx_mcp_main_conf_t  *mcf;
 
     mcf = ngx_pcalloc(cf->pool, sizeof(ngx_mcp_main_conf_t));
@@ -50,6 +51,10 @@ ngx_mcp_create_main_conf(ngx_conf_t *cf)
     mcf->vendor_timeout = NGX_CONF_UNSET_MSEC;
     mcf->cache_size = NGX_CONF_UNSET_SIZE;
     mcf->cache_valid = NGX_CONF_UNSET;
+
+    for (f = 0; f < NGX_MCP_FAMILIES; f++) {
+        mcf->policy.role[f] = NGX_CONF_UNSET_UINT;
+    }
 
     if (ngx_array_init(&mcf->upstreams, cf->pool, 2, sizeof(void *))
         != NGX_OK)
@@ -74,6 +79,7 @@ ngx_mcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->vendor_timeout, 10000);
     ngx_conf_init_size_value(mcf->cache_size, 16 * 1024 * 1024);
     ngx_conf_init_value(mcf->cache_valid, 86400);
+    ngx_mcp_policy_init_conf(&mcf->policy);
 
     if (mcf->alpaca_feed.data == NULL) {
         ngx_str_set(&mcf->alpaca_feed, "iex");

@@ -1,9 +1,17 @@
 
 /*
- * The access phase handler of every location with qna_auth or
- * qna_rate_limit: the token first (401, 403), then the rate limiter, whose
- * Redis round trip suspends the phases (NGX_AGAIN) until its reply runs
- * them again.  A refusal is written here in the error contract.
+ * The access phase handler of every location with qna_auth, a role
+ * above viewer (qna_auth_role, or the handler's own: /execute needs a
+ * manager, the debug endpoints an admin) or qna_rate_limit: the token
+ * first (401), the role (403), then the rate limiter, whose Redis round
+ * trip suspends the phases (NGX_AGAIN) until its reply runs them again.
+ * A refusal is written here in the error contract.
+ *
+ * Without qna_auth every caller is "anonymous", a viewer: nobody is
+ * trusted by default.  Anonymous callers share one name, so what would
+ * list one person's things to another (the lists of sessions and
+ * executions, similar questions of other sessions) is refused or left
+ * out for them; an id they were given still opens what it names.
  */
 
 #include <ngx_config.h>
@@ -20,7 +28,12 @@
 
 static ngx_int_t ngx_qna_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_qna_access_refuse(ngx_http_request_t *r,
-    ngx_qna_error_e code, const char *message);
+    ngx_qna_error_e code, const char *message, json_t *details);
+
+
+static const char  *ngx_qna_role_names[] = {
+    "viewer", "viewer", "manager", "admin"
+};
 
 
 ngx_qna_ctx_t *
@@ -40,7 +53,8 @@ ngx_qna_ctx(ngx_http_request_t *r)
 
     ctx->request = r;
     ngx_str_set(&ctx->user, "anonymous");
-    ctx->role = NGX_QNA_ROLE_ADMIN;       /* without auth, one trusted user */
+    ctx->role = NGX_QNA_ROLE_VIEWER;
+    ctx->anonymous = 1;
 
     ngx_http_set_ctx(r, ctx, ngx_http_qna_module);
 
@@ -48,7 +62,7 @@ ngx_qna_ctx(ngx_http_request_t *r)
 }
 
 
-/* who asks: as the access phase learnt, or the one user there is without */
+/* who asks: as the access phase learnt, or nobody in particular */
 
 ngx_str_t
 ngx_qna_access_user(ngx_http_request_t *r)
@@ -56,9 +70,37 @@ ngx_qna_access_user(ngx_http_request_t *r)
     ngx_str_t       anonymous = ngx_string("anonymous");
     ngx_qna_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_qna_module);
 
     return ctx ? ctx->user : anonymous;
+}
+
+
+ngx_uint_t
+ngx_qna_access_anonymous(ngx_http_request_t *r)
+{
+    ngx_qna_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_qna_module);
+
+    return ctx == NULL || ctx->anonymous;
+}
+
+
+ngx_uint_t
+ngx_qna_access_role_id(ngx_http_request_t *r)
+{
+    ngx_qna_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_qna_module);
+
+    if (ctx == NULL || ctx->role < NGX_QNA_ROLE_VIEWER
+        || ctx->role > NGX_QNA_ROLE_ADMIN)
+    {
+        return NGX_QNA_ROLE_VIEWER;
+    }
+
+    return ctx->role;
 }
 
 
@@ -67,17 +109,63 @@ ngx_qna_access_user(ngx_http_request_t *r)
 const char *
 ngx_qna_access_role(ngx_http_request_t *r)
 {
-    ngx_qna_ctx_t  *ctx;
+    return ngx_qna_role_names[ngx_qna_access_role_id(r)];
+}
 
-    static const char  *names[] = { "viewer", "viewer", "manager", "admin" };
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_qna_module);
+const char *
+ngx_qna_access_role_name(ngx_uint_t role)
+{
+    return ngx_qna_role_names[role <= NGX_QNA_ROLE_ADMIN ? role : 0];
+}
 
-    if (ctx == NULL) {
-        return names[NGX_QNA_ROLE_ADMIN];
+
+/*
+ * Whose share of sandboxd an execution takes: the user, or for anonymous
+ * callers their address, as the rate limiter counts them.
+ */
+
+ngx_int_t
+ngx_qna_access_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_str_t  *addr;
+
+    if (!ngx_qna_access_anonymous(r)) {
+        *key = ngx_qna_access_user(r);
+        return NGX_OK;
     }
 
-    return names[ctx->role <= NGX_QNA_ROLE_ADMIN ? ctx->role : 0];
+    addr = &r->connection->addr_text;
+
+    key->data = ngx_pnalloc(r->pool, sizeof("anonymous:") - 1 + addr->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_sprintf(key->data, "anonymous:%V", addr) - key->data;
+
+    return NGX_OK;
+}
+
+
+/* the role a handler's location needs unless qna_auth_role says */
+
+ngx_uint_t
+ngx_qna_access_handler_role(ngx_uint_t handler)
+{
+    switch (handler) {
+
+    case NGX_QNA_HANDLER_EXECUTE:
+        /* arbitrary Python: not for everyone who can reach the gateway */
+        return NGX_QNA_ROLE_MANAGER;
+
+    case NGX_QNA_HANDLER_DEBUG_TOOLS:
+    case NGX_QNA_HANDLER_DEBUG_PROMPT:
+        return NGX_QNA_ROLE_ADMIN;
+
+    default:
+        return NGX_QNA_ROLE_VIEWER;
+    }
 }
 
 
@@ -110,7 +198,8 @@ ngx_qna_access_handler(ngx_http_request_t *r)
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
 
-    if ((qlcf->auth == NGX_QNA_AUTH_OFF && qlcf->rate == NULL)
+    if ((qlcf->auth == NGX_QNA_AUTH_OFF && qlcf->rate == NULL
+         && qlcf->role_required <= NGX_QNA_ROLE_VIEWER)
         || r != r->main)
     {
         return NGX_DECLINED;
@@ -142,14 +231,27 @@ ngx_qna_access_handler(ngx_http_request_t *r)
         if (rc == NGX_DECLINED) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "qna auth: %s", why);
-            return ngx_qna_access_refuse(r, NGX_QNA_UNAUTHORIZED, why);
+            return ngx_qna_access_refuse(r, NGX_QNA_UNAUTHORIZED, why,
+                                         NULL);
         }
 
-        if (ctx->role < qlcf->auth_role) {
-            return ngx_qna_access_refuse(r, NGX_QNA_FORBIDDEN,
-                                         "your role may not use this "
-                                         "endpoint");
-        }
+        ctx->anonymous = 0;
+    }
+
+    if (ctx->role < qlcf->role_required) {
+        return ngx_qna_access_refuse(r, NGX_QNA_FORBIDDEN,
+                                     ctx->anonymous
+                                     ? "anonymous callers are viewers: "
+                                       "sign in with a token whose role "
+                                       "may use this endpoint"
+                                     : "your role may not use this "
+                                       "endpoint",
+                                     json_pack("{s:s, s:s}",
+                                         "role",
+                                         ngx_qna_access_role_name(ctx->role),
+                                         "required_role",
+                                         ngx_qna_access_role_name(
+                                             qlcf->role_required)));
     }
 
     if (qlcf->rate == NULL) {
@@ -176,12 +278,12 @@ verdict:
     case NGX_QNA_RATE_LIMIT_EXCEEDED + NGX_QNA_ERROR_LAST:
         return ngx_qna_access_refuse(r, NGX_QNA_RATE_LIMIT_EXCEEDED,
                                      "Too many requests: see the "
-                                     "RateLimit header");
+                                     "RateLimit header", NULL);
 
     case NGX_QNA_STORE_UNAVAILABLE + NGX_QNA_ERROR_LAST:
         return ngx_qna_access_refuse(r, NGX_QNA_STORE_UNAVAILABLE,
                                      "The rate limiter's store is "
-                                     "unavailable");
+                                     "unavailable", NULL);
 
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -193,7 +295,7 @@ verdict:
 
 static ngx_int_t
 ngx_qna_access_refuse(ngx_http_request_t *r, ngx_qna_error_e code,
-    const char *message)
+    const char *message, json_t *details)
 {
     ngx_int_t   rc;
     ngx_str_t   bearer = ngx_string("Bearer realm=\"qna\"");
@@ -206,15 +308,17 @@ ngx_qna_access_refuse(ngx_http_request_t *r, ngx_qna_error_e code,
                                                                : &bearer)
            != NGX_OK)
     {
+        json_decref(details);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
+        json_decref(details);
         return rc;
     }
 
-    rc = ngx_qna_send_error(r, code, message, NULL, NULL);
+    rc = ngx_qna_send_error(r, code, message, details, NULL);
 
     ngx_http_finalize_request(r, rc);
 

@@ -47,6 +47,7 @@ typedef struct {
     ngx_http_request_t         *request;
     ngx_str_t                   user;      /* "anonymous" without auth */
     ngx_uint_t                  role;
+    unsigned                    anonymous:1;
 
     ngx_uint_t                  phase;     /* of the access handler */
     ngx_int_t                   verdict;   /* of the rate limiter */
@@ -59,7 +60,12 @@ typedef struct {
 
 ngx_qna_ctx_t *ngx_qna_ctx(ngx_http_request_t *r);
 ngx_str_t ngx_qna_access_user(ngx_http_request_t *r);
+ngx_uint_t ngx_qna_access_anonymous(ngx_http_request_t *r);
+ngx_uint_t ngx_qna_access_role_id(ngx_http_request_t *r);
 const char *ngx_qna_access_role(ngx_http_request_t *r);
+const char *ngx_qna_access_role_name(ngx_uint_t role);
+ngx_int_t ngx_qna_access_key(ngx_http_request_t *r, ngx_str_t *key);
+ngx_uint_t ngx_qna_access_handler_role(ngx_uint_t handler);
 ngx_int_t ngx_qna_access_init(ngx_conf_t *cf);
 
 /* ngx_qna_sse.c */

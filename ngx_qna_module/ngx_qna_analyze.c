@@ -14,6 +14,7 @@
 #include "ngx_qna_sandbox.h"
 #include "ngx_qna_context.h"
 #include "ngx_qna_access.h"
+#include "ngx_mcp_policy.h"
 
 
 
@@ -348,7 +349,7 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
 {
     json_t              *msg;
     ngx_int_t            rc;
-    ngx_str_t            rid;
+    ngx_str_t            rid, user;
     ngx_qna_run_t       *run;
     ngx_pool_cleanup_t  *cln;
     ngx_qna_loc_conf_t  *qlcf;
@@ -375,7 +376,18 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
 
     rid = ngx_qna_request_id(r);
 
-    msg = json_pack("{s:s, s:s%, s:s%, s:s%, s:I, s:I, s:O?, s:O?}",
+    if (ngx_qna_access_key(r, &user) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /*
+     * Who the script runs for goes with it: sandboxd keeps each user to
+     * their share of its slots, and its relay tells the MCP module whose
+     * role a tool call carries.  No tool list is no tool at all.
+     */
+    msg = json_pack("{s:s, s:s%, s:s%, s:s%, s:I, s:I, s:O?, s:O?, s:s%,"
+                    " s:s}",
                     "op", "execute",
                     "execution_id", args->execution_id->data,
                         args->execution_id->len,
@@ -384,7 +396,17 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
                     "timeout_ms", (json_int_t) args->timeout,
                     "max_memory_mb", (json_int_t) args->memory,
                     "params", args->params,
-                    "tools", args->tools);
+                    "tools", args->tools,
+                    "user", user.data, user.len,
+                    "role", ngx_qna_access_role(r));
+
+    if (msg != NULL && args->isolated
+        && json_object_set_new(msg, "require_isolation", json_string("full"))
+           != 0)
+    {
+        json_decref(msg);
+        msg = NULL;
+    }
 
     if (msg != NULL && args->max_calls >= 0
         && json_object_set_new(msg, "max_mcp_calls",
@@ -441,6 +463,37 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
     }
 
     /* do not touch r from here: ngx_qna_run_done may have run already */
+}
+
+
+/*
+ * The first of "names" the caller's role may not call, as the details of
+ * a FORBIDDEN answer ({tool, role, required_role}), or NULL: all may be.
+ */
+
+json_t *
+ngx_qna_tools_forbidden(ngx_http_request_t *r, json_t *names)
+{
+    size_t       i;
+    json_t      *v;
+    ngx_uint_t   role, needed;
+
+    role = ngx_qna_access_role_id(r);
+
+    json_array_foreach(names, i, v) {
+        if (json_is_string(v)
+            && ngx_mcp_policy_name(r, json_string_value(v),
+                                   json_string_length(v), role, &needed)
+               != NGX_OK)
+        {
+            return json_pack("{s:O, s:s, s:s}", "tool", v,
+                             "role", ngx_qna_access_role_name(role),
+                             "required_role",
+                             ngx_qna_access_role_name(needed));
+        }
+    }
+
+    return NULL;
 }
 
 

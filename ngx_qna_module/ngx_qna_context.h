@@ -49,6 +49,7 @@ typedef struct {
     u_char                      qhash[65];    /* the execution cache's */
     u_char                      phash[65];    /* keys, hex; "" for none */
     size_t                      cache_key_len;
+    time_t                      cache_ttl;    /* 0: not cached */
 
     json_t                     *answer;       /* data, once known */
     json_t                     *error;        /* or the error */
@@ -100,6 +101,9 @@ ngx_int_t ngx_qna_history_send(ngx_qna_conv_t *cv);
 void ngx_qna_normalize(ngx_str_t *in, u_char *out, size_t *len);
 double ngx_qna_similarity(ngx_str_t *a, ngx_str_t *b);
 ngx_int_t ngx_qna_is_followup(ngx_str_t *norm);
+
+/* ngx_qna_freshness.c: how long a plan's answer may be cached */
+time_t ngx_qna_freshness(ngx_qna_plan_t *plan, time_t now);
 
 /* ngx_qna_turn.c: plans, runs and records one question; finalizes r */
 void ngx_qna_turn_refuse(ngx_qna_turn_t *t, ngx_qna_error_e code,

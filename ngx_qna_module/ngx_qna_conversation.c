@@ -164,6 +164,14 @@ ngx_qna_conversation_handler(ngx_http_request_t *r)
     if (rest.len == sizeof("sessions") - 1
         && ngx_strncmp(rest.data, "sessions", rest.len) == 0)
     {
+        if (ngx_qna_access_anonymous(r)) {
+            /* every anonymous caller is the same user: no list of all */
+            return ngx_qna_send_error(r, NGX_QNA_FORBIDDEN,
+                                      "Anonymous callers open a session by "
+                                      "its id; sign in to list yours",
+                                      NULL, NULL);
+        }
+
         if (ngx_qna_conv_arg(r, "page", 1, 1000000, &cv->page) != NGX_OK) {
             return ngx_qna_send_error(r, NGX_QNA_INVALID_REQUEST,
                                       "\"page\" must be a whole number "
@@ -445,18 +453,21 @@ ngx_qna_conv_context_reply(redisReply *reply, const char *error, void *data)
         json_array_append_new(mine, json_stringn((char *) norm, b.len));
     }
 
-    /* the user's questions of other sessions that resemble this one's */
+    /*
+     * The user's questions of other sessions that resemble this one's;
+     * none for anonymous callers: those sessions are other people's.
+     */
+    if (ngx_qna_access_anonymous(r)) {
+        json_array_clear(questions);
+    }
+
     json_array_foreach(questions, i, q) {
         n = json_object_get(q, "normalized");
 
         if (!json_is_string(n)
             || json_array_size(similar) >= NGX_QNA_SIMILAR_SHOWN
-            || (json_is_string(json_object_get(q, "session_id"))
-                && json_string_length(json_object_get(q, "session_id"))
-                   == cv->session.len
-                && ngx_strncmp(json_string_value(json_object_get(q,
-                                                     "session_id")),
-                               cv->session.data, cv->session.len) == 0))
+            || ngx_qna_json_str_eq(json_object_get(q, "session_id"),
+                                   &cv->session))
         {
             continue;
         }

@@ -128,6 +128,20 @@ ngx_qna_executions_handler(ngx_http_request_t *r)
                              ngx_qna_executions_reply, NULL);
 
     } else {
+        if (ngx_qna_access_anonymous(r)
+            && ngx_http_arg(r, (u_char *) "session_id", 10, &v) != NGX_OK)
+        {
+            /* every anonymous caller is the same user: no list of all */
+            return ngx_qna_send_error(r, NGX_QNA_FORBIDDEN,
+                                      "Anonymous callers list executions "
+                                      "of a session they name "
+                                      "(?session_id=); sign in for all "
+                                      "of yours",
+                                      json_pack("{s:s}", "field",
+                                                "session_id"),
+                                      NULL);
+        }
+
         page = ngx_palloc(r->pool, sizeof(ngx_uint_t));
         if (page == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

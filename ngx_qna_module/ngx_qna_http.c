@@ -252,15 +252,17 @@ ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/* Cache-Control: no-cache (or no-store) among the request's headers */
+/* a request header nginx keeps no pointer to: the first of that name */
 
-ngx_int_t
-ngx_qna_http_no_cache(ngx_http_request_t *r)
+ngx_table_elt_t *
+ngx_qna_http_header(ngx_http_request_t *r, const char *name)
 {
+    size_t            len;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
+    len = ngx_strlen(name);
     part = &r->headers_in.headers.part;
     h = part->elts;
 
@@ -268,7 +270,7 @@ ngx_qna_http_no_cache(ngx_http_request_t *r)
 
         if (i >= part->nelts) {
             if (part->next == NULL) {
-                break;
+                return NULL;
             }
 
             part = part->next;
@@ -276,21 +278,30 @@ ngx_qna_http_no_cache(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Cache-Control") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Cache-Control",
-                               h[i].key.len) == 0
-            && (ngx_strlcasestrn(h[i].value.data,
-                                 h[i].value.data + h[i].value.len,
-                                 (u_char *) "no-cache", 8 - 1) != NULL
-                || ngx_strlcasestrn(h[i].value.data,
-                                    h[i].value.data + h[i].value.len,
-                                    (u_char *) "no-store", 8 - 1) != NULL))
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
         {
-            return 1;
+            return &h[i];
         }
     }
+}
 
-    return 0;
+
+/* Cache-Control: no-cache (or no-store) */
+
+ngx_int_t
+ngx_qna_http_no_cache(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_qna_http_header(r, "Cache-Control");
+
+    return h != NULL
+           && (ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                                (u_char *) "no-cache", 8 - 1) != NULL
+               || ngx_strlcasestrn(h->value.data,
+                                   h->value.data + h->value.len,
+                                   (u_char *) "no-store", 8 - 1) != NULL);
 }
 
 

@@ -20,6 +20,8 @@ ngx_int_t ngx_qna_http_body(ngx_http_request_t *r, ngx_str_t *body);
 char *ngx_qna_http_check_body_conf(ngx_conf_t *cf);
 ngx_int_t ngx_qna_http_is_json(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_no_cache(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_qna_http_header(ngx_http_request_t *r,
+    const char *name);
 ngx_int_t ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *content_type, u_char *data, size_t len);
 ngx_int_t ngx_qna_http_get_only(ngx_http_request_t *r);

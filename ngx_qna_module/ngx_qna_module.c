@@ -310,6 +310,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       offsetof(ngx_qna_loc_conf_t, rate_fail_closed),
       &ngx_qna_fail_modes },
 
+    { ngx_string("qna_execute_unisolated"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_qna_loc_conf_t, exec_unisolated),
+      NULL },
+
     { ngx_string("qna_script_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -640,6 +647,7 @@ ngx_qna_create_loc_conf(ngx_conf_t *cf)
     conf->debug = NGX_CONF_UNSET;
     conf->auth = NGX_CONF_UNSET_UINT;
     conf->auth_role = NGX_CONF_UNSET_UINT;
+    conf->exec_unisolated = NGX_CONF_UNSET;
     conf->rate = NGX_CONF_UNSET_PTR;
     conf->rate_fail_closed = NGX_CONF_UNSET_UINT;
 
@@ -665,8 +673,34 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               256 * 1024);
     ngx_conf_merge_value(conf->debug, prev->debug, 0);
     ngx_conf_merge_uint_value(conf->auth, prev->auth, NGX_QNA_AUTH_OFF);
-    ngx_conf_merge_uint_value(conf->auth_role, prev->auth_role,
-                              NGX_QNA_ROLE_VIEWER);
+    ngx_conf_merge_value(conf->exec_unisolated, prev->exec_unisolated, 0);
+
+    /*
+     * Left unset on the way down, so that a location's handler gives the
+     * default: an explicit qna_auth_role anywhere above still wins.
+     */
+    if (conf->auth_role == NGX_CONF_UNSET_UINT) {
+        conf->auth_role = prev->auth_role;
+    }
+
+    conf->role_required = (conf->auth_role != NGX_CONF_UNSET_UINT)
+                          ? conf->auth_role
+                          : ngx_qna_access_handler_role(conf->handler);
+
+    if ((conf->handler == NGX_QNA_HANDLER_DEBUG_TOOLS
+         || conf->handler == NGX_QNA_HANDLER_DEBUG_PROMPT)
+        && !conf->debug)
+    {
+        /* switched off: nothing to guard, it answers 404 to anyone */
+        conf->role_required = NGX_QNA_ROLE_VIEWER;
+    }
+
+    if (conf->handler == NGX_QNA_HANDLER_EXECUTE && conf->exec_unisolated) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"qna_execute_unisolated on\": scripts sent to "
+                           "/execute run even when sandboxd lacks its "
+                           "kernel isolation");
+    }
     ngx_conf_merge_ptr_value(conf->rate, prev->rate, NULL);
     ngx_conf_merge_uint_value(conf->rate_fail_closed, prev->rate_fail_closed,
                               0);

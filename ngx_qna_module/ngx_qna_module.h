@@ -38,6 +38,7 @@ typedef enum {
     NGX_QNA_UNAUTHORIZED,
     NGX_QNA_FORBIDDEN,
     NGX_QNA_NOT_FOUND,
+    NGX_QNA_CONFLICT,
     NGX_QNA_RATE_LIMIT_EXCEEDED,
     NGX_QNA_UNSUPPORTED_QUESTION,
     NGX_QNA_SCRIPT_VALIDATION_FAILED,
@@ -109,7 +110,9 @@ typedef struct {
     ngx_flag_t                  debug;          /* /debug answers */
 
     ngx_uint_t                  auth;           /* qna_auth off | jwt */
-    ngx_uint_t                  auth_role;      /* qna_auth_role */
+    ngx_uint_t                  auth_role;      /* qna_auth_role, or unset */
+    ngx_uint_t                  role_required;  /* ... or the handler's */
+    ngx_flag_t                  exec_unisolated;
     void                       *rate;           /* ngx_qna_rate_t */
     ngx_uint_t                  rate_fail_closed;
 } ngx_qna_loc_conf_t;
@@ -132,6 +135,7 @@ ngx_int_t ngx_qna_error_by_name(const char *name, size_t len,
 ngx_uint_t ngx_qna_error_status(ngx_qna_error_e code);
 const char *ngx_qna_error_name(ngx_qna_error_e code);
 json_t *ngx_qna_json_str(ngx_str_t *s);
+ngx_uint_t ngx_qna_json_str_eq(json_t *v, ngx_str_t *s);
 json_t *ngx_qna_json_now(void);
 
 /* request entry points, one file each */
@@ -171,10 +175,12 @@ typedef struct {
     ngx_str_t                  *execution_id;
     ngx_str_t                  *script;
     json_t                     *params;        /* NULL: the script's own */
-    json_t                     *tools;         /* NULL: every tool */
+    json_t                     *tools;         /* NULL: none */
     ngx_int_t                   max_calls;     /* -1: sandboxd's default */
     ngx_msec_t                  timeout;
     ngx_uint_t                  memory;        /* MB */
+    ngx_uint_t                  isolated;      /* only with the kernel's
+                                                  full isolation */
     ngx_qna_run_after_pt        after;         /* NULL: answer at once */
     void                       *after_data;
     void                      (*progress)(ngx_http_request_t *r,
@@ -183,6 +189,7 @@ typedef struct {
 
 void ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
     ngx_qna_run_args_t *args);
+json_t *ngx_qna_tools_forbidden(ngx_http_request_t *r, json_t *names);
 
 
 extern ngx_module_t  ngx_http_qna_module;

@@ -46,6 +46,9 @@ static ngx_qna_error_t  ngx_qna_errors[NGX_QNA_ERROR_LAST] = {
     { "NOT_FOUND", NGX_HTTP_NOT_FOUND,
       "Not found",
       "Check the path and the identifier" },
+    { "CONFLICT", NGX_HTTP_CONFLICT,
+      "The identifier is taken",
+      "Leave the identifier out and one is made" },
     { "RATE_LIMIT_EXCEEDED", NGX_HTTP_TOO_MANY_REQUESTS,
       "Too many requests",
       "Retry after the time in Retry-After" },
@@ -135,6 +138,16 @@ json_t *
 ngx_qna_json_str(ngx_str_t *s)
 {
     return json_stringn((const char *) s->data, s->len);
+}
+
+
+/* a JSON string that holds exactly "s" */
+
+ngx_uint_t
+ngx_qna_json_str_eq(json_t *v, ngx_str_t *s)
+{
+    return json_is_string(v) && json_string_length(v) == s->len
+           && ngx_strncmp(json_string_value(v), s->data, s->len) == 0;
 }
 
 

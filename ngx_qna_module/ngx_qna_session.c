@@ -439,14 +439,16 @@ ngx_qna_session_store(ngx_qna_turn_t *t)
 
     cache = NULL;
 
-    if (t->error == NULL && !t->cache_hit) {
-        cache = json_pack("{s:O, s:O?, s:O?, s:O}",
+    /* kept as long as its data is fresh (ngx_qna_freshness.c), or not */
+    if (t->error == NULL && !t->cache_hit && t->cache_ttl > 0) {
+        cache = json_pack("{s:O, s:O?, s:O?, s:O, s:I}",
                           "result", json_object_get(t->answer, "result"),
                           "execution_time_ms",
                               json_object_get(t->answer,
                                               "execution_time_ms"),
                           "metadata", json_object_get(t->answer, "metadata"),
-                          "timestamp", now);
+                          "timestamp", now,
+                          "stored", (json_int_t) ngx_time());
     }
 
     json_decref(now);
@@ -529,7 +531,7 @@ ngx_qna_session_store(ngx_qna_turn_t *t)
     argv[16] = (char *) (tc.len ? tc.data : (u_char *) "");
     len[16] = tc.len;
     argv[17] = (char *) rttl;
-    len[17] = ngx_sprintf(rttl, "%d", NGX_QNA_RESULT_TTL) - rttl;
+    len[17] = ngx_sprintf(rttl, "%T", ngx_max(t->cache_ttl, 1)) - rttl;
 
     /* the title: the session's first question, up to 80 bytes */
     p = t->question.data;

@@ -29,21 +29,26 @@
 
 
 /*
- * A successful run's result in the execution cache, 24 hours from when it
- * finished, under its keys (question hash, parameters-and-script hash);
- * a run without keys (a cache hit, an /execute) writes nothing.  A newer
- * result replaces the entry, its hits counted afresh; a record replayed
- * late never replaces a newer entry.
+ * A successful run's result in the execution cache, for as long as its
+ * data stays fresh ("ttl" seconds from when it finished: 24 hours in
+ * records spooled before it was given; 0 caches nothing), under its keys
+ * (question hash, parameters-and-script hash); a run without keys (a
+ * cache hit, an /execute) writes nothing, nor a record that was not the
+ * execution's owner's.  A newer result replaces the entry, its hits
+ * counted afresh; a record replayed late never replaces a newer entry.
  */
 
-#define NGX_QNA_TRAIL_CACHE(qhash, phash, status, result, finished)          \
+#define NGX_QNA_TRAIL_CACHE(qhash, phash, status, result, finished, ttl)     \
     "c AS (INSERT INTO execution_cache (question_hash, params_hash, "        \
     "  result, execution_id, created_at, expires_at) "                       \
     "  SELECT " qhash "::text, " phash "::text, " result "::jsonb, "         \
     "  (SELECT id FROM e), " finished "::timestamptz, "                      \
-    "  " finished "::timestamptz + interval '24 hours' "                     \
+    "  " finished "::timestamptz "                                           \
+    "  + make_interval(secs => coalesce(" ttl "::integer, 86400)) "          \
     "  WHERE " qhash "::text IS NOT NULL AND " phash "::text IS NOT NULL "   \
     "  AND " status "::text = 'success' AND " result "::jsonb IS NOT NULL "  \
+    "  AND coalesce(" ttl "::integer, 86400) > 0 "                           \
+    "  AND EXISTS (SELECT 1 FROM e) "                                        \
     "  ON CONFLICT (question_hash, params_hash) DO UPDATE "                  \
     "  SET result = EXCLUDED.result, execution_id = EXCLUDED.execution_id, " \
     "  created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, " \
@@ -83,7 +88,10 @@
     "  WHERE chat_sessions.user_id = EXCLUDED.user_id RETURNING id), "
 
 
-/* a turn's two messages, in its session when it has one of its own */
+/*
+ * A turn's two messages, in its session when it has one of its own, for
+ * an execution of its own ("e" returned it)
+ */
 
 #define NGX_QNA_TRAIL_MESSAGES(answer, at)                                    \
     "m AS (INSERT INTO chat_messages (session_id, role, content, "            \
@@ -92,6 +100,7 @@
     "  FROM (VALUES ('user', $6::text), ('assistant', " answer "::text)) "    \
     "  AS v (r, c) "                                                          \
     "  WHERE (SELECT id FROM s) IS NOT NULL AND v.c IS NOT NULL "             \
+    "  AND EXISTS (SELECT 1 FROM e) "                                         \
     "  ON CONFLICT ON CONSTRAINT chat_messages_once DO NOTHING), "
 
 
@@ -115,18 +124,19 @@ static const char  *ngx_qna_trail_sql[] = {
     "  params = coalesce(executions.params, EXCLUDED.params), "
     "  started_at = coalesce(executions.started_at, EXCLUDED.started_at), "
     "  created_at = least(executions.created_at, EXCLUDED.created_at) "
-    "  RETURNING id) "
+    "  WHERE executions.user_id = EXCLUDED.user_id RETURNING id) "
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
     "SELECT $4::text, $1::text, ev, $10::inet, $11::text, $13::jsonb, "
     "  $12::timestamptz "
     "FROM unnest(ARRAY['question_submitted', 'script_generated', "
     "                  'execution_started']) AS ev "
+    "WHERE EXISTS (SELECT 1 FROM e) "
     "ON CONFLICT (execution_id, event) DO NOTHING",
 
     /*
      * NGX_QNA_TRAIL_FINISH: the outcome, the messages, the last event;
-     * $17 and $18 the execution cache's keys
+     * $17 and $18 the execution cache's keys, $19 its seconds
      */
     NGX_QNA_TRAIL_USER_SESSION("$13")
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
@@ -140,13 +150,15 @@ static const char  *ngx_qna_trail_sql[] = {
     "  result = EXCLUDED.result, error = EXCLUDED.error, "
     "  mcp_calls = EXCLUDED.mcp_calls, trace = EXCLUDED.trace, "
     "  execution_ms = EXCLUDED.execution_ms, "
-    "  finished_at = EXCLUDED.finished_at RETURNING id), "
+    "  finished_at = EXCLUDED.finished_at "
+    "  WHERE executions.user_id = EXCLUDED.user_id RETURNING id), "
     NGX_QNA_TRAIL_MESSAGES("$16", "$13")
-    NGX_QNA_TRAIL_CACHE("$17", "$18", "$7", "$8", "$13")
+    NGX_QNA_TRAIL_CACHE("$17", "$18", "$7", "$8", "$13", "$19")
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
     "SELECT (SELECT id FROM e), $1::text, 'execution_finished', $14::inet, "
     "  $15::text, jsonb_build_object('status', $7::text), $13::timestamptz "
+    "WHERE EXISTS (SELECT 1 FROM e) "
     "ON CONFLICT (execution_id, event) DO NOTHING",
 
     /*
@@ -154,7 +166,7 @@ static const char  *ngx_qna_trail_sql[] = {
      * one statement: the start's parameters ($1 to $13), then the
      * outcome's ($14 status, $15 result, $16 error, $17 tool calls,
      * $18 trace, $19 milliseconds, $20 finished_at, $21 the answer,
-     * $22 and $23 the execution cache's keys)
+     * $22 and $23 the execution cache's keys, $24 its seconds)
      */
     NGX_QNA_TRAIL_USER_SESSION("$12")
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
@@ -175,9 +187,10 @@ static const char  *ngx_qna_trail_sql[] = {
     "  result = EXCLUDED.result, error = EXCLUDED.error, "
     "  mcp_calls = EXCLUDED.mcp_calls, trace = EXCLUDED.trace, "
     "  execution_ms = EXCLUDED.execution_ms, "
-    "  finished_at = EXCLUDED.finished_at RETURNING id), "
+    "  finished_at = EXCLUDED.finished_at "
+    "  WHERE executions.user_id = EXCLUDED.user_id RETURNING id), "
     NGX_QNA_TRAIL_MESSAGES("$21", "$20")
-    NGX_QNA_TRAIL_CACHE("$22", "$23", "$14", "$15", "$20")
+    NGX_QNA_TRAIL_CACHE("$22", "$23", "$14", "$15", "$20", "$24")
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
     "SELECT (SELECT id FROM e), $1::text, ev, $10::inet, $11::text, "
@@ -190,6 +203,7 @@ static const char  *ngx_qna_trail_sql[] = {
     "  THEN ARRAY['question_submitted', 'execution_finished'] "
     "  ELSE ARRAY['question_submitted', 'script_generated', "
     "             'execution_started', 'execution_finished'] END) AS ev "
+    "WHERE EXISTS (SELECT 1 FROM e) "
     "ON CONFLICT (execution_id, event) DO NOTHING",
 
     /*
@@ -201,21 +215,31 @@ static const char  *ngx_qna_trail_sql[] = {
     "  question, created_at) "
     "  SELECT $4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
     "  'pending', $6::text, $9::timestamptz "
-    "  ON CONFLICT (id) DO NOTHING RETURNING id) "
+    "  ON CONFLICT (id) DO UPDATE SET status = executions.status "
+    "  WHERE executions.user_id = EXCLUDED.user_id RETURNING id) "
     "INSERT INTO audit_log (execution_id, user_id, event, client_addr, "
     "  user_agent, details, created_at) "
-    "VALUES ($4::text, $1::text, 'question_submitted', $7::inet, $8::text, "
-    "  $10::jsonb, $9::timestamptz) "
+    "SELECT $4::text, $1::text, 'question_submitted', $7::inet, $8::text, "
+    "  $10::jsonb, $9::timestamptz "
+    "WHERE EXISTS (SELECT 1 FROM e) "
     "ON CONFLICT (execution_id, event) DO NOTHING",
 };
 
-static const int  ngx_qna_trail_nparams[] = { 13, 18, 23, 10 };
+static const int  ngx_qna_trail_nparams[] = { 13, 19, 24, 10 };
 
 /* the statements as the pool prepares them, once per connection */
 static ngx_qna_pg_stmt_t  ngx_qna_trail_stmt[NGX_QNA_TRAIL_PENDING + 1];
 
-/* spooled before FINISH and WHOLE had the execution cache's two keys */
-static const int  ngx_qna_trail_nparams_0002[] = { 13, 16, 21, 10 };
+/*
+ * Records spooled by earlier versions: before FINISH and WHOLE had the
+ * execution cache's two keys, then before they had its lifetime.  What
+ * they lack is replayed as NULL: no keys cache nothing, no lifetime is
+ * the 24 hours of then.
+ */
+static const int  ngx_qna_trail_nparams_old[][NGX_QNA_TRAIL_PENDING + 1] = {
+    { 13, 16, 21, 10 },
+    { 13, 18, 23, 10 }
+};
 
 
 typedef struct {
@@ -590,14 +614,20 @@ ngx_qna_trail_replay(ngx_event_t *ev)
     params = json_object_get(record, "p");
     stmt = (ngx_uint_t) json_integer_value(json_object_get(record, "s"));
 
-    if (json_is_array(params) && stmt <= NGX_QNA_TRAIL_PENDING
-        && json_array_size(params)
-           == (size_t) ngx_qna_trail_nparams_0002[stmt]
-        && ngx_qna_trail_nparams_0002[stmt] != ngx_qna_trail_nparams[stmt])
+    for (i = 0; json_is_array(params) && stmt <= NGX_QNA_TRAIL_PENDING
+                && i < sizeof(ngx_qna_trail_nparams_old)
+                       / sizeof(ngx_qna_trail_nparams_old[0]);
+         i++)
     {
-        /* an older record: without keys, it caches nothing */
-        json_array_append_new(params, json_null());
-        json_array_append_new(params, json_null());
+        if (json_array_size(params)
+            == (size_t) ngx_qna_trail_nparams_old[i][stmt])
+        {
+            while (json_array_size(params)
+                   < (size_t) ngx_qna_trail_nparams[stmt])
+            {
+                json_array_append_new(params, json_null());
+            }
+        }
     }
 
     if (!json_is_array(params) || stmt > NGX_QNA_TRAIL_PENDING

@@ -331,6 +331,7 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     size_t                 i, len;
     json_t                *q, *n, *similar, *dup, *params;
     double                 score;
+    ngx_uint_t             anonymous;
     ngx_str_t              other, text;
     ngx_qna_main_conf_t   *qmcf;
     ngx_http_request_t    *r = t->request;
@@ -341,12 +342,33 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_qna_module);
 
+    /* a plan that needs what the caller may not use: before any cache */
+    similar = ngx_qna_tools_forbidden(r, t->plan.mcp_calls);
+
+    if (similar != NULL) {
+        ngx_qna_turn_refuse(t, NGX_QNA_FORBIDDEN,
+                            "Your role may not call a tool this question "
+                            "needs", similar, NULL);
+        return;
+    }
+
     similar = json_array();
     dup = NULL;
+    anonymous = ngx_qna_access_anonymous(r);
 
     json_array_foreach(t->questions, i, q) {
         n = json_object_get(q, "normalized");
         if (!json_is_string(n)) {
+            continue;
+        }
+
+        /*
+         * Anonymous callers all have one name: another session's question
+         * is somebody else's, with their ids; only this session's count.
+         */
+        if (anonymous && !ngx_qna_json_str_eq(
+                             json_object_get(q, "session_id"), &t->session))
+        {
             continue;
         }
 
@@ -390,6 +412,7 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
                             : json_null());
 
     params = t->plan.params;
+    t->cache_ttl = ngx_qna_freshness(&t->plan, ngx_time());
 
     /* a correction plans again: the previous answer goes */
     json_decref(t->answer);
@@ -504,13 +527,18 @@ ngx_qna_turn_durable(ngx_qna_turn_t *t)
     const char          *values[2];
     ngx_http_request_t  *r = t->request;
 
-    /* a hit is counted as it is read, in the same round trip */
+    /*
+     * A hit is counted as it is read, in the same round trip, with whose
+     * execution made it: its id is told to that user alone.
+     */
     static const char  sql[] =
         "UPDATE execution_cache SET hit_count = hit_count + 1, "
         "last_hit_at = now() "
         "WHERE question_hash = $1 AND params_hash = $2 "
         "AND expires_at > now() "
-        "RETURNING result::text, execution_id, hit_count::text";
+        "RETURNING result::text, execution_id, hit_count::text, "
+        "(SELECT user_id FROM executions WHERE id = execution_id), "
+        "floor(extract(epoch FROM now() - created_at))::bigint::text";
 
     values[0] = (char *) t->qhash;
     values[1] = (char *) t->phash;
@@ -532,11 +560,12 @@ ngx_qna_turn_durable_reply(PGresult *res, const char *error, void *data)
     ngx_qna_turn_t *t = data;
 
     json_t            *result;
+    ngx_str_t          owner;
     ngx_connection_t  *c = t->request->connection;
 
     t->pgq = NULL;
 
-    result = (res && PQntuples(res) == 1)
+    result = (res && PQntuples(res) == 1 && PQnfields(res) == 5)
              ? json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0,
                           NULL)
              : NULL;
@@ -550,14 +579,29 @@ ngx_qna_turn_durable_reply(PGresult *res, const char *error, void *data)
 
     json_object_set_new(t->answer, "result", result);
     json_object_set_new(t->answer, "metadata",
-                        json_pack("{s:b, s:s, s:s, s:I}", "cache_hit", 1,
+                        json_pack("{s:b, s:s, s:I, s:I}", "cache_hit", 1,
                                   "cache", "postgres",
-                                  "cached_execution_id",
-                                  PQgetvalue(res, 0, 1),
                                   "cache_hits",
                                   (json_int_t) ngx_atoi(
                                       (u_char *) PQgetvalue(res, 0, 2),
-                                      PQgetlength(res, 0, 2))));
+                                      PQgetlength(res, 0, 2)),
+                                  "cache_age_s",
+                                  (json_int_t) ngx_atoi(
+                                      (u_char *) PQgetvalue(res, 0, 4),
+                                      PQgetlength(res, 0, 4))));
+
+    owner.data = (u_char *) PQgetvalue(res, 0, 3);
+    owner.len = PQgetlength(res, 0, 3);
+
+    /* whose run it was is theirs to know: anonymous callers are anyone */
+    if (!PQgetisnull(res, 0, 1) && !ngx_qna_access_anonymous(t->request)
+        && owner.len == t->user.len
+        && ngx_strncmp(owner.data, t->user.data, owner.len) == 0)
+    {
+        json_object_set_new(json_object_get(t->answer, "metadata"),
+                            "cached_execution_id",
+                            json_string(PQgetvalue(res, 0, 1)));
+    }
 
     t->cache_hit = 1;
 
@@ -613,6 +657,14 @@ ngx_qna_turn_cached(redisReply *reply, const char *error, void *data)
         json_object_set_new(meta, "cache_hit", json_true());
         json_object_set(meta, "cached_at",
                         json_object_get(cached, "timestamp"));
+
+        v = json_object_get(cached, "stored");
+        if (json_is_integer(v)) {
+            json_object_set_new(meta, "cache_age_s",
+                json_integer(ngx_max((json_int_t) ngx_time()
+                                     - json_integer_value(v), 0)));
+        }
+
         json_object_set_new(t->answer, "metadata", meta);
     }
 
@@ -641,6 +693,9 @@ ngx_qna_turn_run(ngx_qna_turn_t *t)
     args.max_calls = t->plan.max_calls;
     args.timeout = qlcf->exec_timeout;
     args.memory = qlcf->exec_memory;
+
+    /* a model's script is nobody's here: as untrusted as /execute's */
+    args.isolated = t->llm_planned && !qlcf->exec_unisolated;
     args.after = ngx_qna_turn_ran;
     args.after_data = t;
     args.progress = t->sse ? ngx_qna_turn_progress : NULL;

@@ -170,7 +170,7 @@ static json_t *
 ngx_qna_trail_finish_params(json_t *start, json_t *tail)
 {
     return json_pack("[O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, "
-                     "O, O]",
+                     "O, O, O]",
                      json_array_get(start, 0), json_array_get(start, 1),
                      json_array_get(start, 2), json_array_get(start, 3),
                      json_array_get(start, 4), json_array_get(start, 5),
@@ -179,7 +179,8 @@ ngx_qna_trail_finish_params(json_t *start, json_t *tail)
                      json_array_get(tail, 4), json_array_get(tail, 5),
                      json_array_get(tail, 6), json_array_get(start, 9),
                      json_array_get(start, 10), json_array_get(tail, 7),
-                     json_array_get(tail, 8), json_array_get(tail, 9));
+                     json_array_get(tail, 8), json_array_get(tail, 9),
+                     json_array_get(tail, 10));
 }
 
 
@@ -196,7 +197,7 @@ ngx_qna_trail_run_closed(ngx_qna_trail_run_t *run)
 
     run->finished = 1;
 
-    tail = json_pack("[s, n, s, n, n, n, o, n, n, n]",
+    tail = json_pack("[s, n, s, n, n, n, o, n, n, n, n]",
                      "failed",
                      "{\"code\": \"REQUEST_ENDED\", \"message\": \"The "
                      "request ended before its answer: its client left, or "
@@ -233,7 +234,7 @@ ngx_qna_trail_run_closed(ngx_qna_trail_run_t *run)
 }
 
 
-/* start: the 13 of the start; tail: the 10 of the outcome (both taken) */
+/* start: the 13 of the start; tail: the 11 of the outcome (both taken) */
 
 static void
 ngx_qna_trail_run_finish(ngx_qna_trail_run_t *run, json_t *start,
@@ -385,11 +386,12 @@ ngx_qna_turn_trail_start(ngx_qna_turn_t *t)
 
 static json_t *
 ngx_qna_trail_tail(ngx_http_request_t *r, json_t *answer, json_t *error,
-    json_t *trace, json_t *summary, u_char *qhash, u_char *phash)
+    json_t *trace, json_t *summary, u_char *qhash, u_char *phash,
+    time_t ttl)
 {
     json_t      *meta, *ms;
     const char  *code, *status;
-    u_char       num[NGX_INT64_LEN + 1];
+    u_char       num[NGX_INT64_LEN + 1], secs[NGX_TIME_T_LEN + 1];
 
     meta = answer ? json_object_get(answer, "metadata") : NULL;
     code = error ? json_string_value(json_object_get(error, "code")) : NULL;
@@ -405,7 +407,9 @@ ngx_qna_trail_tail(ngx_http_request_t *r, json_t *answer, json_t *error,
         ngx_sprintf(num, "%L%Z", (int64_t) json_integer_value(ms));
     }
 
-    return json_pack("[s, o, o, o, o, o, o, o?, s?, s?]",
+    ngx_sprintf(secs, "%T%Z", ttl);
+
+    return json_pack("[s, o, o, o, o, o, o, o?, s?, s?, s]",
                      status,
                      ngx_qna_turn_text(r->pool,
                                        error ? NULL
@@ -419,7 +423,7 @@ ngx_qna_trail_tail(ngx_http_request_t *r, json_t *answer, json_t *error,
                      num[0] ? json_string((char *) num) : json_null(),
                      ngx_qna_json_now(),
                      summary,
-                     (char *) qhash, (char *) phash);
+                     (char *) qhash, (char *) phash, (char *) secs);
 }
 
 
@@ -480,7 +484,8 @@ ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
                                                 t->error, trace,
                                                 ngx_qna_session_summary(t),
                                                 cacheable ? t->qhash : NULL,
-                                                cacheable ? t->phash : NULL));
+                                                cacheable ? t->phash : NULL,
+                                                t->cache_ttl));
     json_decref(trace);
     t->trail = NULL;
 
@@ -566,7 +571,7 @@ ngx_qna_execute_trail_after(ngx_http_request_t *r, void *data,
     ngx_qna_trail_run_finish(et->run, json_incref(et->start),
                              ngx_qna_trail_tail(r, error ? NULL : answer,
                                                 error, NULL, NULL, NULL,
-                                                NULL));
+                                                NULL, 0));
 
     rc = error ? ngx_qna_send_error_json(r, error)
                : ngx_qna_send_data(r, json_incref(answer));

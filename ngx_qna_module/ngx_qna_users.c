@@ -4,7 +4,7 @@
  * audit trail keeps: first and last seen; the role their token gives them
  * now, where /users/{id} says the last one recorded) with how many
  * sessions and executions are theirs; GET /users/{id}: anyone's, for an
- * admin.  A user
+ * admin (FORBIDDEN for everyone else, whatever the id).  A user
  * is recorded with their first question: before it, /users/me answers the
  * token's user and role with nothing recorded ("recorded": false).
  */
@@ -77,9 +77,12 @@ ngx_qna_users_handler(ngx_http_request_t *r)
         rest = us->user;
 
     } else if (ngx_strcmp(us->role, "admin") != 0) {
-        /* nobody else learns which users exist */
-        return ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, "No such user",
-                                  NULL, NULL);
+        /* an admin's endpoint: refused before any user is looked up */
+        return ngx_qna_send_error(r, NGX_QNA_FORBIDDEN,
+                                  "Only an admin may read another user",
+                                  json_pack("{s:s, s:s}", "role", us->role,
+                                            "required_role", "admin"),
+                                  NULL);
 
     } else {
         /* users.id's own rule: [A-Za-z0-9_.@:+-]{1,128} */

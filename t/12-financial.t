@@ -9,7 +9,10 @@ use Test::More;
 use QnA::Stack;
 use QnA::Check;
 
-my $s = QnA::Stack->new(name => 'financial')->start;
+# the trading tools need a manager by default; this test is about the
+# tools, t/30-secure-defaults.t about who may call them
+my $s = QnA::Stack->new(name => 'financial',
+                        nginx_http => "    mcp_tool_role trading viewer;\n")->start;
 
 sub shape {
     my ($r, $name) = @_;

@@ -19,6 +19,7 @@ my $base = "http://127.0.0.1:$vport";
 my $s = QnA::Stack->new(name => 'vendors', workers => 1, nginx_http => <<"EOF2");
     mcp_market_data alpaca;
     mcp_trading alpaca;
+    mcp_tool_role trading viewer;
     mcp_reference_data eodhd;
     mcp_alpaca_data_url $base/;
     mcp_alpaca_trading_url $base;
@@ -245,6 +246,7 @@ sub close_of { my ($sym, $i) = @_; 100 + length($sym) * 10 + $i * 0.25 + (($i * 
     my $w = QnA::Stack->new(name => 'vendors-keys', workers => 1, nginx_http => <<"EOF2");
     mcp_market_data alpaca;
     mcp_trading alpaca;
+    mcp_tool_role trading viewer;
     mcp_reference_data eodhd;
     mcp_alpaca_data_url $base;
     mcp_alpaca_trading_url $base;

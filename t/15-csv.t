@@ -28,7 +28,8 @@ my $btc = "date,open,high,low,close,volume\n"
         . join('', map { "2026-10-" . sprintf('%02d', $_) . ",6000$_,6100$_,5900$_,6050$_,12\n" } 1 .. 20);
 
 my $s = QnA::Stack->new(name => 'csv', workers => 1,
-                        nginx_http => "    mcp_market_data csv;\n    mcp_csv_folder data;\n");
+                        nginx_http => "    mcp_market_data csv;\n    mcp_csv_folder data;\n"
+                                      . "    mcp_tool_role trading viewer;\n");
 folder($s->dir . '/data', 'AAPL.csv' => $yahoo, 'msft.csv' => $own, 'BTC-USD.csv' => $btc,
        'notes.txt' => 'not a CSV file');
 $s->start;

@@ -18,7 +18,9 @@ my ($ts, $sse, $peer_port, $gone) = map { QnA::Stack::free_port() } 1 .. 4;
 my $peer = QnA::Stack->new(name => 'fed-peer', workers => 1, port => $peer_port);
 $peer->start_nginx;
 
+# upstream tools need a manager by default (t/30-secure-defaults.t): here anyone
 my $s = QnA::Stack->new(name => 'federation', workers => 1, nginx_http => <<"EOF2",
+    mcp_tool_role upstream viewer;
     mcp_upstream ts http://127.0.0.1:$ts/;
     mcp_upstream sse http://127.0.0.1:$sse/ prefix=events.;
     mcp_upstream peer http://127.0.0.1:$peer_port/mcp/analytics timeout=2s;

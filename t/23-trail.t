@@ -16,17 +16,7 @@ use QnA::Check;
 
 my $s = QnA::Stack->new(name => 'trail', workers => 2, postgres => 1)->start;
 
-sub wait_sql_on {
-    my ($stack, $sql, $want, $seconds) = @_;
-    my $until = time + $seconds;
-    my $got;
-    while (time < $until) {
-        $got = $stack->psql('qna', $sql);
-        return $got if $got eq $want;
-        sleep 0.1;
-    }
-    return $got;
-}
+sub wait_sql_on { my $stack = shift; $stack->wait_psql(@_) }
 
 sub wait_sql { wait_sql_on($s, @_) }
 
@@ -70,7 +60,9 @@ is $s->psql('qna', "SELECT string_agg(role, ',' ORDER BY id) FROM chat_messages 
     my $l = is_success($s->http(GET => "/executions?session_id=$d->{session_id}"), 'GET /executions?session_id=');
     is $l->{total}, 1, '  one in that session';
     is $l->{executions}[0]{execution_id}, $id, '  this one';
-    is_error($s->http(GET => '/executions?page=0'), 400, 'INVALID_REQUEST', 'page=0');
+    is_error($s->http(GET => "/executions?session_id=$d->{session_id}&page=0"), 400, 'INVALID_REQUEST', 'page=0');
+    # anonymous callers are one user: no list of everyone's, by default
+    is_error($s->http(GET => '/executions'), 403, 'FORBIDDEN', 'anonymous: no list of all executions');
     is_error($s->http(GET => '/executions?session_id=a%20b'), 400, 'INVALID_REQUEST', 'a session id that cannot be one');
 }
 
@@ -115,21 +107,16 @@ like $s->error_log, qr/qna trail: the spool is replayed/, 'the spool was replaye
 my $spooled = 0;
 $spooled += -s $_ for glob($s->dir . '/spool/*.spool');
 is $spooled, 0, '  and is empty again';
-{
-    my $p1 = is_success($s->http(GET => '/executions'), 'GET /executions: the first page');
-    is scalar(@{ $p1->{executions} }), 50, '  of 50';
-    is $p1->{total}, 204, '  of 204';
-    my $p5 = is_success($s->http(GET => '/executions?page=5'), '  page 5');
-    is scalar(@{ $p5->{executions} }), 4, '  the last four';
-}
 
 # the execution cache: a result outlives Redis
 {
     my $q = { question => 'What is the Sharpe ratio of MSFT?' };
     my $first = is_success($s->http(POST => '/analyze', json => $q), 'a question');
     my $xid = $first->{execution_id};
-    is wait_sql("SELECT count(*) FROM execution_cache WHERE execution_id = '$xid' AND expires_at > now() + interval '23 hours'", 1, 5), 1,
-       '  its result in the execution cache, for 24 hours';
+    # daily bars: fresh until the next one is out (ngx_qna_freshness.c)
+    my $bar = next_daily_bar(time);
+    is wait_sql("SELECT count(*) FROM execution_cache WHERE execution_id = '$xid' AND abs(extract(epoch FROM expires_at) - $bar) < 10", 1, 5), 1,
+       '  its result in the execution cache, until the next daily bar';
     is $s->psql('qna', "SELECT result = (SELECT result FROM executions WHERE id = '$xid') FROM execution_cache WHERE execution_id = '$xid'"), 't',
        '  the same result as its execution';
     my $again = is_success($s->http(POST => '/analyze', json => $q), '  asked again');
@@ -148,7 +135,8 @@ is $spooled, 0, '  and is empty again';
     my $durable = is_success($s->http(POST => '/analyze', json => $q), 'asked again, Redis emptied');
     is $durable->{metadata}{cache_hit}, JSON::PP::true, '  a hit';
     is $durable->{metadata}{cache}, 'postgres', '  from PostgreSQL';
-    is $durable->{metadata}{cached_execution_id}, $xid, '  of the first execution';
+    is $durable->{metadata}{cached_execution_id}, undef, '  whose execution it was is not told to anonymous callers';
+    ok defined $durable->{metadata}{cache_age_s} && $durable->{metadata}{cache_age_s} >= 0, '  its age in seconds';
     is $durable->{metadata}{cache_hits}, 1, '  its first hit there';
     is_deeply $durable->{result}, $first->{result}, '  its result';
     my $fresh = is_success($s->http(POST => '/analyze', json => $q, headers => { 'Cache-Control' => 'no-cache' }), '  with no-cache');
@@ -156,16 +144,9 @@ is $spooled, 0, '  and is empty again';
     $s->stop_redis;
     my $noredis = is_success($s->http(POST => '/analyze', json => $q), 'asked again, Redis stopped');
     is $noredis->{metadata}{cache}, 'postgres', '  still a hit, from PostgreSQL';
-    is $noredis->{metadata}{cached_execution_id}, $fresh->{execution_id}, '  of the run with no-cache, which replaced the entry';
-    is $noredis->{metadata}{cache_hits}, 1, '  its first hit';
+    is $noredis->{metadata}{cache_hits}, 1, '  its first hit: the run with no-cache replaced the entry';
     is $s->psql('qna', "SELECT hit_count || ' ' || (last_hit_at IS NOT NULL) FROM execution_cache WHERE execution_id = '$fresh->{execution_id}'"), '1 true', '  counted in execution_cache';
-    my $l = is_success($s->http(GET => '/conversation/sessions?per_page=5&page=2'), 'GET /conversation/sessions, Redis stopped');
-    is $l->{source}, 'history', '  from the history';
-    is scalar(@{ $l->{sessions} }), 5, '  five a page';
-    is $l->{total}, $s->psql('qna', "SELECT count(*) FROM chat_sessions WHERE user_id = 'anonymous'"), '  of all the user\'s sessions';
-    ok !(grep { $l->{sessions}[$_]{updated_at} lt $l->{sessions}[$_ + 1]{updated_at} } 0 .. 3), '  newest first';
-    is $l->{sessions}[0]{turns}, 1, '  with their turns';
-    is_error($s->http(GET => '/conversation/sessions?per_page=0'), 400, 'INVALID_REQUEST', '  per_page=0: 400');
+    is_error($s->http(GET => '/conversation/sessions'), 403, 'FORBIDDEN', 'anonymous: no list of all sessions, Redis stopped too');
     is is_success($s->http(GET => "/conversation/$d->{session_id}"), '  GET /conversation/{id}')->{source}, 'history', '  from the history';
     is $s->psql('qna', "SELECT count(*) FROM execution_cache WHERE execution_id IN (SELECT id FROM executions WHERE question = '$q->{question}')"), 1,
        '  one entry for the question: hits write none';
@@ -311,7 +292,7 @@ EOF2
         is "$new->{user_id} $new->{role} $new->{executions}", 'carol manager 0', '  who the token says, nothing else';
         is $new->{recorded}, JSON::PP::false, '  not recorded';
         is is_success($u->http(GET => '/users/alice', headers => $h{root}), 'an admin reads /users/alice')->{executions}, 1, '  her executions';
-        is_error($u->http(GET => '/users/alice', headers => $h{bob}), 404, 'NOT_FOUND', 'bob cannot');
+        is_error($u->http(GET => '/users/alice', headers => $h{bob}), 403, 'FORBIDDEN', 'bob cannot: an admin\'s endpoint');
         is_error($u->http(GET => '/users/nobody', headers => $h{root}), 404, 'NOT_FOUND', 'an unknown user: 404');
         is_error($u->http(GET => '/users/a%20b', headers => $h{root}), 404, 'NOT_FOUND', 'a name that cannot be one: 404');
         is_error($u->http(POST => '/users/me', headers => $h{alice}, json => {}), 405, 'METHOD_NOT_ALLOWED', 'POST: 405');
@@ -341,6 +322,47 @@ EOF2
     $u->redis_cli('FLUSHALL');
     is is_success($u->http(GET => "/conversation/$sid", headers => $h{alice}), '  she can from the history')->{source}, 'history', '  (Redis emptied)';
     is_error($u->http(GET => "/conversation/$sid", headers => $h{bob}), 404, 'NOT_FOUND', '  he cannot from the history either');
+
+    # a cached result tells whose execution it was to that user alone
+    {
+        my $q = { question => 'What is the Sortino ratio of KO?' };
+        my $hers = is_success($u->http(POST => '/analyze', json => $q, headers => $h{alice}), 'alice asks about KO');
+        is wait_sql_on($u, "SELECT count(*) FROM execution_cache WHERE execution_id = '$hers->{execution_id}'", 1, 5), 1, '  cached';
+        $u->redis_cli('FLUSHALL');
+        my $again = is_success($u->http(POST => '/analyze', json => $q, headers => $h{alice}), '  and again');
+        is $again->{metadata}{cache}, 'postgres', '  from PostgreSQL';
+        is $again->{metadata}{cached_execution_id}, $hers->{execution_id}, '  her own execution, named';
+        my $his = is_success($u->http(POST => '/analyze', json => $q, headers => $h{bob}), '  bob asks the same');
+        is $his->{metadata}{cache_hit}, JSON::PP::true, '  a hit for him too';
+        is $his->{metadata}{cached_execution_id}, undef, '  without her execution\'s id';
+    }
+
+    # lists: hers, 50 a page, also from the history while Redis is away
+    {
+        for my $i (1 .. 50) {
+            my $a = $u->http(POST => '/analyze', json => { question => "What is the ${\ (10 + $i)}-day volatility of AAPL?" },
+                             headers => $h{alice});
+            die "analysis $i: $a->{status}" unless ($a->{status} // 0) == 200;
+        }
+        my $total = wait_sql_on($u, "SELECT count(*) FROM executions WHERE user_id = 'alice'", 54, 10);
+        is $total, 54, 'alice has 54 executions';
+        my $p1 = is_success($u->http(GET => '/executions', headers => $h{alice}), 'GET /executions: the first page');
+        is scalar(@{ $p1->{executions} }), 50, '  of 50';
+        is $p1->{total}, 54, '  of 54';
+        my $p2 = is_success($u->http(GET => '/executions?page=2', headers => $h{alice}), '  page 2');
+        is scalar(@{ $p2->{executions} }), 4, '  the last four';
+        is $p2->{executions}[-1]{question}, 'What is the price of AAPL?', '  her first question last';
+        $u->stop_redis;
+        my $l = is_success($u->http(GET => '/conversation/sessions?per_page=5&page=2', headers => $h{alice}),
+                           'GET /conversation/sessions, Redis stopped');
+        is $l->{source}, 'history', '  from the history';
+        is scalar(@{ $l->{sessions} }), 5, '  five a page';
+        is $l->{total}, $u->psql('qna', "SELECT count(*) FROM chat_sessions WHERE user_id = 'alice'"), '  of all her sessions';
+        ok !(grep { $l->{sessions}[$_]{updated_at} lt $l->{sessions}[$_ + 1]{updated_at} } 0 .. 3), '  newest first';
+        is $l->{sessions}[0]{turns}, 1, '  with their turns';
+        is_error($u->http(GET => '/conversation/sessions?per_page=0', headers => $h{alice}), 400, 'INVALID_REQUEST', '  per_page=0: 400');
+        $u->start_redis;
+    }
     $u->stop;
 }
 

@@ -21,6 +21,7 @@
 #   [claude401] 401 from the Anthropic path only
 #   [slow]      answers after 3 s                    [truncated] a stream cut short
 #   [busy]      a script that computes a while after its tool call
+#   [account]   a plan that reads the trading account (a manager's tool)
 # A corrected request is one whose prompt says "failed".  Key: "mock-llm-key".
 # Perl core only; a process per connection; stops when its parent dies.
 
@@ -83,6 +84,13 @@ sub plan_for {
     my %plan = (python_code => $code,
                 explanation => 'Reads the last 5 daily bars of AAPL and reports the latest close.',
                 mcp_calls => ['alpaca_market_stocks_bars']);
+    if ($question =~ /\[account\]/) {
+        %plan = (python_code => "a = mcp_client.call(\"alpaca_trading_account\", {})\n"
+                                . "result = {\"description\": \"Cash\", \"body\": [{\"key\": \"cash\", "
+                                . "\"value\": a[\"data\"][\"cash\"], \"description\": \"cash\"}]}\n",
+                 explanation => 'Reads the trading account.',
+                 mcp_calls => ['alpaca_trading_account']);
+    }
     if ($question =~ /\[missing\]/ && once('missing')) {
         delete $plan{python_code};
     }

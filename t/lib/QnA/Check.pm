@@ -7,7 +7,9 @@ use warnings;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(is_error is_success close_to log_is_clean);
+use Time::Local qw(timegm);
+
+our @EXPORT = qw(is_error is_success close_to log_is_clean next_daily_bar);
 
 # the error envelope, with status and code, and the request id in the
 # header and the body alike
@@ -52,6 +54,36 @@ sub close_to {
     my $ok = defined $got && defined $want
         && abs($got - $want) <= $tol * (abs($want) > 1 ? abs($want) : 1);
     ok($ok, $name) or diag("got " . ($got // 'undef') . ", want " . ($want // 'undef'));
+}
+
+# when the next daily bar is out, as the result cache counts it: 16:15 in
+# New York on the next weekday (daylight time from the second Sunday of
+# March to the first of November), or 00:05 UTC for crypto
+sub _sunday {
+    my ($y, $m, $n) = @_;
+    my $first = timegm(0, 0, 0, 1, $m - 1, $y);
+    return $first + (((7 - (gmtime $first)[6]) % 7) + 7 * ($n - 1)) * 86400;
+}
+
+sub _new_york {
+    my ($t) = @_;
+    my $y = (gmtime $t)[5] + 1900;
+    return $t >= _sunday($y, 3, 2) + 7 * 3600 && $t < _sunday($y, 11, 1) + 6 * 3600
+        ? -4 * 3600 : -5 * 3600;
+}
+
+sub next_daily_bar {
+    my ($now, $crypto) = @_;
+    return (int($now / 86400) + 1) * 86400 + 300 if $crypto;
+    my $midnight = int(($now + _new_york($now)) / 86400) * 86400;
+    for my $d (0 .. 7) {
+        my $day = $midnight + $d * 86400;
+        my $wday = (gmtime $day)[6];
+        next if $wday == 0 || $wday == 6;
+        my $close = $day + 16 * 3600 + 15 * 60 - _new_york($day + 12 * 3600);
+        return $close if $close > $now;
+    }
+    return $now + 86400;
 }
 
 # after a graceful stop: nothing at [alert], [emerg] or [crit]

@@ -86,9 +86,14 @@ sub write_configs {
     my ($self) = @_;
     my $d = $self->{dir};
 
+    # /execute needs a manager by default; the tests run scripts as
+    # anonymous viewers unless they ask for the default (execute_role => '')
     my $extra = '';
     if ($self->{execute} // 1) {
-        $extra .= "        location = /execute {\n            qna_execute;\n        }\n\n";
+        my $role = $self->{execute_role} // 'viewer';
+        $extra .= "        location = /execute {\n"
+                . ($role ne '' ? "            qna_auth_role $role;\n" : '')
+                . "            qna_execute;\n        }\n\n";
     }
     $extra .= $self->{locations} // '';
 
@@ -277,6 +282,20 @@ sub psql {
     close $out;
     $text =~ s/\s+$//;
     return $? ? "ERROR: $text" : $text;
+}
+
+# psql until it prints what is wanted (a record written later), or the
+# time is up; what it printed last
+sub wait_psql {
+    my ($self, $sql, $want, $seconds) = @_;
+    my $until = time + ($seconds || 5);
+    my $got;
+    while (time < $until) {
+        $got = $self->psql('qna', $sql);
+        return $got if $got eq $want;
+        sleep 0.1;
+    }
+    return $got;
 }
 
 sub migrate {
