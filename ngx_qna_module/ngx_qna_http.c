@@ -252,10 +252,10 @@ ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/* a request header nginx keeps no pointer to: the first of that name */
+/* a header nginx keeps no pointer to: the first of that name */
 
 ngx_table_elt_t *
-ngx_qna_http_header(ngx_http_request_t *r, const char *name)
+ngx_qna_http_find(ngx_list_t *headers, const char *name)
 {
     size_t            len;
     ngx_uint_t        i;
@@ -263,7 +263,7 @@ ngx_qna_http_header(ngx_http_request_t *r, const char *name)
     ngx_table_elt_t  *h;
 
     len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
+    part = &headers->part;
     h = part->elts;
 
     for (i = 0; /* void */ ; i++) {

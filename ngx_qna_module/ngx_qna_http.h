@@ -20,8 +20,12 @@ ngx_int_t ngx_qna_http_body(ngx_http_request_t *r, ngx_str_t *body);
 char *ngx_qna_http_check_body_conf(ngx_conf_t *cf);
 ngx_int_t ngx_qna_http_is_json(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_no_cache(ngx_http_request_t *r);
-ngx_table_elt_t *ngx_qna_http_header(ngx_http_request_t *r,
-    const char *name);
+ngx_table_elt_t *ngx_qna_http_find(ngx_list_t *headers, const char *name);
+
+#define ngx_qna_http_header(r, name)                                         \
+    ngx_qna_http_find(&(r)->headers_in.headers, name)
+#define ngx_qna_http_out_header(r, name)                                     \
+    ngx_qna_http_find(&(r)->headers_out.headers, name)
 ngx_int_t ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *content_type, u_char *data, size_t len);
 ngx_int_t ngx_qna_http_get_only(ngx_http_request_t *r);

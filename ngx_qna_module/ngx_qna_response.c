@@ -278,7 +278,13 @@ ngx_qna_send_error(ngx_http_request_t *r, ngx_qna_error_e code,
                       &rid, message ? message : "-");
     }
 
-    if (code == NGX_QNA_SANDBOX_BUSY) {
+    /*
+     * A busy sandbox, or a user's share of it taken: in a second.  The
+     * rate limiter says its own Retry-After before it gets here.
+     */
+    if ((code == NGX_QNA_SANDBOX_BUSY || code == NGX_QNA_RATE_LIMIT_EXCEEDED)
+        && !r->header_sent && !ngx_qna_http_out_header(r, "Retry-After"))
+    {
         if (ngx_qna_http_add_header(r, "Retry-After", &ngx_qna_retry_after)
             != NGX_OK)
         {
