@@ -325,6 +325,10 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
                                      "Invalid params: name must be a string");
     }
 
+    if (ngx_mcp_set_tool(r, name) != NGX_OK) {
+        return ngx_mcp_jsonrpc_result(id, NULL);
+    }
+
     tool = ngx_mcp_tool_find(json_string_value(name),
                              json_string_length(name));
     up = NULL;

@@ -213,7 +213,7 @@ static ngx_command_t  ngx_mcp_commands[] = {
 
 
 static ngx_http_module_t  ngx_mcp_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_mcp_add_variables,                 /* preconfiguration */
     ngx_mcp_postconfiguration,             /* postconfiguration */
 
     ngx_mcp_create_main_conf,              /* create main configuration */

@@ -76,6 +76,21 @@ typedef struct {
 } ngx_mcp_main_conf_t;
 
 
+/* a request's own: what the access log and the metrics read */
+typedef struct {
+    ngx_str_t                   tool;      /* tools/call's, "" for none */
+} ngx_mcp_ctx_t;
+
+
+/* metrics' slots: our tools first, then one per upstream server */
+#define NGX_MCP_METRICS_TOOLS      64
+#define NGX_MCP_METRICS_UPSTREAMS  16
+
+ngx_int_t ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name);
+ngx_uint_t ngx_mcp_metrics_slot(ngx_http_request_t *r);
+ngx_int_t ngx_mcp_add_variables(ngx_conf_t *cf);
+
+
 /* ngx_mcp_module.c: takes the reference to "answer" */
 ngx_int_t ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
     json_t *answer);

@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 #include <math.h>
 #include "ngx_mcp_module.h"
+#include "ngx_qna_metrics.h"
 #include "ngx_mcp_remote.h"
 #include "ngx_mcp_vendor.h"
 #include "ngx_mcp_cache.h"
@@ -224,6 +225,7 @@ ngx_mcp_remote_call(ngx_http_request_t *r, void *tool, json_t *id,
     if (ngx_mcp_cache_get(&ctx->key, &cached, &fresh, &age) == NGX_OK
         && fresh)
     {
+        ngx_qna_metrics_vendor_cache(NGX_QNA_VENDOR_WORKER);
         return ngx_mcp_remote_answer(ctx, cached.data, cached.len, NULL, 1,
                                      age, NULL, &err);
     }
@@ -272,6 +274,7 @@ ngx_mcp_remote_shared(redisReply *reply, const char *error, void *data)
             answer = ngx_mcp_remote_answer(ctx, value.data, value.len, NULL,
                                            1, age, NULL, &err);
             if (answer != NULL) {
+                ngx_qna_metrics_vendor_cache(NGX_QNA_VENDOR_REDIS);
                 ngx_mcp_remote_finish(ctx, answer);
                 return;
             }
@@ -410,6 +413,7 @@ ngx_mcp_remote_done(ngx_qna_curl_t *t, void *data)
             ttl = ngx_min(ctx->rt->ttl, ctx->rq.mcf->cache_valid);
             ngx_mcp_cache_put(&ctx->key, t->body, t->len, ttl);
             ngx_mcp_cache_shared_put(&ctx->key, t->body, t->len, ttl);
+            ngx_qna_metrics_vendor_cache(NGX_QNA_VENDOR_FETCHED);
             ngx_mcp_remote_finish(ctx, answer);
             return;
         }
@@ -462,6 +466,7 @@ ngx_mcp_remote_done(ngx_qna_curl_t *t, void *data)
                                        0, age, err.message, &err);
 
         if (answer != NULL) {
+            ngx_qna_metrics_vendor_cache(NGX_QNA_VENDOR_STALE);
             ngx_mcp_remote_finish(ctx, answer);
             return;
         }
@@ -472,11 +477,13 @@ ngx_mcp_remote_done(ngx_qna_curl_t *t, void *data)
                                        &err);
 
         if (answer != NULL) {
+            ngx_qna_metrics_vendor_cache(NGX_QNA_VENDOR_STALE);
             ngx_mcp_remote_finish(ctx, answer);
             return;
         }
     }
 
+    ngx_qna_metrics_vendor_cache(NGX_QNA_VENDOR_FAILED);
     ngx_mcp_remote_finish(ctx, ngx_mcp_tool_answer(NULL, ctx->id, NULL,
                                                    &err));
 }

@@ -20,6 +20,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_access.h"
 #include "ngx_qna_http.h"
+#include "ngx_qna_metrics.h"
 
 
 #define NGX_QNA_ACCESS_START    0
@@ -259,6 +260,7 @@ ngx_qna_access_handler(ngx_http_request_t *r)
     }
 
     ctx->phase = NGX_QNA_ACCESS_WAITING;
+    ctx->rate_checked = 1;
 
     rc = ngx_qna_rate_limit_start(r, ctx);
 
@@ -276,6 +278,7 @@ verdict:
         return NGX_DECLINED;
 
     case NGX_QNA_RATE_LIMIT_EXCEEDED + NGX_QNA_ERROR_LAST:
+        ngx_qna_metrics_rate_limit(1, 0);
         return ngx_qna_access_refuse(r, NGX_QNA_RATE_LIMIT_EXCEEDED,
                                      "Too many requests: see the "
                                      "RateLimit header", NULL);

@@ -55,6 +55,13 @@ typedef struct {
 
     unsigned                    sse:1;     /* answering in events */
     ngx_event_t                 heartbeat;
+
+    /* what the variables tell the access log ($qna_planner, ...) */
+    ngx_str_t                   planner;
+    ngx_str_t                   execution_id;
+    const char                 *cache;     /* $qna_cache */
+    unsigned                    rate_checked:1;
+    unsigned                    rate_unavailable:1;
 } ngx_qna_ctx_t;
 
 

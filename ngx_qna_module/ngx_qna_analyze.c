@@ -15,6 +15,7 @@
 #include "ngx_qna_context.h"
 #include "ngx_qna_access.h"
 #include "ngx_mcp_policy.h"
+#include "ngx_qna_metrics.h"
 
 
 
@@ -22,6 +23,7 @@
 typedef struct {
     json_t                     *answer;        /* the data being built */
     ngx_msec_t                  timeout;
+    ngx_msec_t                  started;
     ngx_qna_run_after_pt        after;
     void                       *after_data;
     void                      (*progress)(ngx_http_request_t *r,
@@ -368,6 +370,7 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
     /* the answer is freed with the request, however the request ends */
     run->answer = answer;
     run->timeout = args->timeout;
+    run->started = ngx_current_msec;
     run->after = args->after;
     run->after_data = args->after_data;
     run->progress = args->progress;
@@ -559,6 +562,8 @@ ngx_qna_run_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
     ngx_int_t         status;
     const char       *msg;
     ngx_qna_error_e   ecode;
+
+    ngx_qna_metrics_execution(ngx_current_msec - run->started);
 
     if (rc != NGX_QNA_SANDBOX_OK) {
         msg = rc == NGX_QNA_SANDBOX_DOWN ? "sandboxd closed the connection"

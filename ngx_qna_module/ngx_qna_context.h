@@ -50,6 +50,8 @@ typedef struct {
     u_char                      phash[65];    /* keys, hex; "" for none */
     size_t                      cache_key_len;
     time_t                      cache_ttl;    /* 0: not cached */
+    ngx_msec_t                  plan_started;
+    unsigned                    plan_timed:1;
 
     json_t                     *answer;       /* data, once known */
     json_t                     *error;        /* or the error */

@@ -127,6 +127,7 @@ ngx_qna_execute_body(ngx_http_request_t *r)
     json_t              *root;
     ngx_int_t            rc;
     const char          *values[1];
+    ngx_qna_ctx_t       *ctx;
     ngx_qna_execute_t   *ex;
     ngx_pool_cleanup_t  *cln;
 
@@ -157,6 +158,14 @@ ngx_qna_execute_body(ngx_http_request_t *r)
     }
 
     json_decref(root);
+
+    ctx = ngx_qna_ctx(r);
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->execution_id = ex->exec_id;
 
     /*
      * An id the client chose: taken is refused.  Without PostgreSQL there

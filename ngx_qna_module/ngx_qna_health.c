@@ -2,7 +2,12 @@
 /*
  * GET /health: nginx itself, sandboxd (a ping through the same client the
  * executions use) and the MCP tool registry.  Always 200 while nginx can
- * answer; "status" says whether everything behind it is up.
+ * answer (liveness); "status" says whether everything behind it is up.
+ *
+ * GET /ready: the same look, for a load balancer: 503 while this instance
+ * cannot answer questions (sandboxd not there or without its zygote,
+ * Redis or PostgreSQL configured but not connected, nginx shutting down),
+ * so that it takes the instance out of rotation until it can.
  */
 
 #include <ngx_config.h>
@@ -22,12 +27,13 @@ typedef struct {
 
 static void ngx_qna_health_done(ngx_http_request_t *r,
     ngx_qna_sandbox_rc_e rc, json_t *reply, void *data);
+static ngx_int_t ngx_qna_health_ready(ngx_http_request_t *r, json_t *health,
+    ngx_uint_t up);
 
 
 ngx_int_t
 ngx_qna_health_handler(ngx_http_request_t *r)
 {
-    json_t              *ping;
     ngx_int_t            rc;
     ngx_str_t            allow = ngx_string("GET, HEAD");
     ngx_qna_health_t    *h;
@@ -55,35 +61,16 @@ ngx_qna_health_handler(ngx_http_request_t *r)
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
 
     h = ngx_palloc(r->pool, sizeof(ngx_qna_health_t));
-    ping = json_pack("{s:s}", "op", "ping");
-
-    if (h == NULL || ping == NULL) {
-        json_decref(ping);
+    if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     h->started = ngx_current_msec;
 
-    r->main->count++;
-
-    /* a client that leaves ends the ping too */
-    r->read_event_handler = ngx_http_test_reading;
-
-    rc = ngx_qna_sandbox_call(r, qlcf->sandbox, ping, qlcf->sandbox_timeout,
+    rc = ngx_qna_sandbox_ping(r, qlcf->sandbox, qlcf->sandbox_timeout,
                               ngx_qna_health_done, h);
-    json_decref(ping);
 
-    if (rc == NGX_DECLINED || rc == NGX_BUSY) {
-        ngx_qna_health_done(r, NGX_QNA_SANDBOX_DOWN, NULL, h);
-        return NGX_DONE;
-    }
-
-    if (rc != NGX_OK) {
-        r->main->count--;
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DONE;
+    return rc == NGX_DONE ? NGX_DONE : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
@@ -93,8 +80,9 @@ ngx_qna_health_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
 {
     ngx_qna_health_t *h = data;
 
-    json_t      *sbx, *data_obj;
-    ngx_uint_t   up;
+    json_t              *sbx, *data_obj;
+    ngx_uint_t           up;
+    ngx_qna_loc_conf_t  *qlcf;
 
     up = (rc == NGX_QNA_SANDBOX_OK
           && json_is_true(json_object_get(reply, "ok")));
@@ -151,5 +139,63 @@ ngx_qna_health_done(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
                                       ngx_qna_pg_ready() ? "up" : "down"));
     }
 
+    if (data_obj == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
+
+    if (qlcf->handler == NGX_QNA_HANDLER_READY) {
+        ngx_http_finalize_request(r, ngx_qna_health_ready(r, data_obj, up));
+        return;
+    }
+
     ngx_http_finalize_request(r, ngx_qna_send_data(r, data_obj));
+}
+
+
+/* /ready: the first thing that keeps this instance from answering */
+
+static ngx_int_t
+ngx_qna_health_ready(ngx_http_request_t *r, json_t *health, ngx_uint_t up)
+{
+    json_t           *components, *details;
+    const char       *why;
+    ngx_qna_error_e   code;
+
+    components = json_object_get(health, "components");
+    code = NGX_QNA_STORE_UNAVAILABLE;
+    why = NULL;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        code = NGX_QNA_SANDBOX_UNAVAILABLE;
+        why = "nginx is shutting down";
+
+    } else if (!up || !json_is_true(json_object_get(
+                          json_object_get(components, "sandboxd"),
+                          "zygote_ready")))
+    {
+        code = NGX_QNA_SANDBOX_UNAVAILABLE;
+        why = "sandboxd is not ready";
+
+    } else if (ngx_qna_redis_conf() != NULL && !ngx_qna_redis_connected()) {
+        why = "Redis is not connected";
+
+    } else if (ngx_qna_pg_conf() != NULL && !ngx_qna_pg_ready()) {
+        why = "PostgreSQL is not connected";
+    }
+
+    if (why == NULL) {
+        json_object_set_new(health, "ready", json_true());
+        return ngx_qna_send_data(r, health);
+    }
+
+    details = json_pack("{s:b, s:O}", "ready", 0, "components", components);
+    json_decref(health);
+
+    return ngx_qna_send_error(r, code, why, details,
+                              json_pack("[s]", "Send traffic to another "
+                                        "instance until this one is "
+                                        "ready"));
 }

@@ -252,6 +252,27 @@ ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* a module's variables, from its table ending in ngx_http_null_variable */
+
+ngx_int_t
+ngx_qna_http_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
 /* a header nginx keeps no pointer to: the first of that name */
 
 ngx_table_elt_t *

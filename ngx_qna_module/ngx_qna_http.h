@@ -29,6 +29,8 @@ ngx_table_elt_t *ngx_qna_http_find(ngx_list_t *headers, const char *name);
 ngx_int_t ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *content_type, u_char *data, size_t len);
 ngx_int_t ngx_qna_http_get_only(ngx_http_request_t *r);
+ngx_int_t ngx_qna_http_add_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 ngx_int_t ngx_qna_http_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 #include "ngx_qna_module.h"
 #include "ngx_qna_llm.h"
+#include "ngx_qna_metrics.h"
 
 
 #define NGX_QNA_LLM_BODY_MAX      (8 * 1024 * 1024)
@@ -80,6 +81,7 @@ ngx_qna_llm_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ngx_memzero(pr, sizeof(ngx_qna_llm_provider_t));
+    pr->index = qmcf->llm_providers->nelts - 1;
     pr->name = value[1];
     pr->timeout = 60000;
     pr->max_tokens = 4096;
@@ -375,6 +377,8 @@ ngx_qna_llm_attempt(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
     if (a != NULL) {
         json_array_append_new(call->attempts, a);
     }
+
+    ngx_qna_metrics_llm(p->index, outcome);
 
     if (ngx_strcmp(outcome, "ok") == 0) {
         p->last_ok = ngx_time();

@@ -24,6 +24,7 @@
 
 typedef struct {
     ngx_str_t                   name;
+    ngx_uint_t                  index;      /* in qna_llm_provider order */
     ngx_uint_t                  type;
     ngx_str_t                   url;        /* base, '\0'-terminated */
     ngx_str_t                   model;

@@ -13,6 +13,7 @@
 #include "ngx_qna_access.h"
 #include "ngx_qna_context.h"
 #include "ngx_qna_llm.h"
+#include "ngx_qna_metrics.h"
 
 
 static char *ngx_qna_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -91,6 +92,20 @@ static ngx_command_t  ngx_qna_commands[] = {
       ngx_qna_set_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_QNA_HANDLER_HEALTH,
+      NULL },
+
+    { ngx_string("qna_ready"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_READY,
+      NULL },
+
+    { ngx_string("qna_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_METRICS,
       NULL },
 
     { ngx_string("qna_conversation"),
@@ -329,7 +344,7 @@ static ngx_command_t  ngx_qna_commands[] = {
 
 
 static ngx_http_module_t  ngx_qna_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_qna_add_variables,                 /* preconfiguration */
     ngx_qna_postconfiguration,             /* postconfiguration */
 
     ngx_qna_create_main_conf,              /* create main configuration */
@@ -375,7 +390,11 @@ ngx_qna_handler(ngx_http_request_t *r)
         return ngx_qna_execute_handler(r);
 
     case NGX_QNA_HANDLER_HEALTH:
+    case NGX_QNA_HANDLER_READY:
         return ngx_qna_health_handler(r);
+
+    case NGX_QNA_HANDLER_METRICS:
+        return ngx_qna_metrics_handler(r);
 
     case NGX_QNA_HANDLER_ERROR:
         return ngx_qna_error_handler(r);
@@ -613,7 +632,8 @@ ngx_qna_postconfiguration(ngx_conf_t *cf)
 
     if (ngx_qna_session_init(cf) != NGX_OK
         || ngx_qna_conversation_init(cf) != NGX_OK
-        || ngx_qna_confirm_init(cf) != NGX_OK)
+        || ngx_qna_confirm_init(cf) != NGX_OK
+        || ngx_qna_metrics_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -735,6 +755,7 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if ((conf->handler == NGX_QNA_HANDLER_ANALYZE
          || conf->handler == NGX_QNA_HANDLER_EXECUTE
          || conf->handler == NGX_QNA_HANDLER_HEALTH
+         || conf->handler == NGX_QNA_HANDLER_READY
          || conf->handler == NGX_QNA_HANDLER_CONVERSATION)
         && conf->sandbox == NULL)
     {
@@ -797,7 +818,9 @@ ngx_qna_init_process(ngx_cycle_t *cycle)
 {
     ngx_qna_main_conf_t  *qmcf;
 
-    if (ngx_qna_curl_init_process(cycle) != NGX_OK) {
+    if (ngx_qna_curl_init_process(cycle) != NGX_OK
+        || ngx_qna_metrics_init_process(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

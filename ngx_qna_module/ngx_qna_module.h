@@ -69,7 +69,9 @@ typedef enum {
     NGX_QNA_HANDLER_MODELS,
     NGX_QNA_HANDLER_DEBUG_PROMPT,
     NGX_QNA_HANDLER_EXECUTIONS,
-    NGX_QNA_HANDLER_USERS
+    NGX_QNA_HANDLER_USERS,
+    NGX_QNA_HANDLER_READY,
+    NGX_QNA_HANDLER_METRICS
 } ngx_qna_handler_e;
 
 
@@ -87,6 +89,8 @@ typedef struct {
     ngx_uint_t                  llm_retries;
     ngx_uint_t                  llm_corrections;
     ngx_msec_t                  sse_heartbeat;
+
+    ngx_shm_zone_t             *metrics;        /* the counters */
 
     ngx_str_t                   jwt_secret;     /* qna_auth_jwt_secret_file */
     ngx_str_t                   jwt_issuer;
@@ -123,6 +127,9 @@ char *ngx_qna_conf_read_secret(ngx_conf_t *cf, ngx_str_t *name, size_t min,
     size_t max, ngx_str_t *out);
 u_char *ngx_qna_format(u_char *buf, size_t len, const char *fmt, ...);
 size_t ngx_qna_utf8_whole(u_char *p, size_t n);
+
+/* ngx_qna_variables.c */
+ngx_int_t ngx_qna_add_variables(ngx_conf_t *cf);
 
 /* ngx_qna_response.c */
 ngx_int_t ngx_qna_send_data(ngx_http_request_t *r, json_t *data);

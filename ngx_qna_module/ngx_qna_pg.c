@@ -18,6 +18,7 @@
 #include <ngx_event.h>
 #include "ngx_qna_pg.h"
 #include "ngx_qna_socket.h"
+#include "ngx_qna_metrics.h"
 
 
 #define NGX_QNA_PG_QUEUE_MAX    1024
@@ -435,6 +436,7 @@ ngx_qna_pg_down(ngx_qna_pg_conn_t *pc, const char *why)
 
     if (why && pc->state != NGX_QNA_PG_DOWN) {
         ngx_log_error(NGX_LOG_WARN, w->log, 0, "postgres: %s", why);
+        ngx_qna_metrics_postgres_error();
     }
 
     pc->state = NGX_QNA_PG_DOWN;
@@ -731,9 +733,13 @@ ngx_qna_pg_finish(ngx_qna_pg_query_t *q, PGresult *res, const char *error)
         ngx_del_timer(&q->timer);
     }
 
-    if (!q->cancelled) {
-        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        ngx_qna_metrics_postgres_error();
+    }
+
+    if (!q->cancelled) {
         if (res == NULL) {
             q->handler(NULL, error ? error : "no result", q->data);
 

@@ -21,6 +21,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_access.h"
 #include "ngx_qna_http.h"
+#include "ngx_qna_metrics.h"
 
 
 /*
@@ -436,6 +437,9 @@ ngx_qna_rate_unavailable(ngx_http_request_t *r, ngx_qna_ctx_t *ctx,
     static time_t        logged;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
+
+    ctx->rate_unavailable = 1;
+    ngx_qna_metrics_rate_limit(0, 1);
 
     if (logged != ngx_time()) {
         logged = ngx_time();

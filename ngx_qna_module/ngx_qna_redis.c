@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 #include "ngx_qna_redis.h"
 #include "ngx_qna_socket.h"
+#include "ngx_qna_metrics.h"
 
 
 #define NGX_QNA_REDIS_BACKOFF_MIN  50
@@ -189,6 +190,8 @@ ngx_qna_redis_connect(ngx_event_t *ev)
     }
 
     if (ac->err) {
+        ngx_qna_metrics_redis_error();
+
         if (w->failures++ == 0) {
             ngx_log_error(NGX_LOG_WARN, w->log, 0,
                           "redis %V: %s", a, ac->errstr);
@@ -241,6 +244,8 @@ ngx_qna_redis_on_connect(const redisAsyncContext *ac, int status)
     ngx_qna_redis_worker_t *w = ac->data;
 
     if (status != REDIS_OK) {
+        ngx_qna_metrics_redis_error();
+
         /* hiredis frees the context after this: cleanup releases c */
         if (w->failures++ == 0) {
             ngx_log_error(NGX_LOG_WARN, w->log, 0, "redis %V: %s",
@@ -272,6 +277,8 @@ ngx_qna_redis_on_disconnect(const redisAsyncContext *ac, int status)
     if (w->exiting) {
         return;
     }
+
+    ngx_qna_metrics_redis_error();
 
     ngx_log_error(NGX_LOG_WARN, w->log, 0, "redis %V: disconnected%s%s",
                   &w->conf->address, status == REDIS_OK ? "" : ": ",
@@ -449,6 +456,8 @@ static void
 ngx_qna_redis_timeout(ngx_event_t *ev)
 {
     ngx_qna_redis_cmd_t *cmd = ev->data;
+
+    ngx_qna_metrics_redis_error();
 
     /* freed when hiredis calls back: an answer, or the disconnection */
     cmd->done = 1;

@@ -56,6 +56,41 @@ ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
 
 
 ngx_int_t
+ngx_qna_sandbox_ping(ngx_http_request_t *r, ngx_addr_t *addr,
+    ngx_msec_t timeout, ngx_qna_sandbox_done_pt done, void *data)
+{
+    json_t     *ping;
+    ngx_int_t   rc;
+
+    ping = json_pack("{s:s}", "op", "ping");
+    if (ping == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->main->count++;
+
+    /* a client that leaves ends the ping too */
+    r->read_event_handler = ngx_http_test_reading;
+
+    rc = addr ? ngx_qna_sandbox_call(r, addr, ping, timeout, done, data)
+              : NGX_DECLINED;
+    json_decref(ping);
+
+    if (rc == NGX_DECLINED || rc == NGX_BUSY) {
+        done(r, NGX_QNA_SANDBOX_DOWN, NULL, data);
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
+        r->main->count--;
+        return NGX_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+ngx_int_t
 ngx_qna_sandbox_call_progress(ngx_http_request_t *r, ngx_addr_t *addr,
     json_t *message, ngx_msec_t timeout, ngx_qna_sandbox_done_pt done,
     ngx_qna_sandbox_progress_pt progress, void *data)

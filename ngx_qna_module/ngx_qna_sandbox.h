@@ -48,6 +48,13 @@ ngx_int_t ngx_qna_sandbox_call(ngx_http_request_t *r, ngx_addr_t *addr,
 typedef void (*ngx_qna_sandbox_progress_pt)(ngx_http_request_t *r,
     json_t *event, void *data);
 
+/*
+ * A ping that holds the request (its count raised) until "done" runs,
+ * which it always does, sandboxd there or not: NGX_DONE, or NGX_ERROR.
+ */
+ngx_int_t ngx_qna_sandbox_ping(ngx_http_request_t *r, ngx_addr_t *addr,
+    ngx_msec_t timeout, ngx_qna_sandbox_done_pt done, void *data);
+
 ngx_int_t ngx_qna_sandbox_call_progress(ngx_http_request_t *r,
     ngx_addr_t *addr, json_t *message, ngx_msec_t timeout,
     ngx_qna_sandbox_done_pt done, ngx_qna_sandbox_progress_pt progress,

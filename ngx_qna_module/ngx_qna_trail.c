@@ -22,6 +22,7 @@
 #include <ngx_event.h>
 #include "ngx_qna_module.h"
 #include "ngx_qna_trail.h"
+#include "ngx_qna_metrics.h"
 
 
 #define NGX_QNA_TRAIL_REPLAY   1000     /* ms between replay attempts */
@@ -366,6 +367,7 @@ ngx_qna_trail_init_process(ngx_cycle_t *cycle, ngx_qna_trail_conf_t *tcf)
 
     if (ngx_fd_info(w->fd, &fi) != NGX_FILE_ERROR) {
         w->size = ngx_file_size(&fi);
+        ngx_qna_metrics_spool(w->size);
     }
 
     /* what workers that are gone could not write */
@@ -526,6 +528,7 @@ ngx_qna_trail_spool(ngx_uint_t stmt, json_t *params)
     }
 
     w->size += len;
+    ngx_qna_metrics_spool(w->size);
     w->spooling = 1;
 
     return NGX_OK;
@@ -558,6 +561,7 @@ ngx_qna_trail_replay(ngx_event_t *ev)
         /* all of it is in the database: the spool starts again empty */
         if (ftruncate(w->fd, 0) == 0) {
             w->size = 0;
+            ngx_qna_metrics_spool(w->size);
             w->offset = 0;
             w->spooling = 0;
             w->full = 0;
@@ -767,6 +771,7 @@ ngx_qna_trail_adopt(ngx_cycle_t *cycle)
             }
 
             w->size += n;
+            ngx_qna_metrics_spool(w->size);
         }
 
         ngx_close_file(fd);

@@ -27,7 +27,7 @@
 #include "ngx_qna_context.h"
 #include "ngx_qna_http.h"
 #include "ngx_qna_llm.h"
-#include "ngx_qna_access.h"
+#include "ngx_qna_metrics.h"
 
 
 #define NGX_QNA_SIMILAR_MAX       3
@@ -45,6 +45,7 @@ static void ngx_qna_turn_progress(ngx_http_request_t *r, json_t *event,
 static void ngx_qna_turn_ran(ngx_http_request_t *r, void *data,
     json_t *answer, json_t *error);
 static void ngx_qna_turn_cleanup(void *data);
+static void ngx_qna_turn_cache(ngx_qna_turn_t *t, ngx_uint_t outcome);
 
 
 /* qna_context_similarity 0.5; the threshold of a related question */
@@ -75,6 +76,7 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
 {
     u_char               *norm;
     ngx_str_t             rid;
+    ngx_qna_ctx_t        *ctx;
     ngx_pool_cleanup_t   *cln;
     ngx_http_request_t   *r = t->request;
 
@@ -138,6 +140,14 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
     t->exec_id.len = ngx_sprintf(t->exec_id.data, "exec_%V", &rid)
                      - t->exec_id.data;
 
+    ctx = ngx_qna_ctx(r);
+    if (ctx == NULL) {
+        ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->execution_id = t->exec_id;
+
     ngx_qna_turn_trail_pending(t);
 
     t->store = (ngx_qna_redis_conf() != NULL);
@@ -158,6 +168,7 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
 void
 ngx_qna_turn_plan(ngx_qna_turn_t *t)
 {
+    t->plan_started = ngx_current_msec;
     t->context = json_object();
     if (t->context == NULL) {
         ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -332,6 +343,7 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     json_t                *q, *n, *similar, *dup, *params;
     double                 score;
     ngx_uint_t             anonymous;
+    ngx_qna_ctx_t         *ctx;
     ngx_str_t              other, text;
     ngx_qna_main_conf_t   *qmcf;
     ngx_http_request_t    *r = t->request;
@@ -341,6 +353,26 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     SHA256_CTX             sha;
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_qna_module);
+
+    /* planned: once, whatever corrections follow */
+    if (!t->plan_timed) {
+        t->plan_timed = 1;
+        ngx_qna_metrics_plan(ngx_current_msec - t->plan_started);
+    }
+
+    ctx = ngx_qna_ctx(r);
+    if (ctx == NULL) {
+        ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (t->planner) {
+        ctx->planner.data = (u_char *) t->planner;
+        ctx->planner.len = ngx_strlen(t->planner);
+
+    } else {
+        ngx_str_set(&ctx->planner, "builtin");
+    }
 
     /* a plan that needs what the caller may not use: before any cache */
     similar = ngx_qna_tools_forbidden(r, t->plan.mcp_calls);
@@ -477,6 +509,14 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     SHA256_Final(hash, &sha);
     *ngx_hex_dump(t->phash, hash, sizeof(hash)) = '\0';
 
+    if (t->cache_ttl == 0) {
+        /* never cached: nothing to look for either */
+        ngx_qna_turn_cache(t, NGX_QNA_CACHE_OFF);
+
+    } else if (t->no_cache) {
+        ngx_qna_turn_cache(t, NGX_QNA_CACHE_BYPASS);
+    }
+
     if (!t->store) {
         json_object_set_new(t->answer, "session_stored", json_false());
         ngx_qna_turn_durable(t);
@@ -495,7 +535,7 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     p = ngx_hex_dump(p, hash, sizeof(hash));
     t->cache_key_len = p - t->cache_key;
 
-    if (t->no_cache) {
+    if (t->no_cache || t->cache_ttl == 0) {
         ngx_qna_turn_run(t);
         return;
     }
@@ -543,7 +583,8 @@ ngx_qna_turn_durable(ngx_qna_turn_t *t)
     values[0] = (char *) t->qhash;
     values[1] = (char *) t->phash;
 
-    if (t->no_cache || ngx_qna_pg_conf() == NULL || !ngx_qna_pg_ready()
+    if (t->no_cache || t->cache_ttl == 0
+        || ngx_qna_pg_conf() == NULL || !ngx_qna_pg_ready()
         || ngx_qna_pg_query(&t->pgq, r->connection->log, sql, 2, values,
                             ngx_qna_turn_durable_reply, t)
            != NGX_OK)
@@ -604,6 +645,7 @@ ngx_qna_turn_durable_reply(PGresult *res, const char *error, void *data)
     }
 
     t->cache_hit = 1;
+    ngx_qna_turn_cache(t, NGX_QNA_CACHE_POSTGRES);
 
     if (t->store) {
         ngx_qna_session_store(t);
@@ -671,6 +713,7 @@ ngx_qna_turn_cached(redisReply *reply, const char *error, void *data)
     json_decref(cached);
 
     t->cache_hit = 1;
+    ngx_qna_turn_cache(t, NGX_QNA_CACHE_REDIS);
 
     ngx_qna_session_store(t);
     ngx_http_run_posted_requests(c);
@@ -701,6 +744,7 @@ ngx_qna_turn_run(ngx_qna_turn_t *t)
     args.progress = t->sse ? ngx_qna_turn_progress : NULL;
 
     ngx_qna_turn_trail_start(t);
+    ngx_qna_turn_cache(t, NGX_QNA_CACHE_MISS);
 
     if (t->sse) {
         (void) ngx_qna_sse_event(r, "execution_started",
@@ -822,6 +866,28 @@ ngx_qna_turn_fail(ngx_qna_turn_t *t, ngx_int_t rc)
     }
 
     ngx_http_finalize_request(t->request, rc);
+}
+
+
+/* where the answer came from, told once: $qna_cache and the metrics */
+
+static void
+ngx_qna_turn_cache(ngx_qna_turn_t *t, ngx_uint_t outcome)
+{
+    ngx_qna_ctx_t  *ctx;
+
+    static const char  *names[NGX_QNA_CACHE_OUTCOMES] = {
+        "HIT_REDIS", "HIT_POSTGRES", "MISS", "BYPASS", "OFF"
+    };
+
+    ctx = ngx_http_get_module_ctx(t->request, ngx_http_qna_module);
+
+    if (ctx == NULL || ctx->cache != NULL) {
+        return;
+    }
+
+    ctx->cache = names[outcome];
+    ngx_qna_metrics_result_cache(outcome);
 }
 
 

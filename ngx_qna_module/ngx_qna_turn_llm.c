@@ -13,6 +13,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_context.h"
 #include "ngx_qna_llm.h"
+#include "ngx_qna_metrics.h"
 #include "ngx_qna_access.h"
 
 
@@ -121,6 +122,11 @@ ngx_qna_turn_llm_done(ngx_qna_llm_call_t *call, void *data)
 
     t->prompt_tokens += call->prompt_tokens;
     t->completion_tokens += call->completion_tokens;
+
+    if (call->provider != NULL) {
+        ngx_qna_metrics_tokens(call->provider->index, call->prompt_tokens,
+                               call->completion_tokens);
+    }
 
     if (call->builtin) {
         /* the chain's last resort: the offline planner (which starts from

@@ -138,8 +138,9 @@ is_error($s->http(GET => '/nothing-here'), 404, 'NOT_FOUND', 'unknown path');
     like $m->{headers}{'x-request-id'}, qr/^[0-9a-f]{32}$/, '/mcp answers carry X-Request-Id too';
     select(undef, undef, undef, 0.2);
     open my $log, '<', $s->dir . '/logs/access.log' or die;
-    my @lines = grep { /\Q$id\E$/ } <$log>;
-    is scalar(@lines), 1, 'the access log shows the same id';
+    my @lines = grep { $_->{request_id} eq $id } map { QnA::Stack::json()->decode($_) } <$log>;
+    is scalar(@lines), 1, 'the access log (JSON lines) shows the same id';
+    is "$lines[0]{uri} $lines[0]{status} $lines[0]{execution_id}", "/analyze 200 exec_$id", '  with its path, status and execution';
 }
 
 # after all that, everything still works
