@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 #include <math.h>
 #include "ngx_mcp_module.h"
+#include "ngx_qna_http.h"
 #include "ngx_qna_metrics.h"
 #include "ngx_mcp_remote.h"
 #include "ngx_mcp_vendor.h"
@@ -302,6 +303,7 @@ ngx_mcp_remote_shared(redisReply *reply, const char *error, void *data)
 static ngx_int_t
 ngx_mcp_remote_start(ngx_mcp_remote_ctx_t *ctx)
 {
+    char                 *trace;
     u_char               *url, *p;
     ngx_str_t            *base, *key;
     ngx_qna_curl_t       *t;
@@ -353,7 +355,11 @@ ngx_mcp_remote_start(ngx_mcp_remote_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    if (ngx_qna_curl_header(t, "Accept: application/json") != NGX_OK) {
+    trace = ngx_qna_traceparent_header(ctx->request);
+
+    if (ngx_qna_curl_header(t, "Accept: application/json") != NGX_OK
+        || (trace && ngx_qna_curl_header(t, trace) != NGX_OK))
+    {
         goto failed;
     }
 

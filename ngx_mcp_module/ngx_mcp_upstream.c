@@ -236,7 +236,7 @@ ngx_mcp_upstream_begin(ngx_mcp_upstream_t *up)
                         "clientInfo", "name", "qna-mcp-gateway",
                             "version", "0.1.0");
 
-    up->transfer = ngx_mcp_upstream_post(up, msg,
+    up->transfer = ngx_mcp_upstream_post(up, msg, NULL,
                                          ngx_mcp_upstream_initialized, up);
     json_decref(msg);
 
@@ -284,7 +284,8 @@ ngx_mcp_upstream_initialized(ngx_qna_curl_t *t, void *data)
     note = json_pack("{s:s, s:s}", "jsonrpc", "2.0",
                      "method", "notifications/initialized");
 
-    up->transfer = ngx_mcp_upstream_post(up, note, ngx_mcp_upstream_notified,
+    up->transfer = ngx_mcp_upstream_post(up, note, NULL,
+                                         ngx_mcp_upstream_notified,
                                          up);
     json_decref(note);
 
@@ -333,7 +334,8 @@ ngx_mcp_upstream_list(ngx_mcp_upstream_t *up, json_t *cursor)
         json_object_set(json_object_get(msg, "params"), "cursor", cursor);
     }
 
-    up->transfer = ngx_mcp_upstream_post(up, msg, ngx_mcp_upstream_listed,
+    up->transfer = ngx_mcp_upstream_post(up, msg, NULL,
+                                         ngx_mcp_upstream_listed,
                                          up);
     json_decref(msg);
 
@@ -506,7 +508,7 @@ ngx_mcp_upstream_lost(ngx_mcp_upstream_t *up, const char *why)
 
 ngx_qna_curl_t *
 ngx_mcp_upstream_post(ngx_mcp_upstream_t *up, json_t *msg,
-    ngx_qna_curl_done_pt handler, void *data)
+    const char *trace, ngx_qna_curl_done_pt handler, void *data)
 {
     char             *body;
     u_char            header[NGX_QNA_CURL_HEADER_MAX + 64];
@@ -548,6 +550,11 @@ ngx_mcp_upstream_post(ngx_mcp_upstream_t *up, json_t *msg,
         if (ngx_qna_curl_header(t, (char *) header) != NGX_OK) {
             goto failed;
         }
+    }
+
+    /* a call made for a request carries its trace (traceparent: ...) */
+    if (trace != NULL && ngx_qna_curl_header(t, trace) != NGX_OK) {
+        goto failed;
     }
 
     if (ngx_qna_curl_start(t, handler, data) != NGX_OK) {

@@ -65,7 +65,7 @@ ngx_int_t ngx_mcp_upstreams_init_process(ngx_cycle_t *cycle);
 
 /* ngx_mcp_upstream.c: the client's requests, for the calls too */
 ngx_qna_curl_t *ngx_mcp_upstream_post(ngx_mcp_upstream_t *up, json_t *msg,
-    ngx_qna_curl_done_pt handler, void *data);
+    const char *trace, ngx_qna_curl_done_pt handler, void *data);
 json_t *ngx_mcp_upstream_message(ngx_qna_curl_t *t, json_int_t id,
     char *err, size_t len);
 void ngx_mcp_upstream_lost(ngx_mcp_upstream_t *up, const char *why);

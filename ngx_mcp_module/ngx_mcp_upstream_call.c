@@ -10,6 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_mcp_module.h"
+#include "ngx_qna_http.h"
 #include "ngx_mcp_tools.h"
 #include "ngx_mcp_upstream.h"
 #include "ngx_mcp_vendor.h"
@@ -149,6 +150,7 @@ ngx_mcp_upstream_call(ngx_http_request_t *r, ngx_mcp_upstream_t *up,
                             args ? json_incref(args) : json_object());
 
     call->transfer = msg ? ngx_mcp_upstream_post(up, msg,
+                                                 ngx_qna_traceparent_header(r),
                                                  ngx_mcp_upstream_called,
                                                  call)
                          : NULL;

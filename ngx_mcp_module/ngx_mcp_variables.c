@@ -72,18 +72,12 @@ ngx_mcp_tool_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_mcp_module);
 
-    if (ctx == NULL || ctx->tool.len == 0) {
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = ctx->tool.len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = ctx->tool.data;
-
-    return NGX_OK;
+    return ngx_qna_http_variable(v, &ctx->tool);
 }
 
 

@@ -43,6 +43,9 @@ typedef struct {
 } ngx_qna_rate_t;
 
 
+typedef struct ngx_qna_trace_s  ngx_qna_trace_t;
+
+
 typedef struct {
     ngx_http_request_t         *request;
     ngx_str_t                   user;      /* "anonymous" without auth */
@@ -60,6 +63,7 @@ typedef struct {
     ngx_str_t                   planner;
     ngx_str_t                   execution_id;
     const char                 *cache;     /* $qna_cache */
+    ngx_qna_trace_t            *trace;     /* ngx_qna_trace.c */
     unsigned                    rate_checked:1;
     unsigned                    rate_unavailable:1;
 } ngx_qna_ctx_t;

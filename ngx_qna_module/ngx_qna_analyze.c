@@ -351,7 +351,7 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
 {
     json_t              *msg;
     ngx_int_t            rc;
-    ngx_str_t            rid, user;
+    ngx_str_t            rid, user, trace;
     ngx_qna_run_t       *run;
     ngx_pool_cleanup_t  *cln;
     ngx_qna_loc_conf_t  *qlcf;
@@ -402,6 +402,18 @@ ngx_qna_run_script(ngx_http_request_t *r, json_t *answer,
                     "tools", args->tools,
                     "user", user.data, user.len,
                     "role", ngx_qna_access_role(r));
+
+    /* the relay sends it on with each of the script's tool calls */
+    trace = ngx_qna_traceparent(r);
+
+    if (msg != NULL && trace.len
+        && json_object_set_new(msg, "traceparent",
+                               json_stringn((char *) trace.data, trace.len))
+           != 0)
+    {
+        json_decref(msg);
+        msg = NULL;
+    }
 
     if (msg != NULL && args->isolated
         && json_object_set_new(msg, "require_isolation", json_string("full"))

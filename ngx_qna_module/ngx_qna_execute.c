@@ -309,7 +309,7 @@ ngx_qna_execute_parse(ngx_http_request_t *r, json_t *root,
         ex->chosen = 1;
 
     } else {
-        rid = ngx_qna_request_id(r);
+        rid = ngx_qna_own_request_id(r);
 
         ex->exec_id.data = ngx_pnalloc(r->pool, sizeof("exec_") - 1 + rid.len);
         if (ex->exec_id.data == NULL) {

@@ -161,36 +161,6 @@ ngx_qna_http_is_json(ngx_http_request_t *r)
 }
 
 
-/*
- * nginx's own $request_id: 32 hex digits, random per request, the same
- * value the access log prints.  The index comes from the configuration
- * (ngx_qna_module.c): an indexed variable is computed once per request
- * and cached, so every caller sees the same id.
- */
-
-ngx_str_t
-ngx_qna_request_id(ngx_http_request_t *r)
-{
-    ngx_str_t                   id;
-    ngx_qna_main_conf_t        *qmcf;
-    ngx_http_variable_value_t  *vv;
-
-    qmcf = ngx_http_get_module_main_conf(r, ngx_http_qna_module);
-
-    vv = ngx_http_get_indexed_variable(r->main, qmcf->request_id_index);
-
-    if (vv == NULL || vv->not_found) {
-        ngx_str_set(&id, "-");
-        return id;
-    }
-
-    id.data = vv->data;
-    id.len = vv->len;
-
-    return id;
-}
-
-
 ngx_int_t
 ngx_qna_http_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)
@@ -268,6 +238,26 @@ ngx_qna_http_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
+
+    return NGX_OK;
+}
+
+
+/* a variable's value: "s" (it must outlive the request), or not found */
+
+ngx_int_t
+ngx_qna_http_variable(ngx_http_variable_value_t *v, ngx_str_t *s)
+{
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = s->data;
 
     return NGX_OK;
 }

@@ -15,7 +15,14 @@
 #include "ngx_qna_json.h"
 
 
+/* ngx_qna_trace.c */
 ngx_str_t ngx_qna_request_id(ngx_http_request_t *r);
+ngx_str_t ngx_qna_own_request_id(ngx_http_request_t *r);
+ngx_str_t ngx_qna_traceparent(ngx_http_request_t *r);
+char *ngx_qna_traceparent_header(ngx_http_request_t *r);
+ngx_int_t ngx_qna_trace_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
 ngx_int_t ngx_qna_http_body(ngx_http_request_t *r, ngx_str_t *body);
 char *ngx_qna_http_check_body_conf(ngx_conf_t *cf);
 ngx_int_t ngx_qna_http_is_json(ngx_http_request_t *r);
@@ -31,6 +38,7 @@ ngx_int_t ngx_qna_http_send(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_qna_http_get_only(ngx_http_request_t *r);
 ngx_int_t ngx_qna_http_add_variables(ngx_conf_t *cf,
     ngx_http_variable_t *vars);
+ngx_int_t ngx_qna_http_variable(ngx_http_variable_value_t *v, ngx_str_t *s);
 ngx_int_t ngx_qna_http_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 

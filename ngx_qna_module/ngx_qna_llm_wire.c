@@ -22,6 +22,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_qna_module.h"
+#include "ngx_qna_http.h"
 #include "ngx_qna_llm.h"
 
 
@@ -53,7 +54,7 @@ ngx_int_t
 ngx_qna_llm_request(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
     ngx_qna_curl_t *t, json_t *system, json_t *user)
 {
-    char       *text;
+    char       *text, *trace;
     json_t     *body, *schema;
     ngx_int_t   rc;
     u_char      header[600];
@@ -157,6 +158,12 @@ ngx_qna_llm_request(ngx_qna_llm_call_t *call, ngx_qna_llm_provider_t *p,
         && ngx_qna_curl_header(t, "anthropic-version: "
                                   NGX_QNA_ANTHROPIC_VERSION) != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    trace = ngx_qna_traceparent_header(call->request);
+
+    if (trace != NULL && ngx_qna_curl_header(t, trace) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -129,7 +129,7 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
     }
 
     /* the execution's id from the start: a turn that fails planning is one */
-    rid = ngx_qna_request_id(r);
+    rid = ngx_qna_own_request_id(r);
 
     t->exec_id.data = ngx_pnalloc(r->pool, sizeof("exec_") - 1 + rid.len);
     if (t->exec_id.data == NULL) {

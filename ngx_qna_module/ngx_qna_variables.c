@@ -49,6 +49,18 @@ static ngx_http_variable_t  ngx_qna_variables[] = {
     { ngx_string("qna_ratelimit_status"), NULL, ngx_qna_variable,
       NGX_QNA_VAR_RATELIMIT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("qna_request_id"), NULL, ngx_qna_trace_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("qna_trace_id"), NULL, ngx_qna_trace_variable, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("qna_span_id"), NULL, ngx_qna_trace_variable, 2,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("qna_traceparent"), NULL, ngx_qna_trace_variable, 3,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -140,16 +152,5 @@ ngx_qna_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
     }
 
-    if (s.len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = s.len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = s.data;
-
-    return NGX_OK;
+    return ngx_qna_http_variable(v, &s);
 }

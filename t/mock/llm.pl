@@ -10,7 +10,8 @@
 #
 #   llm.pl PORT DIR
 #
-# Every request is appended to DIR/llm.log as one line of JSON {path, body}.
+# Every request is appended to DIR/llm.log as one line of JSON {path, body,
+# traceparent}.
 # What it answers depends on markers in the question (the last user message):
 #   [fence]     the plan inside ```json fences      [prose]  words around the JSON
 #   [badjson]   not JSON the first time              [missing] no python_code the first time
@@ -50,7 +51,8 @@ PY
 
 serve_forever($port, 512, sub {
     my ($c, $method, $path, $h, $body) = @_;
-    logline("$dir/llm.log", $json->encode({ path => $path, body => $body }));
+    logline("$dir/llm.log", $json->encode({ path => $path, body => $body,
+                                            traceparent => $h->{traceparent} }));
     my $req = eval { $json->decode($body) } || {};
     return answer($c, $path, $req, $h);
 });

@@ -6,7 +6,8 @@
 #   vendors.pl PORT DIR
 #
 # Every request is appended to DIR/requests.log ("GET /path?query"), so a
-# test can count what reached the vendor.  Behaviour by symbol:
+# test can count what reached the vendor, and one that carries a W3C trace
+# to DIR/traces.log ("/path?query traceparent").  Behaviour by symbol:
 #   RATE  429, Retry-After: 30        RTRY  429 (Retry-After: 1), then 200
 #   FAIL  500                         JUNK  200 with a body that is not JSON
 #   SLOW  answers after 3 s           NONE  no bars / no snapshot
@@ -34,6 +35,7 @@ serve_forever($port, 64, sub {
     my ($c, $method, $target, $h) = @_;
     (my $logged = $target) =~ s/api_token=[^&]*/api_token=***/;
     logline("$dir/requests.log", "$method $logged");
+    logline("$dir/traces.log", "$logged $h->{traceparent}") if $h->{traceparent};
 
     my ($path, $query) = split /\?/, $target, 2;
     my %q = map { my ($k, $v) = split /=/, $_, 2; ($k, unescape($v // '')) }
