@@ -139,25 +139,19 @@ ngx_mcp_sample_cents(double v)
 }
 
 
-/* the n-th weekday counting back from the end date, as days since epoch */
+/*
+ * The n-th weekday counting back from the end date, as days since epoch.
+ * The end date is a Friday: five weekdays back is a week back, and fewer
+ * stay within the same week.
+ */
 
 static time_t
 ngx_mcp_sample_day(size_t back)
 {
-    int64_t  day, weekday;
+    int64_t  day;
 
-    day = NGX_MCP_SAMPLE_END_DAYS;
-
-    while (back) {
-        day--;
-
-        /* 1970-01-01 was a Thursday: weekday 0 = Monday */
-        weekday = (day + 3) % 7;
-
-        if (weekday < 5) {
-            back--;
-        }
-    }
+    day = NGX_MCP_SAMPLE_END_DAYS - 7 * (int64_t) (back / 5)
+          - (int64_t) (back % 5);
 
     return (time_t) (day * 86400 + 5 * 3600);
 }
