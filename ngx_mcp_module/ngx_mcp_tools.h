@@ -18,6 +18,10 @@
 #define NGX_MCP_ERR_TOOL              "MCP_TOOL_ERROR"
 
 
+/* values one call may pass in all its series (multi-series tools) */
+#define NGX_MCP_MAX_VALUES            200000
+
+
 typedef struct {
     const char                 *code;
     char                        message[256];

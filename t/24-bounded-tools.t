@@ -1,0 +1,170 @@
+#!/usr/bin/perl
+# Every tool's work is bounded (issue 11): the worst calls the arguments
+# allow (support and resistance on 100000 prices with the largest
+# lookback, the correlation matrix and the optimiser at their caps) get
+# their right answers; beyond the caps (values in all the series of a
+# call, the optimiser's iterations by size) a call is refused, naming the
+# argument.
+
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time);
+use QnA::Stack;
+use QnA::Check;
+
+my $s = QnA::Stack->new(name => 'bounded', workers => 1)->start;
+my $json = QnA::Stack::json();
+
+sub call_msg {
+    my ($id, $name, $args) = @_;
+    return { jsonrpc => '2.0', id => $id, method => 'tools/call',
+             params => { name => $name, arguments => $args } };
+}
+
+# a triangle wave of period 25000: troughs of 1000 at 25000, 50000, 75000,
+# peaks of 13500 at 12500 + 25000 k; the last price is 1001
+my @wave = map { my $k = $_ % 25000; 1000 + ($k < 12500 ? $k : 25000 - $k) } 0 .. 99_999;
+
+# 50 series of 4000 prices (200000 in all, two digits each: the body fits
+# in /mcp's 1 MB): the even ones are one series, the odd ones another that
+# shares two prices in three with it
+srand(11);
+my @a = map { 10 + int(rand 90) } 1 .. 4000;
+my @b = map { rand() < 2 / 3 ? $_ : 10 + int(rand 90) } @a;
+my %series = map { ("S$_" => ($_ % 2 ? \@b : \@a)) } 0 .. 49;
+
+sub pearson_of_returns {
+    my ($x, $y) = @_;
+    my @rx = map { $x->[$_] / $x->[$_ - 1] - 1 } 1 .. $#$x;
+    my @ry = map { $y->[$_] / $y->[$_ - 1] - 1 } 1 .. $#$y;
+    my ($mx, $my) = (0, 0);
+    $mx += $_ / @rx for @rx;
+    $my += $_ / @ry for @ry;
+    my ($sxy, $sxx, $syy) = (0, 0, 0);
+    for (0 .. $#rx) {
+        $sxy += ($rx[$_] - $mx) * ($ry[$_] - $my);
+        $sxx += ($rx[$_] - $mx) ** 2;
+        $syy += ($ry[$_] - $my) ** 2;
+    }
+    return $sxy / sqrt($sxx * $syy);
+}
+my $rho = pearson_of_returns(\@a, \@b);
+
+# C = diag(v) + 11': on the simplex w'11'w is 1 whatever w, so the
+# minimum variance is 1 + 1 / sum(1 / v); but 11' sets the optimiser's
+# step, which makes it slow: it runs into its iteration bound
+sub slow_cov {
+    my ($n) = @_;
+    my @v = map { 0.01 * (1 + $_ / ($n - 1)) } 0 .. $n - 1;
+    my $inv = 0;
+    $inv += 1 / $_ for @v;
+    return ([map { my $i = $_; [map { ($_ == $i ? $v[$i] : 0) + 1 } 0 .. $n - 1] } 0 .. $n - 1],
+            sqrt(1 + 1 / $inv));
+}
+my ($cov50, $min_vol) = slow_cov(50);
+my $opt_args = { expected_returns => [map { 0.05 + $_ / 1000 } 1 .. 50],
+                 cov_matrix => $cov50, objective => 'min_variance' };
+
+my %heavy = (
+    support => call_msg(1, detect_support_resistance => { prices => \@wave, lookback => 10000 }),
+    correlation => call_msg(2, calculate_correlation_matrix => { price_series => \%series }),
+    optimiser => call_msg(3, optimize_portfolio_weights => $opt_args),
+);
+
+sub check_answer {
+    my ($kind, $r, $what) = @_;
+    $what //= $kind;
+    my $sc = $r->{json} && $r->{json}{result} && $r->{json}{result}{structuredContent};
+    if (!$sc || $r->{json}{result}{isError}) {
+        fail("$what: answered");
+        diag(substr($r->{body} // '', 0, 400));
+        return;
+    }
+    if ($kind eq 'support') {
+        is_deeply [$sc->{support}, $sc->{resistance}, $sc->{nearest_support},
+                   $sc->{nearest_resistance}], [[1000], [13500], 1000, 13500],
+            "$what: the troughs and peaks of the wave";
+    } elsif ($kind eq 'correlation') {
+        my $m = $sc->{matrix};
+        my @odd = map { /(\d+)$/ && $1 % 2 } @{ $sc->{symbols} };
+        my $ok = @$m == 50 && @odd == 50;
+        for my $i (0 .. 49) {
+            for my $j (0 .. 49) {
+                my $want = $odd[$i] == $odd[$j] ? 1 : $rho;
+                $ok &&= abs($m->[$i][$j] - $want) < 1e-9;
+            }
+        }
+        ok $ok, "$what: 50 x 50 matches the reference (rho $rho)";
+        is $sc->{observations}, 3999, "$what: 3999 returns a series";
+    } else {
+        is $sc->{iterations}, 10000, "$what: 10000 iterations for 50 assets, its bound";
+        ok !$sc->{converged}, "$what: not converged, and says so";
+        close_to $sc->{volatility}, $min_vol, "$what: the minimum variance all the same", 1e-6;
+    }
+}
+
+# each worst case, and its answer
+for my $what (sort keys %heavy) {
+    my $r = $s->http(POST => '/mcp', headers => { $s->mcp_headers }, json => $heavy{$what});
+    check_answer($what, $r);
+}
+
+# the caps, one by one: each refusal names its argument
+sub tool_error {
+    my ($name, $args) = @_;
+    my $a = $s->mcp('tools/call', { name => $name, arguments => $args });
+    return $a && $a->{result} && $a->{result}{isError}
+           ? $a->{result}{structuredContent}{error} : { code => 'none' };
+}
+
+{
+    my @long = map { 100 + $_ % 7 } 1 .. 70_000;
+    my $e = tool_error(calculate_correlation_matrix =>
+                       { price_series => { A => \@long, B => \@long, C => \@long } });
+    is $e->{code}, 'INVALID_ARGUMENT', 'correlation of 3 x 70000 prices: INVALID_ARGUMENT';
+    like $e->{message}, qr/"price_series" holds more than 200000 prices in all/,
+        '  naming price_series and the cap';
+    ok $s->tool(calculate_correlation_matrix =>
+                { price_series => { A => \@long, B => [@long[0 .. 69_999]] } }),
+        '  2 x 70000: within it';
+
+    my @r = map { ($_ % 5 - 2) / 100 } 1 .. 70_000;
+    $e = tool_error(calculate_portfolio_metrics =>
+                    { weights => [0.25, 0.25, 0.5], returns => [\@r, \@r, \@r] });
+    is $e->{code}, 'INVALID_ARGUMENT', 'portfolio metrics of 3 x 70000 returns: INVALID_ARGUMENT';
+    like $e->{message}, qr/"returns" holds more than 200000 values in all/,
+        '  naming returns and the cap';
+
+    $e = tool_error(detect_support_resistance => { prices => [(1) x 100_001] });
+    is $e->{code}, 'INVALID_ARGUMENT', '100001 prices: INVALID_ARGUMENT';
+    like $e->{message}, qr/"prices" has more than 100000 values/, '  naming prices and the cap';
+
+    $e = tool_error(optimize_portfolio_weights =>
+                    { expected_returns => [(0.1) x 51],
+                      cov_matrix => [map { [(0.01) x 51] } 1 .. 51] });
+    is $e->{code}, 'INVALID_ARGUMENT', 'an optimiser of 51 assets: INVALID_ARGUMENT';
+    like $e->{message}, qr/"expected_returns" has more than 50 assets/, '  naming expected_returns';
+}
+
+# the optimiser's bound is iterations x size: 20000 up to 35 assets, fewer
+# beyond (25000000 / n^2)
+{
+    for my $n (35, 36) {
+        my ($cov, $vol) = slow_cov($n);
+        my $r = $s->tool(optimize_portfolio_weights =>
+                         { expected_returns => [(0.1) x $n], objective => 'min_variance',
+                           cov_matrix => $cov });
+        my $bound = $n == 35 ? 20000 : int(25_000_000 / $n ** 2);
+        is $r->{iterations}, $bound, "$n assets, slow to converge: $bound iterations";
+        ok !$r->{converged}, '  not converged';
+        close_to $r->{volatility}, $vol, '  the minimum variance all the same', 1e-6;
+    }
+}
+
+is_success($s->http(GET => '/health'), '/health after all of it');
+
+$s->stop;
+log_is_clean($s);
+
+done_testing;
