@@ -239,6 +239,14 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         k++;
     }
 
+    /* the pairs' product sums: the work that grows with m squared */
+    if (ngx_mcp_work(err, m * (m - 1) / 2 * (len - 1) / NGX_MCP_WORK_STEPS)
+        != NGX_OK)
+    {
+        json_decref(syms);
+        return NULL;
+    }
+
     c = ngx_palloc(pool, m * m * sizeof(double));
     matrix = json_array();
     if (c == NULL || matrix == NULL) {
@@ -442,6 +450,13 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     }
 
     iters = ngx_min(NGX_MCP_OPT_ITERS, NGX_MCP_OPT_WORK / (n * n));
+
+    /* the matrix read, and max_sharpe's w'Cw, twice an iteration at most */
+    if (ngx_mcp_work(err, n * n + 2 * iters * n * n / NGX_MCP_WORK_STEPS)
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     /* the Frobenius norm bounds the largest eigenvalue: a safe step */
     lip = 2.0 * sqrt(lip);

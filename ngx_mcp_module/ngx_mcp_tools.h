@@ -16,15 +16,29 @@
 #define NGX_MCP_ERR_INVALID_ARGUMENT  "INVALID_ARGUMENT"
 #define NGX_MCP_ERR_DATA_UNAVAILABLE  "DATA_UNAVAILABLE"
 #define NGX_MCP_ERR_TOOL              "MCP_TOOL_ERROR"
+#define NGX_MCP_ERR_WORK              "WORK_LIMIT_EXCEEDED"
 
+
+/*
+ * The work one request may make a worker do: a tools/call, or a whole
+ * batch, whose calls share it.  It is counted in values: a value of an
+ * array argument is one (parsed, carried through a linear pass, written
+ * back); what grows faster than the input is charged in the same unit
+ * (NGX_MCP_WORK_STEPS multiply-adds make one).  One call at its own caps
+ * always fits: the bound only ever refuses a batch.
+ */
+#define NGX_MCP_WORK_MAX              300000
+#define NGX_MCP_WORK_STEPS            256
 
 /* values one call may pass in all its series (multi-series tools) */
 #define NGX_MCP_MAX_VALUES            200000
 
 
+/* what a call reports: its error, and the work its request has left */
 typedef struct {
     const char                 *code;
     char                        message[256];
+    size_t                      work;
 } ngx_mcp_tool_error_t;
 
 
@@ -105,7 +119,8 @@ json_t *ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
 ngx_uint_t ngx_mcp_tools_count(void);
 ngx_mcp_tool_t *ngx_mcp_tool_next(ngx_uint_t *iter);
 json_t *ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args,
-    ngx_pool_t *pool, ngx_mcp_tool_error_t *err);
+    ngx_pool_t *pool, size_t *work, ngx_mcp_tool_error_t *err);
+ngx_int_t ngx_mcp_work(ngx_mcp_tool_error_t *err, size_t units);
 
 /* argument helpers: each names the argument in its error */
 ngx_int_t ngx_mcp_arg_numbers(json_t *args, const char *name,

@@ -15,6 +15,9 @@
 #define NGX_MCP_SAMPLE_DAYS       756           /* three trading years */
 #define NGX_MCP_SAMPLE_END_DAYS   20756         /* 2026-10-30, a Friday */
 
+/* a path's 756 days of some thirty draws each: the work of 200 values */
+#define NGX_MCP_SAMPLE_PATH_WORK  200
+
 
 typedef struct {
     ngx_mcp_asset_t             asset;
@@ -204,6 +207,11 @@ ngx_mcp_sample_daily_bars(const char *symbol, size_t limit, ngx_pool_t *pool,
 
     if (limit > NGX_MCP_SAMPLE_DAYS) {
         limit = NGX_MCP_SAMPLE_DAYS;
+    }
+
+    /* the whole path is drawn, whatever the limit */
+    if (ngx_mcp_work(err, NGX_MCP_SAMPLE_PATH_WORK) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     b = ngx_palloc(pool, limit * sizeof(ngx_mcp_bar_t));

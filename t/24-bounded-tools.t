@@ -4,7 +4,8 @@
 # lookback, the correlation matrix and the optimiser at their caps) get
 # their right answers; beyond the caps (values in all the series of a
 # call, the optimiser's iterations by size) a call is refused, naming the
-# argument.
+# argument.  Batches hold at most 32 messages, and their calls share the
+# work of one request.
 
 use strict;
 use warnings;
@@ -160,6 +161,53 @@ sub tool_error {
         ok !$r->{converged}, '  not converged';
         close_to $r->{volatility}, $vol, '  the minimum variance all the same', 1e-6;
     }
+}
+
+# batches: at most 32 messages, and their tool calls share one call's work
+{
+    my %h = $s->mcp_headers;
+    delete $h{'MCP-Protocol-Version'};
+    my $ping = sub { { jsonrpc => '2.0', id => $_[0], method => 'ping' } };
+
+    my $r = $s->http(POST => '/mcp', headers => \%h, json => [map { $ping->($_) } 1 .. 33]);
+    is $r->{status}, 400, 'a batch of 33 messages: 400';
+    is $r->{json}{error}{code}, -32600, '  -32600 Invalid Request';
+    like $r->{json}{error}{message}, qr/at most 32 messages, not 33/, '  saying the cap';
+
+    $r = $s->http(POST => '/mcp', headers => \%h, json => [map { $ping->($_) } 1 .. 32]);
+    is $r->{status}, 200, 'a batch of 32: 200';
+    is scalar @{ $r->{json} || [] }, 32, '  32 answers';
+
+    # one optimiser at its cap is most of a request's work: two are over it
+    $r = $s->http(POST => '/mcp', headers => \%h,
+                  json => [call_msg(1, optimize_portfolio_weights => $opt_args),
+                           call_msg(2, optimize_portfolio_weights => $opt_args)]);
+    is $r->{status}, 400, 'a batch of two optimisers at their cap: 400';
+    is $r->{json}{error}{code}, -32600, '  -32600 Invalid Request';
+    like $r->{json}{error}{message}, qr/more work together than one request may/, '  saying why';
+
+    $r = $s->http(POST => '/mcp', headers => \%h,
+                  json => [call_msg(1, optimize_portfolio_weights => $opt_args), $ping->(2),
+                           call_msg(3, calculate_sma => { prices => [1 .. 50], period => 5 })]);
+    is $r->{status}, 200, 'one optimiser with small calls: 200';
+    is_deeply [map { $_->{id} } @{ $r->{json} || [] }], [1, 2, 3], '  every answer';
+
+    # 32 SMAs of 9000 prices fit (288000 values); of 9500 they do not
+    my @p = map { 10 + $_ % 13 } 1 .. 9000;
+    $r = $s->http(POST => '/mcp', headers => \%h,
+                  json => [map { call_msg($_, calculate_sma => { prices => \@p }) } 1 .. 32]);
+    is $r->{status}, 200, 'a batch of 32 calls of 9000 prices each: 200';
+    ok !grep({ $_->{result}{isError} } @{ $r->{json} || [] }), '  every call answered';
+    push @p, (10) x 500;
+    $r = $s->http(POST => '/mcp', headers => \%h,
+                  json => [map { call_msg($_, calculate_sma => { prices => \@p }) } 1 .. 32]);
+    is $r->{status}, 400, 'a batch of 32 calls of 9500 prices each: 400';
+    is $r->{json}{error}{code}, -32600, '  -32600 Invalid Request';
+
+    # one call alone may always do one request's work
+    is scalar @{ $s->tool(calculate_atr => { high => [(2) x 100_000], low => [(1) x 100_000],
+                                             close => [(1.5) x 100_000] })->{values} },
+        99_986, 'ATR of 3 x 100000 prices, alone: answered';
 }
 
 is_success($s->http(GET => '/health'), '/health after all of it');
