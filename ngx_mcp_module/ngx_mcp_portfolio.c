@@ -39,7 +39,7 @@ ngx_mcp_tool_t  ngx_mcp_portfolio_tools[] = {
       "order given. 2 to 50 series, at most 200000 prices in all.",
       "{\"type\":\"object\",\"properties\":{"
         "\"price_series\":{\"type\":\"object\",\"additionalProperties\":"
-          "{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
+          NGX_MCP_NUMBERS ",\"minProperties\":2,\"maxProperties\":50,"
           "\"description\":\"symbol -> prices, oldest first\"}},"
       "\"required\":[\"price_series\"]}",
       ngx_mcp_correlation,
@@ -54,9 +54,10 @@ ngx_mcp_tool_t  ngx_mcp_portfolio_tools[] = {
       "for 50 assets): converged says whether it met its tolerance before.",
       "{\"type\":\"object\",\"properties\":{"
         "\"expected_returns\":{\"type\":\"array\",\"items\":"
-          "{\"type\":\"number\"}},"
+          "{\"type\":\"number\"},\"minItems\":2,\"maxItems\":50},"
         "\"cov_matrix\":{\"type\":\"array\",\"items\":{\"type\":\"array\","
-          "\"items\":{\"type\":\"number\"}}},"
+          "\"items\":{\"type\":\"number\"},\"maxItems\":50},"
+          "\"maxItems\":50},"
         "\"objective\":{\"type\":\"string\",\"enum\":[\"max_sharpe\","
           "\"min_variance\"],\"default\":\"max_sharpe\"},"
         "\"risk_free_rate\":{\"type\":\"number\",\"default\":0}},"
@@ -72,9 +73,10 @@ ngx_mcp_tool_t  ngx_mcp_portfolio_tools[] = {
       "drawdown of the compounded value, total return. At most 50 assets "
       "and 200000 returns in all.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"weights\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"returns\":{\"type\":\"array\",\"items\":{\"type\":\"array\","
-          "\"items\":{\"type\":\"number\"}},"
+        "\"weights\":{\"type\":\"array\",\"items\":{\"type\":\"number\"},"
+          "\"maxItems\":50},"
+        "\"returns\":{\"type\":\"array\",\"items\":" NGX_MCP_NUMBERS ","
+          "\"maxItems\":50,"
           "\"description\":\"one series of periodic returns per asset\"}},"
       "\"required\":[\"weights\",\"returns\"]}",
       ngx_mcp_portfolio_metrics,

@@ -24,11 +24,9 @@ ngx_mcp_tool_t  ngx_mcp_signal_tools[] = {
       "of the closes): a golden cross when it rises above, a death cross "
       "when it falls below; index i refers to prices[i].",
       "{\"type\":\"object\",\"properties\":{"
-        "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"short_window\":{\"type\":\"integer\",\"minimum\":1,"
-          "\"default\":50},"
-        "\"long_window\":{\"type\":\"integer\",\"minimum\":2,"
-          "\"default\":200}},"
+        "\"prices\":" NGX_MCP_NUMBERS ","
+        "\"short_window\":" NGX_MCP_PERIOD(1, 50) ","
+        "\"long_window\":" NGX_MCP_PERIOD(2, 200) "},"
       "\"required\":[\"prices\"]}",
       ngx_mcp_crossover,
       NGX_MCP_OUT5("crossovers", "last_crossover", "current", "short_sma",
@@ -42,8 +40,8 @@ ngx_mcp_tool_t  ngx_mcp_signal_tools[] = {
       "at most 10000; the work is linear in the prices, whatever the "
       "lookback.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"lookback\":{\"type\":\"integer\",\"minimum\":1,\"default\":5}},"
+        "\"prices\":" NGX_MCP_NUMBERS ","
+        "\"lookback\":" NGX_MCP_PERIOD(1, 5) "},"
       "\"required\":[\"prices\"]}",
       ngx_mcp_support,
       NGX_MCP_OUT4("support", "resistance", "nearest_support",

@@ -10,7 +10,6 @@
 #include "ngx_mcp_tools.h"
 
 
-#define NGX_MCP_MAX_ARRAY  100000
 #define NGX_MCP_MAX_VALUE  1e15
 
 

@@ -30,8 +30,19 @@
 #define NGX_MCP_WORK_MAX              300000
 #define NGX_MCP_WORK_STEPS            256
 
-/* values one call may pass in all its series (multi-series tools) */
+/* values of one array argument, and of all the series of one call */
+#define NGX_MCP_MAX_ARRAY             100000
 #define NGX_MCP_MAX_VALUES            200000
+
+#define NGX_MCP_STR_(x)               #x
+#define NGX_MCP_STR(x)                NGX_MCP_STR_(x)
+
+/* the JSON Schema of an array argument ngx_mcp_arg_numbers() reads */
+#define NGX_MCP_NUMBERS_AND(extra)                                            \
+    "{\"type\":\"array\",\"items\":{\"type\":\"number\"},"                   \
+      "\"maxItems\":" NGX_MCP_STR(NGX_MCP_MAX_ARRAY) extra "}"
+
+#define NGX_MCP_NUMBERS  NGX_MCP_NUMBERS_AND("")
 
 
 /* what a call reports: its error, and the work its request has left */

@@ -148,6 +148,40 @@ sub tool_error {
     like $e->{message}, qr/"expected_returns" has more than 50 assets/, '  naming expected_returns';
 }
 
+# the bounds a client can see: in the input schemas (every array of
+# numbers, every period), and in the descriptions where a schema cannot say
+{
+    my %t = map { $_->{name} => $_ } @{ $s->mcp('tools/list')->{result}{tools} };
+    my $sr = $t{detect_support_resistance}{inputSchema}{properties};
+    is $sr->{prices}{maxItems}, 100000, 'tools/list: prices, at most 100000';
+    is $sr->{lookback}{maximum}, 10000, '  lookback, at most 10000';
+    my $cm = $t{calculate_correlation_matrix};
+    is $cm->{inputSchema}{properties}{price_series}{maxProperties}, 50, '  at most 50 series';
+    like $cm->{description}, qr/at most 200000 prices in all/, '  200000 prices in all, said';
+    like $t{calculate_portfolio_metrics}{description}, qr/200000 returns in all/,
+        '  200000 returns in all, said';
+    like $t{optimize_portfolio_weights}{description},
+        qr/at most 20000 iterations and 25000000 \/ assets\^2/, "  the optimiser's bound, said";
+
+    my @open;
+    my $walk;
+    $walk = sub {
+        my ($where, $schema) = @_;
+        return unless ref $schema eq 'HASH';
+        my $type = $schema->{type} // '';
+        push @open, $where if $type eq 'array' && ($schema->{items}{type} // '') eq 'number'
+                              && !defined $schema->{maxItems};
+        push @open, $where if $type eq 'integer' && $where =~ /(period|window|lookback)$/
+                              && !defined $schema->{maximum};
+        $walk->("$where.$_", $schema->{properties}{$_}) for keys %{ $schema->{properties} || {} };
+        $walk->("$where\[]", $schema->{items}) if ref $schema->{items} eq 'HASH';
+        $walk->("$where.*", $schema->{additionalProperties})
+            if ref $schema->{additionalProperties} eq 'HASH';
+    };
+    $walk->($_, $t{$_}{inputSchema}) for sort keys %t;
+    is_deeply \@open, [], '  no array of numbers, no period without its bound';
+}
+
 # the optimiser's bound is iterations x size: 20000 up to 35 assets, fewer
 # beyond (25000000 / n^2)
 {
