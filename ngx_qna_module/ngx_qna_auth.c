@@ -4,9 +4,10 @@
  * qna_auth_jwt_secret_file.  HS256 is the only algorithm taken ("none" and
  * everything else refused before the signature is looked at), the MAC is
  * compared in constant time, "exp" is required, "exp" and "nbf" are
- * checked with qna_auth_jwt_leeway, "iss" and "aud" when configured.  The
- * user is "sub"; the role a claim (qna_auth_jwt_role_claim, "role"):
- * viewer (the default), manager or admin.
+ * checked with qna_auth_jwt_leeway, "iss" and "aud" when configured.
+ * Each part is canonical base64url.  The user is "sub"; the role a claim
+ * (qna_auth_jwt_role_claim, "role"): viewer (the default), manager or
+ * admin.
  */
 
 #include <ngx_config.h>
@@ -42,21 +43,84 @@ ngx_qna_auth_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * Canonical base64url (RFC 7515, section 2) only: its alphabet, no padding,
+ * no white space, no length of 4k + 1, and zeros in the bits of the last
+ * character that carry nothing.  nginx's decoder stops at "=" and takes
+ * whatever follows, padding too, and any low bits: one token would have
+ * many spellings, each of them accepted.  "dst" holds
+ * ngx_base64_decoded_length(len) bytes.
+ */
+
+static ngx_int_t
+ngx_qna_auth_base64url(u_char *src, size_t len, ngx_str_t *dst)
+{
+    u_char      c, *d;
+    size_t      i;
+    ngx_uint_t  acc, bits, v;
+
+    if (len % 4 == 1) {
+        return NGX_ERROR;
+    }
+
+    d = dst->data;
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+
+        } else if (c == '-') {
+            v = 62;
+
+        } else if (c == '_') {
+            v = 63;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+        acc = (acc << 6) | v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            *d++ = (u_char) (acc >> bits);
+            acc &= ((ngx_uint_t) 1 << bits) - 1;
+        }
+    }
+
+    /* what is left are the last character's unused bits */
+    if (acc != 0) {
+        return NGX_ERROR;
+    }
+
+    dst->len = d - dst->data;
+
+    return NGX_OK;
+}
+
+
 static json_t *
 ngx_qna_auth_part(ngx_http_request_t *r, u_char *start, u_char *end,
     ngx_str_t *raw)
 {
-    ngx_str_t  src;
-
-    src.data = start;
-    src.len = end - start;
-
-    raw->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len) + 1);
+    raw->data = ngx_pnalloc(r->pool,
+                            ngx_base64_decoded_length(end - start) + 1);
     if (raw->data == NULL) {
         return NULL;
     }
 
-    if (ngx_decode_base64url(raw, &src) != NGX_OK) {
+    if (ngx_qna_auth_base64url(start, end - start, raw) != NGX_OK) {
         return NULL;
     }
 
@@ -171,10 +235,7 @@ ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx, const char **why)
         goto failed;
     }
 
-    raw.data = dot2 + 1;
-    raw.len = end - dot2 - 1;
-
-    if (ngx_decode_base64url(&sig, &raw) != NGX_OK) {
+    if (ngx_qna_auth_base64url(dot2 + 1, end - dot2 - 1, &sig) != NGX_OK) {
         goto declined;
     }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 # qna_auth jwt: HS256 only, the MAC compared in constant time, exp required,
 # nbf and exp with leeway, iss and aud when configured, the role from a
-# claim.  Every refusal is 401 UNAUTHORIZED with WWW-Authenticate, or 403
-# FORBIDDEN for a role too low.
+# claim, each part canonical base64url.  Every refusal is 401 UNAUTHORIZED
+# with WWW-Authenticate, or 403 FORBIDDEN for a role too low.
 
 use strict;
 use warnings;
@@ -10,6 +10,7 @@ use Test::More;
 use QnA::Stack;
 use QnA::Check;
 use QnA::JWT qw(jwt b64url);
+use Digest::SHA qw(hmac_sha256);
 
 my $key = 'k' x 40;
 my $s = QnA::Stack->new(name => 'auth', workers => 1, nginx_http => <<'EOF2',
@@ -89,6 +90,62 @@ refused(get('/secure', 'x' x 5000), 401, 'UNAUTHORIZED', qr/too long/, 'a huge t
 refused(get('/admin-only', jwt($key, claims(role => 'viewer'))), 403, 'FORBIDDEN', qr/role/, 'a viewer on an admin location');
 refused(get('/admin-only', jwt($key, claims())), 403, 'FORBIDDEN', undef, 'no role is a viewer');
 is get('/admin-only', jwt($key, claims(role => 'admin')))->{status}, 200, 'an admin: 200';
+
+# a refusal of the token itself: 401, UNAUTHORIZED, and the challenge
+sub invalid {
+    my ($r, $re, $what) = @_;
+    refused($r, 401, 'UNAUTHORIZED', $re, $what);
+    is $r->{headers}{'www-authenticate'}, 'Bearer realm="qna", error="invalid_token"',
+        '  WWW-Authenticate: invalid_token';
+}
+
+# header and payload as given, signed: only their spelling is at fault
+sub signed {
+    my ($k, $h, $b) = @_;
+    return "$h.$b." . b64url(hmac_sha256("$h.$b", $k));
+}
+
+# strict base64url: a token has one spelling, and it is the only one taken
+{
+    my $alphabet = join '', 'A' .. 'Z', 'a' .. 'z', '0' .. '9', '-', '_';
+    my ($h, $b, $sig) = split /\./, jwt($key, claims());
+
+    # a payload whose base64url is not a multiple of 4 long, to be padded
+    my $text = QnA::Stack::json()->encode(claims());
+    $text .= ' ' while length(b64url($text)) % 4 == 0;
+    my $p = b64url($text);
+    is get('/secure', signed($key, $h, $p))->{status}, 200, 'a payload of 4k + ' . length($p) % 4 . ' characters: 200';
+    invalid(get('/secure', signed($key, $h, $p . '=' x (4 - length($p) % 4))), qr/malformed/,
+            'the same payload padded with "="');
+    invalid(get('/secure', signed($key, $h . '=', $b)), qr/malformed/, 'a header with a "=" after it');
+    invalid(get('/secure', "$h.$b.$sig="), qr/malformed/, 'a padded signature');
+    invalid(get('/secure', "$h.$b.$sig=junk"), qr/malformed/, 'a signature, "=" and junk after it');
+    invalid(get('/secure', "$h.$b.${sig}AA"), qr/malformed/, 'a signature of 4k + 1 characters');
+
+    # base64, not base64url: "+" and "/" for "-" and "_"
+    my ($t) = grep { (split /\./)[2] =~ /[-_]/ } map { jwt($key, claims(sub => "user$_")) } 1 .. 100;
+    my ($th, $tb, $ts) = split /\./, $t;
+    invalid(get('/secure', "$th.$tb." . ($ts =~ tr{-_}{+/}r)), qr/malformed/,
+            'a signature with "+" or "/" in it');
+    my ($pb) = grep { b64url($_) =~ /[-_]/ } map { QnA::Stack::json()->encode(claims(sub => "u$_")) } 1 .. 200;
+    invalid(get('/secure', signed($key, $h, b64url($pb) =~ tr{-_}{+/}r)), qr/malformed/,
+            'a payload with "+" or "/" in it');
+
+    # the last character's unused low bits must be zero
+    my $v = index($alphabet, substr($sig, -1));
+    is $v & 3, 0, "  the signature's last character leaves two bits unused";
+    invalid(get('/secure', "$h.$b." . substr($sig, 0, -1) . substr($alphabet, $v | 1, 1)), qr/malformed/,
+            'a signature whose last character has an unused bit set');
+    $v = index($alphabet, substr($p, -1));
+    invalid(get('/secure', signed($key, $h, substr($p, 0, -1) . substr($alphabet, $v | 1, 1))), qr/malformed/,
+            'a payload whose last character has an unused bit set');
+
+    # no white space, anywhere
+    invalid(get('/secure', signed($key, $h, substr($b, 0, 10) . ' ' . substr($b, 10))), qr/malformed/,
+            'a space inside the payload');
+    invalid(get('/secure', "$h.$b." . substr($sig, 0, 20) . "\t" . substr($sig, 20)), qr/malformed/,
+            'a tab inside the signature');
+}
 
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg in the error log';
 $s->stop;
