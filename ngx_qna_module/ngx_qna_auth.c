@@ -4,8 +4,10 @@
  * qna_auth_jwt_secret_file.  HS256 is the only algorithm taken ("none" and
  * everything else refused before the signature is looked at), the MAC is
  * compared in constant time, "exp" is required, "exp" and "nbf" are
- * checked with qna_auth_jwt_leeway, "iss" and "aud" when configured.
- * Each part is canonical base64url.  The user is "sub"; the role a claim
+ * checked with qna_auth_jwt_leeway, "iss" and "aud" when configured.  A
+ * token lives at most qna_auth_jwt_max_lifetime: "exp" no further ahead
+ * (with the leeway), nor from "iat" when there is one.  Each part is
+ * canonical base64url.  The user is "sub"; the role a claim
  * (qna_auth_jwt_role_claim, "role"): viewer (the default), manager or
  * admin.
  */
@@ -25,6 +27,15 @@
 #define NGX_QNA_SECRET_MAX  4096
 
 
+static char *ngx_qna_auth_lifetime_check(ngx_conf_t *cf, void *post,
+    void *data);
+
+
+ngx_conf_post_t  ngx_qna_auth_lifetime_post = {
+    ngx_qna_auth_lifetime_check
+};
+
+
 char *
 ngx_qna_auth_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -40,6 +51,21 @@ ngx_qna_auth_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return ngx_qna_conf_read_secret(cf, &value[1], NGX_QNA_SECRET_MIN,
                                     NGX_QNA_SECRET_MAX, &qmcf->jwt_secret);
+}
+
+
+/* a token that lived for ever would be a password that never changes */
+
+static char *
+ngx_qna_auth_lifetime_check(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *sp = data;
+
+    if (*sp <= 0) {
+        return "must be more than 0";
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -161,6 +187,7 @@ ngx_int_t
 ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx, const char **why)
 {
     u_char               *p, *end, *dot1, *dot2, *c;
+    double                expiry;
     time_t                now;
     json_t               *header, *claims, *v;
     ngx_str_t             raw, sig;
@@ -263,9 +290,41 @@ ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx, const char **why)
         goto declined;
     }
 
-    if ((double) now > json_number_value(v) + (double) qmcf->jwt_leeway) {
+    expiry = json_number_value(v);
+
+    if ((double) now > expiry + (double) qmcf->jwt_leeway) {
         *why = "the token has expired";
         goto declined;
+    }
+
+    /* a stolen token is worth what it has left to live */
+    if (expiry - (double) now
+        > (double) qmcf->jwt_max_lifetime + (double) qmcf->jwt_leeway)
+    {
+        *why = "the token lives too long: it expires further ahead than "
+               "the longest lifetime allowed";
+        goto declined;
+    }
+
+    v = json_object_get(claims, "iat");
+
+    if (v != NULL) {
+        if (!json_is_number(v)) {
+            *why = "the token's issue time (iat) is not a number";
+            goto declined;
+        }
+
+        if (json_number_value(v) > (double) now + (double) qmcf->jwt_leeway) {
+            *why = "the token was issued in the future (iat)";
+            goto declined;
+        }
+
+        if (expiry - json_number_value(v) > (double) qmcf->jwt_max_lifetime) {
+            *why = "the token lives too long: from its issue (iat) to its "
+                   "expiry (exp) is longer than the longest lifetime "
+                   "allowed";
+            goto declined;
+        }
     }
 
     v = json_object_get(claims, "nbf");

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # qna_auth jwt: HS256 only, the MAC compared in constant time, exp required,
 # nbf and exp with leeway, iss and aud when configured, the role from a
-# claim, each part canonical base64url.  Every refusal is 401 UNAUTHORIZED
-# with WWW-Authenticate, or 403 FORBIDDEN for a role too low.
+# claim, each part canonical base64url, a lifetime of at most
+# qna_auth_jwt_max_lifetime.  Every refusal is 401 UNAUTHORIZED with
+# WWW-Authenticate, or 403 FORBIDDEN for a role too low.
 
 use strict;
 use warnings;
@@ -147,11 +148,67 @@ sub signed {
             'a tab inside the signature');
 }
 
+# a lifetime of at most qna_auth_jwt_max_lifetime (24 h by default), from
+# now to exp (with the leeway, 30 s here), and from iat to exp
+{
+    my $now = time;
+    invalid(get('/secure', jwt($key, claims(exp => $now + 2 * 86400))), qr/lives too long/,
+            'exp 2 days ahead');
+    is get('/secure', jwt($key, claims(exp => $now + 86400 + 10)))->{status}, 200,
+        'exp 24 h ahead and within the leeway: 200';
+    invalid(get('/secure', jwt($key, claims(exp => $now + 86400 + 120))), qr/lives too long/,
+            'exp 24 h and 2 minutes ahead');
+    is get('/secure', jwt($key, claims(iat => $now - 60)))->{status}, 200, 'an iat a minute ago: 200';
+    is get('/secure', jwt($key, claims(iat => $now + 10)))->{status}, 200,
+        'an iat 10 s ahead, within the leeway: 200';
+    invalid(get('/secure', jwt($key, claims(iat => $now + 120))), qr/issued in the future/,
+            'an iat 2 minutes ahead');
+    invalid(get('/secure', jwt($key, claims(iat => $now - 23 * 3600, exp => $now + 2 * 3600))),
+            qr/lives too long/, 'exp 2 h ahead, but 25 h after iat');
+    invalid(get('/secure', jwt($key, claims(iat => 'yesterday'))), qr/iat\) is not a number/,
+            'an iat that is not a number');
+}
+
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg in the error log';
 $s->stop;
+
+# qna_auth_jwt_max_lifetime set: 1 hour
+{
+    my $l = QnA::Stack->new(name => 'auth-life', workers => 1, nginx_http => <<'EOF2',
+    qna_auth_jwt_secret_file jwt.key;
+    qna_auth_jwt_max_lifetime 1h;
+EOF2
+        locations => "        location = /secure {\n            qna_auth jwt;\n            qna_health;\n        }\n");
+    QnA::Stack::write_file($l->dir . '/jwt.key', "$key\n");
+    $l->start;
+    my $now = time;
+    my $get = sub { $l->http(GET => '/secure', headers => { Authorization => "Bearer $_[0]" }) };
+    is $get->(jwt($key, { sub => 'alice', exp => $now + 50 * 60 }))->{status}, 200,
+        'max lifetime 1h: exp in 50 minutes, 200';
+    my $r = $get->(jwt($key, { sub => 'alice', exp => $now + 2 * 3600 }));
+    is $r->{status}, 401, '  exp in 2 hours: 401';
+    is $r->{json}{error}{code}, 'UNAUTHORIZED', '  UNAUTHORIZED';
+    like $r->{json}{error}{message}, qr/lives too long/, '  saying it lives too long';
+    like $r->{headers}{'www-authenticate'}, qr/error="invalid_token"/, '  invalid_token';
+    $r = $get->(jwt($key, { sub => 'alice', iat => $now - 50 * 60, exp => $now + 20 * 60 }));
+    is $r->{status}, 401, '  70 minutes from iat to exp: 401';
+    like $r->{json}{error}{message}, qr/lives too long/, '  saying it lives too long';
+    like $r->{headers}{'www-authenticate'}, qr/error="invalid_token"/, '  invalid_token';
+    $l->stop;
+    is_deeply [$l->bad_log_lines], [], '  no alert, crit or emerg in the error log';
+}
 
 my $t = QnA::Stack->new(name => 'auth-conf', locations => "        location = /x {\n            qna_auth jwt;\n            qna_health;\n        }\n");
 my $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
 like $out, qr/"qna_auth jwt" needs "qna_auth_jwt_secret_file"/, 'qna_auth jwt without a key: nginx -t says so';
+
+for my $bad (['0', qr/"qna_auth_jwt_max_lifetime" directive must be more than 0/],
+             ['0s', qr/"qna_auth_jwt_max_lifetime" directive must be more than 0/],
+             ['forever', qr/"qna_auth_jwt_max_lifetime" directive invalid value/]) {
+    my $c = QnA::Stack->new(name => 'auth-conf-life',
+                            nginx_http => "    qna_auth_jwt_max_lifetime $bad->[0];\n");
+    my $o = `/usr/sbin/nginx -t -p @{[ $c->dir ]} -c @{[ $c->dir ]}/nginx.conf 2>&1`;
+    like $o, $bad->[1], "qna_auth_jwt_max_lifetime $bad->[0]: refused by nginx -t";
+}
 
 done_testing;
