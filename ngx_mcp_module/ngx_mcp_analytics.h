@@ -17,16 +17,21 @@
 #define NGX_MCP_MAX_PERIOD   10000
 
 
+/* a period, window or lookback: at least "min", at most NGX_MCP_MAX_PERIOD */
+#define NGX_MCP_PERIOD(min, def)                                              \
+    "{\"type\":\"integer\",\"minimum\":" #min ","                            \
+      "\"maximum\":" NGX_MCP_STR(NGX_MCP_MAX_PERIOD) ",\"default\":" #def "}"
+
 #define NGX_MCP_PRICES_PERIOD(def)                                            \
     "{\"type\":\"object\",\"properties\":{"                                   \
-      "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"     \
-      "\"period\":{\"type\":\"integer\",\"minimum\":1,\"default\":" #def "}}," \
+      "\"prices\":" NGX_MCP_NUMBERS ","                                       \
+      "\"period\":" NGX_MCP_PERIOD(1, def) "},"                               \
     "\"required\":[\"prices\"]}"
 
 #define NGX_MCP_RETURNS(extra)                                                \
     "{\"type\":\"object\",\"properties\":{"                                   \
-      "\"returns\":{\"type\":\"array\",\"items\":{\"type\":\"number\"},"     \
-        "\"description\":\"simple periodic (daily) returns\"}" extra "},"     \
+      "\"returns\":" NGX_MCP_NUMBERS_AND(",\"description\":"                  \
+                      "\"simple periodic (daily) returns\"") extra "},"        \
     "\"required\":[\"returns\"]}"
 
 

@@ -53,11 +53,10 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
       "MACD line, histogram = MACD - signal; EMAs seeded by SMAs. Defaults "
       "12/26/9.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"fast_period\":{\"type\":\"integer\",\"minimum\":1,\"default\":12},"
-        "\"slow_period\":{\"type\":\"integer\",\"minimum\":2,\"default\":26},"
-        "\"signal_period\":{\"type\":\"integer\",\"minimum\":1,"
-          "\"default\":9}},"
+        "\"prices\":" NGX_MCP_NUMBERS ","
+        "\"fast_period\":" NGX_MCP_PERIOD(1, 12) ","
+        "\"slow_period\":" NGX_MCP_PERIOD(2, 26) ","
+        "\"signal_period\":" NGX_MCP_PERIOD(1, 9) "},"
       "\"required\":[\"prices\"]}",
       ngx_mcp_macd,
       NGX_MCP_OUT5("macd", "signal", "histogram", "latest", "trend") },
@@ -66,8 +65,8 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
       "Middle band = SMA(period); upper and lower = middle +- std_dev times "
       "the population standard deviation of the same window.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"period\":{\"type\":\"integer\",\"minimum\":2,\"default\":20},"
+        "\"prices\":" NGX_MCP_NUMBERS ","
+        "\"period\":" NGX_MCP_PERIOD(2, 20) ","
         "\"std_dev\":{\"type\":\"number\",\"exclusiveMinimum\":0,"
           "\"default\":2}},"
       "\"required\":[\"prices\"]}",
@@ -78,10 +77,10 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
       "Average true range with Wilder smoothing (TA-Lib): true ranges from "
       "the second bar on, the first ATR is their simple mean over `period`.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"high\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"low\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"close\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"period\":{\"type\":\"integer\",\"minimum\":1,\"default\":14}},"
+        "\"high\":" NGX_MCP_NUMBERS ","
+        "\"low\":" NGX_MCP_NUMBERS ","
+        "\"close\":" NGX_MCP_NUMBERS ","
+        "\"period\":" NGX_MCP_PERIOD(1, 14) "},"
       "\"required\":[\"high\",\"low\",\"close\"]}",
       ngx_mcp_atr,
       NGX_MCP_OUT_SERIES_AND("latest_percent_of_price") },

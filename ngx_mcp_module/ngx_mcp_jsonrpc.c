@@ -20,7 +20,11 @@ static json_t *ngx_mcp_initialize(json_t *params);
 static json_t *ngx_mcp_tools_list(ngx_http_request_t *r,
     ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params);
 static json_t *ngx_mcp_tools_call(ngx_http_request_t *r,
-    ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params, ngx_uint_t async);
+    ngx_mcp_loc_conf_t *mlcf, json_t *id, json_t *params, ngx_uint_t async,
+    size_t *work);
+
+
+json_t  ngx_mcp_over = { JSON_NULL, (size_t) -1 };
 
 
 static const char  *ngx_mcp_versions[] = {
@@ -55,7 +59,7 @@ ngx_mcp_jsonrpc_result(json_t *id, json_t *result)
 
 json_t *
 ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
-    json_t *msg, ngx_uint_t *status, ngx_uint_t async)
+    json_t *msg, ngx_uint_t *status, ngx_uint_t async, size_t *work)
 {
     json_t      *id, *method, *params, *version;
     const char  *m;
@@ -132,7 +136,7 @@ ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     }
 
     if (ngx_strcmp(m, "tools/call") == 0) {
-        return ngx_mcp_tools_call(r, mlcf, id, params, async);
+        return ngx_mcp_tools_call(r, mlcf, id, params, async, work);
     }
 
     return ngx_mcp_jsonrpc_error(id, NGX_MCP_METHOD_NOT_FOUND,
@@ -307,7 +311,7 @@ ngx_mcp_tools_list(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
 
 static json_t *
 ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
-    json_t *id, json_t *params, ngx_uint_t async)
+    json_t *id, json_t *params, ngx_uint_t async, size_t *work)
 {
     void                  *remote;
     json_t                *name, *args, *res;
@@ -400,7 +404,14 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     }
 
     res = ngx_mcp_tool_call(tool, json_is_object(args) ? args : NULL,
-                            r->pool, &err);
+                            r->pool, work, &err);
+
+    if (res == NULL && !async
+        && ngx_strcmp(err.code, NGX_MCP_ERR_WORK) == 0)
+    {
+        /* one call alone always fits: it is the batch that is refused */
+        return NGX_MCP_OVER;
+    }
 
     if (res == NULL) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -111,9 +111,12 @@ void ngx_mcp_session_end(ngx_str_t *id);
 ngx_int_t ngx_mcp_session_zone(ngx_conf_t *cf, void *module);
 char *ngx_mcp_session_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
-/* the answer to one JSON-RPC message; *status is the HTTP status */
+/*
+ * The answer to one JSON-RPC message; *status is the HTTP status, *work
+ * what the request may still do (a batch's messages share it).
+ */
 json_t *ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
-    json_t *msg, ngx_uint_t *status, ngx_uint_t async);
+    json_t *msg, ngx_uint_t *status, ngx_uint_t async, size_t *work);
 
 /*
  * What ngx_mcp_jsonrpc_handle() returns when the answer comes later (a tool
@@ -121,6 +124,10 @@ json_t *ngx_mcp_jsonrpc_handle(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
  */
 extern json_t  ngx_mcp_pending;
 #define NGX_MCP_PENDING  (&ngx_mcp_pending)
+
+/* ... and when a batch's tool calls went over the work of one request */
+extern json_t  ngx_mcp_over;
+#define NGX_MCP_OVER  (&ngx_mcp_over)
 
 /* ngx_mcp_validation.c: the tools sandboxd answers */
 json_t *ngx_mcp_validation_call(ngx_http_request_t *r, void *tool,

@@ -13,7 +13,14 @@
 
 
 #define NGX_MCP_MAX_ASSETS   50
-#define NGX_MCP_OPT_ITERS    20000      /* bounded: it runs in a worker */
+
+/*
+ * The optimiser runs in a worker: at most NGX_MCP_OPT_ITERS iterations,
+ * and at most NGX_MCP_OPT_WORK multiply-adds of w'Cw (n * n an iteration):
+ * 20000 iterations up to 35 assets, 10000 for 50.
+ */
+#define NGX_MCP_OPT_ITERS    20000
+#define NGX_MCP_OPT_WORK     25000000
 
 
 static json_t *ngx_mcp_correlation(json_t *args, ngx_pool_t *pool,
@@ -29,10 +36,10 @@ ngx_mcp_tool_t  ngx_mcp_portfolio_tools[] = {
     { "calculate_correlation_matrix", "analytics", "Correlation matrix",
       "Pearson correlation of the simple periodic returns of each price "
       "series (all of the same length, at least 3 prices), symbols in the "
-      "order given.",
+      "order given. 2 to 50 series, at most 200000 prices in all.",
       "{\"type\":\"object\",\"properties\":{"
         "\"price_series\":{\"type\":\"object\",\"additionalProperties\":"
-          "{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
+          NGX_MCP_NUMBERS ",\"minProperties\":2,\"maxProperties\":50,"
           "\"description\":\"symbol -> prices, oldest first\"}},"
       "\"required\":[\"price_series\"]}",
       ngx_mcp_correlation,
@@ -42,12 +49,15 @@ ngx_mcp_tool_t  ngx_mcp_portfolio_tools[] = {
       "Long-only weights summing to 1 for the objective \"max_sharpe\" "
       "(default: the highest (w.mu - rf) / sqrt(w'Cw)) or \"min_variance\" "
       "(the lowest w'Cw), from expected returns and a covariance matrix in "
-      "the same units; solved by projected gradient on the simplex.",
+      "the same units, 2 to 50 assets; solved by projected gradient on the "
+      "simplex, in at most 20000 iterations and 25000000 / assets^2 (10000 "
+      "for 50 assets): converged says whether it met its tolerance before.",
       "{\"type\":\"object\",\"properties\":{"
         "\"expected_returns\":{\"type\":\"array\",\"items\":"
-          "{\"type\":\"number\"}},"
+          "{\"type\":\"number\"},\"minItems\":2,\"maxItems\":50},"
         "\"cov_matrix\":{\"type\":\"array\",\"items\":{\"type\":\"array\","
-          "\"items\":{\"type\":\"number\"}}},"
+          "\"items\":{\"type\":\"number\"},\"maxItems\":50},"
+          "\"maxItems\":50},"
         "\"objective\":{\"type\":\"string\",\"enum\":[\"max_sharpe\","
           "\"min_variance\"],\"default\":\"max_sharpe\"},"
         "\"risk_free_rate\":{\"type\":\"number\",\"default\":0}},"
@@ -60,11 +70,13 @@ ngx_mcp_tool_t  ngx_mcp_portfolio_tools[] = {
       "Metrics of the portfolio whose periodic return is the weighted sum "
       "of the assets' returns: annual return (mean x 252), annual "
       "volatility (sample deviation x sqrt(252)), Sharpe ratio, maximum "
-      "drawdown of the compounded value, total return.",
+      "drawdown of the compounded value, total return. At most 50 assets "
+      "and 200000 returns in all.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"weights\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"returns\":{\"type\":\"array\",\"items\":{\"type\":\"array\","
-          "\"items\":{\"type\":\"number\"}},"
+        "\"weights\":{\"type\":\"array\",\"items\":{\"type\":\"number\"},"
+          "\"maxItems\":50},"
+        "\"returns\":{\"type\":\"array\",\"items\":" NGX_MCP_NUMBERS ","
+          "\"maxItems\":50,"
           "\"description\":\"one series of periodic returns per asset\"}},"
       "\"required\":[\"weights\",\"returns\"]}",
       ngx_mcp_portfolio_metrics,
@@ -75,25 +87,68 @@ ngx_mcp_tool_t  ngx_mcp_portfolio_tools[] = {
 };
 
 
-static double
-ngx_mcp_pearson(const double *x, const double *y, size_t n)
+/*
+ * Each series is centred once, with its sum of squares: a pair is then one
+ * product sum, m (m - 1) / 2 of them in all, and the sums are the same,
+ * term by term, as those of the textbook formula.
+ */
+
+static void
+ngx_mcp_centre(double *x, size_t n, double *sxx)
 {
     size_t  i;
-    double  mx, my, sxy, sxx, syy;
+    double  m;
 
-    mx = ngx_mcp_mean(x, n);
-    my = ngx_mcp_mean(y, n);
-    sxy = 0;
-    sxx = 0;
-    syy = 0;
+    m = ngx_mcp_mean(x, n);
+    *sxx = 0;
 
     for (i = 0; i < n; i++) {
-        sxy += (x[i] - mx) * (y[i] - my);
-        sxx += (x[i] - mx) * (x[i] - mx);
-        syy += (y[i] - my) * (y[i] - my);
+        x[i] -= m;
+        *sxx += x[i] * x[i];
+    }
+}
+
+
+static double
+ngx_mcp_pearson(const double *dx, double sxx, const double *dy, double syy,
+    size_t n)
+{
+    size_t  i;
+    double  sxy;
+
+    sxy = 0;
+
+    for (i = 0; i < n; i++) {
+        sxy += dx[i] * dy[i];
     }
 
     return (sxx > 0 && syy > 0) ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+
+/* the values of an object's or an array's series, before any is read */
+
+static size_t
+ngx_mcp_series_values(json_t *series)
+{
+    size_t       i, total;
+    json_t      *v;
+    const char  *key;
+
+    total = 0;
+
+    if (json_is_object(series)) {
+        json_object_foreach(series, key, v) {
+            total += json_array_size(v);
+        }
+
+    } else {
+        json_array_foreach(series, i, v) {
+            total += json_array_size(v);
+        }
+    }
+
+    return total;
 }
 
 
@@ -102,7 +157,7 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 {
     size_t        i, j, k, n, len, m;
     json_t       *series, *v, *syms, *matrix, *row;
-    double      **r, *p;
+    double      **r, *p, *sxx, *c;
     const char   *key;
 
     series = json_object_get(args, "price_series");
@@ -116,10 +171,18 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         return NULL;
     }
 
+    if (ngx_mcp_series_values(series) > NGX_MCP_MAX_VALUES) {
+        ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                          "argument \"price_series\" holds more than %d "
+                          "prices in all", NGX_MCP_MAX_VALUES);
+        return NULL;
+    }
+
     m = json_object_size(series);
     r = ngx_palloc(pool, m * sizeof(double *));
+    sxx = ngx_palloc(pool, m * sizeof(double));
     syms = json_array();
-    if (r == NULL || syms == NULL) {
+    if (r == NULL || sxx == NULL || syms == NULL) {
         json_decref(syms);
         return ngx_mcp_nomem(err);
     }
@@ -172,14 +235,36 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
             r[k][i - 1] = p[i] / p[i - 1] - 1.0;
         }
 
+        ngx_mcp_centre(r[k], n - 1, &sxx[k]);
+
         json_array_append_new(syms, json_string(key));
         k++;
     }
 
-    matrix = json_array();
-    if (matrix == NULL) {
+    /* the pairs' product sums: the work that grows with m squared */
+    if (ngx_mcp_work(err, m * (m - 1) / 2 * (len - 1) / NGX_MCP_WORK_STEPS)
+        != NGX_OK)
+    {
         json_decref(syms);
+        return NULL;
+    }
+
+    c = ngx_palloc(pool, m * m * sizeof(double));
+    matrix = json_array();
+    if (c == NULL || matrix == NULL) {
+        json_decref(syms);
+        json_decref(matrix);
         return ngx_mcp_nomem(err);
+    }
+
+    for (i = 0; i < m; i++) {
+        c[i * m + i] = 1.0;
+
+        for (j = i + 1; j < m; j++) {
+            c[i * m + j] = ngx_mcp_pearson(r[i], sxx[i], r[j], sxx[j],
+                                           len - 1);
+            c[j * m + i] = c[i * m + j];
+        }
     }
 
     for (i = 0; i < m; i++) {
@@ -191,8 +276,7 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         }
 
         for (j = 0; j < m; j++) {
-            json_array_append_new(row, ngx_mcp_json_real(
-                i == j ? 1.0 : ngx_mcp_pearson(r[i], r[j], len - 1)));
+            json_array_append_new(row, ngx_mcp_json_real(c[i * m + j]));
         }
 
         json_array_append_new(matrix, row);
@@ -267,10 +351,11 @@ ngx_mcp_quad(double *c, const double *w, size_t n, double *cw)
 static json_t *
 ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 {
-    size_t        i, j, n, len, it;
+    size_t        i, j, n, len, it, iters;
     json_t       *cov, *row, *weights;
     double       *mu, *c, *w, *g, *cw, *tmp, rf, lip, var, ret, s, step;
     double        prev, best, *bw;
+    ngx_uint_t    converged;
     const char   *objective;
 
     if (ngx_mcp_arg_numbers(args, "expected_returns", 2, pool, &mu, &n, err)
@@ -366,6 +451,15 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         }
     }
 
+    iters = ngx_min(NGX_MCP_OPT_ITERS, NGX_MCP_OPT_WORK / (n * n));
+
+    /* the matrix read, and max_sharpe's w'Cw, twice an iteration at most */
+    if (ngx_mcp_work(err, n * n + 2 * iters * n * n / NGX_MCP_WORK_STEPS)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     /* the Frobenius norm bounds the largest eigenvalue: a safe step */
     lip = 2.0 * sqrt(lip);
     step = 1.0 / lip;
@@ -376,13 +470,14 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 
     len = 0;
     best = -HUGE_VAL;
+    converged = 0;
     ngx_memcpy(bw, w, n * sizeof(double));
 
     if (objective[1] == 'i') {
         /* min_variance: convex; projected gradient with a 1/L step */
         prev = HUGE_VAL;
 
-        for (it = 0; it < NGX_MCP_OPT_ITERS; it++) {
+        for (it = 0; it < iters; it++) {
             var = ngx_mcp_quad(c, w, n, cw);
 
             for (i = 0; i < n; i++) {
@@ -392,6 +487,7 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
             ngx_mcp_simplex(w, n, tmp);
 
             if (prev - var < 1e-18 * (var + 1e-300) && it > 100) {
+                converged = 1;
                 break;
             }
 
@@ -410,7 +506,7 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         s = -HUGE_VAL;
         step = 0.1;
 
-        for (it = 0; it < NGX_MCP_OPT_ITERS && step > 1e-14; it++) {
+        for (it = 0; it < iters && step > 1e-14; it++) {
             var = ngx_mcp_quad(c, w, n, cw);
             ret = 0;
 
@@ -449,6 +545,7 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
             ngx_mcp_simplex(w, n, tmp);
         }
 
+        converged = (step <= 1e-14);
         len = it;
     }
 
@@ -470,12 +567,13 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
                               json_real(bw[i] < 1e-12 ? 0.0 : bw[i]));
     }
 
-    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:I}",
+    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:I, s:b}",
                      "weights", weights, "objective", objective,
                      "expected_return", ngx_mcp_json_real(ret),
                      "volatility", ngx_mcp_json_real(sqrt(var)),
                      "sharpe_ratio", ngx_mcp_json_real((ret - rf) / sqrt(var)),
-                     "iterations", (json_int_t) len);
+                     "iterations", (json_int_t) len,
+                     "converged", (int) converged);
 }
 
 
@@ -501,6 +599,13 @@ ngx_mcp_portfolio_metrics(json_t *args, ngx_pool_t *pool,
         ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
                           "argument \"returns\" must hold one series per "
                           "weight (%zu)", m);
+        return NULL;
+    }
+
+    if (ngx_mcp_series_values(rets) > NGX_MCP_MAX_VALUES) {
+        ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                          "argument \"returns\" holds more than %d values "
+                          "in all", NGX_MCP_MAX_VALUES);
         return NULL;
     }
 

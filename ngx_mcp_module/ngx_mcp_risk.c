@@ -29,7 +29,9 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
       "Standard deviation of returns (sample, ddof=1), over the last "
       "`period` returns when given; annualized with sqrt(252) unless "
       "annualize is false (empyrical convention).",
-      NGX_MCP_RETURNS(",\"period\":{\"type\":\"integer\",\"minimum\":2},"
+      NGX_MCP_RETURNS(",\"period\":{\"type\":\"integer\",\"minimum\":2,"
+                      "\"maximum\":" NGX_MCP_STR(NGX_MCP_MAX_ARRAY) ","
+                      "\"description\":\"at most the number of returns\"},"
                       "\"annualize\":{\"type\":\"boolean\",\"default\":true}"),
       ngx_mcp_volatility,
       NGX_MCP_OUT4("volatility", "daily_volatility", "annualized",
@@ -57,7 +59,7 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
       "Largest peak-to-trough fall of a price series, as a negative "
       "fraction (empyrical), with the peak and trough positions.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}}},"
+        "\"prices\":" NGX_MCP_NUMBERS "},"
       "\"required\":[\"prices\"]}",
       ngx_mcp_max_drawdown,
       NGX_MCP_OUT5("max_drawdown", "peak_index", "trough_index", "peak_price",

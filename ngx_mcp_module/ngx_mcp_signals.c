@@ -24,11 +24,9 @@ ngx_mcp_tool_t  ngx_mcp_signal_tools[] = {
       "of the closes): a golden cross when it rises above, a death cross "
       "when it falls below; index i refers to prices[i].",
       "{\"type\":\"object\",\"properties\":{"
-        "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"short_window\":{\"type\":\"integer\",\"minimum\":1,"
-          "\"default\":50},"
-        "\"long_window\":{\"type\":\"integer\",\"minimum\":2,"
-          "\"default\":200}},"
+        "\"prices\":" NGX_MCP_NUMBERS ","
+        "\"short_window\":" NGX_MCP_PERIOD(1, 50) ","
+        "\"long_window\":" NGX_MCP_PERIOD(2, 200) "},"
       "\"required\":[\"prices\"]}",
       ngx_mcp_crossover,
       NGX_MCP_OUT5("crossovers", "last_crossover", "current", "short_sma",
@@ -36,12 +34,14 @@ ngx_mcp_tool_t  ngx_mcp_signal_tools[] = {
 
     { "detect_support_resistance", "analytics", "Support and resistance",
       "Local minima (support) and maxima (resistance): prices[i] is one when "
-      "it is the lowest (highest) of the `lookback` prices on each side. "
-      "Levels within 0.5% merge; the nearest below and above the last price "
-      "are named.",
+      "it is the lowest (highest) of the `lookback` prices on each side and "
+      "they are not all equal. Levels within 0.5% merge; the nearest below "
+      "and above the last price are named. At most 100000 prices, lookback "
+      "at most 10000; the work is linear in the prices, whatever the "
+      "lookback.",
       "{\"type\":\"object\",\"properties\":{"
-        "\"prices\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},"
-        "\"lookback\":{\"type\":\"integer\",\"minimum\":1,\"default\":5}},"
+        "\"prices\":" NGX_MCP_NUMBERS ","
+        "\"lookback\":" NGX_MCP_PERIOD(1, 5) "},"
       "\"required\":[\"prices\"]}",
       ngx_mcp_support,
       NGX_MCP_OUT4("support", "resistance", "nearest_support",
@@ -179,13 +179,20 @@ ngx_mcp_levels(double *v, size_t k)
 }
 
 
+/*
+ * prices[i] is a support when it is the lowest of the window of "lookback"
+ * prices on each side and the window is not flat (its highest is higher),
+ * a resistance the other way round.  The windows' lowest and highest come
+ * from two monotonic queues of indices, so each price enters and leaves
+ * each queue once: O(n), whatever the lookback.
+ */
+
 static json_t *
 ngx_mcp_support(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 {
-    size_t       i, j, n, lb, nlo, nhi;
-    double      *p, *lo, *hi, last, ns, nr;
+    size_t       i, j, n, lb, w, nlo, nhi, *qlo, *qhi, hlo, tlo, hhi, thi;
+    double      *p, *lo, *hi, last, ns, nr, min, max;
     json_t      *sup, *res;
-    ngx_uint_t   is_lo, is_hi;
     json_int_t   lookback;
 
     if (ngx_mcp_arg_int(args, "lookback", 5, 1, NGX_MCP_MAX_PERIOD, &lookback,
@@ -195,42 +202,66 @@ ngx_mcp_support(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     }
 
     lb = (size_t) lookback;
+    w = 2 * lb + 1;
 
-    if (ngx_mcp_arg_numbers(args, "prices", 2 * lb + 1, pool, &p, &n, err)
-        != NGX_OK)
-    {
+    if (ngx_mcp_arg_numbers(args, "prices", w, pool, &p, &n, err) != NGX_OK) {
         return NULL;
     }
 
     lo = ngx_palloc(pool, n * sizeof(double));
     hi = ngx_palloc(pool, n * sizeof(double));
-    if (lo == NULL || hi == NULL) {
+    qlo = ngx_palloc(pool, n * sizeof(size_t));
+    qhi = ngx_palloc(pool, n * sizeof(size_t));
+    if (lo == NULL || hi == NULL || qlo == NULL || qhi == NULL) {
         return ngx_mcp_nomem(err);
     }
 
     nlo = 0;
     nhi = 0;
 
-    for (i = lb; i + lb < n; i++) {
-        is_lo = 1;
-        is_hi = 1;
+    /* queues qlo[hlo .. tlo) and qhi[hhi .. thi): prices rise, fall */
+    hlo = 0;
+    tlo = 0;
+    hhi = 0;
+    thi = 0;
 
-        for (j = i - lb; j <= i + lb; j++) {
-            if (p[j] < p[i]) {
-                is_lo = 0;
-            }
-
-            if (p[j] > p[i]) {
-                is_hi = 0;
-            }
+    for (j = 0; j < n; j++) {
+        while (tlo > hlo && p[qlo[tlo - 1]] >= p[j]) {
+            tlo--;
         }
 
-        /* a flat stretch is neither */
-        if (is_lo && !is_hi) {
+        qlo[tlo++] = j;
+
+        while (thi > hhi && p[qhi[thi - 1]] <= p[j]) {
+            thi--;
+        }
+
+        qhi[thi++] = j;
+
+        if (j + 1 < w) {
+            continue;
+        }
+
+        /* the window is p[j + 1 - w .. j], centred on i */
+        i = j - lb;
+
+        while (qlo[hlo] + w <= j) {
+            hlo++;
+        }
+
+        while (qhi[hhi] + w <= j) {
+            hhi++;
+        }
+
+        min = p[qlo[hlo]];
+        max = p[qhi[hhi]];
+
+        /* a flat window is neither */
+        if (p[i] == min && max > min) {
             lo[nlo++] = p[i];
         }
 
-        if (is_hi && !is_lo) {
+        if (p[i] == max && min < max) {
             hi[nhi++] = p[i];
         }
     }

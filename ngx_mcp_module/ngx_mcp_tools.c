@@ -11,7 +11,6 @@
 #include "ngx_mcp_policy.h"
 
 
-#define NGX_MCP_MAX_ARRAY  100000
 #define NGX_MCP_MAX_VALUE  1e15
 
 
@@ -115,14 +114,25 @@ ngx_mcp_tools_count(void)
 }
 
 
+/* "work" is what the request has left; the call's work is taken from it */
+
 json_t *
 ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args, ngx_pool_t *pool,
-    ngx_mcp_tool_error_t *err)
+    size_t *work, ngx_mcp_tool_error_t *err)
 {
     json_t  *empty, *res;
 
     err->code = NULL;
     err->message[0] = '\0';
+    err->work = *work;
+
+    if (args != NULL && !json_is_object(args)) {
+        ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                          "arguments must be an object");
+        return NULL;
+    }
+
+    empty = NULL;
 
     if (args == NULL) {
         empty = json_object();
@@ -131,23 +141,13 @@ ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args, ngx_pool_t *pool,
             return NULL;
         }
 
-        res = tool->handler(empty, pool, err);
-        json_decref(empty);
-
-        if (res == NULL && err->code == NULL) {
-            ngx_mcp_tool_fail(err, NGX_MCP_ERR_TOOL, "out of memory");
-        }
-
-        return res;
-    }
-
-    if (!json_is_object(args)) {
-        ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
-                          "arguments must be an object");
-        return NULL;
+        args = empty;
     }
 
     res = tool->handler(args, pool, err);
+    json_decref(empty);
+
+    *work = err->work;
 
     if (res == NULL && err->code == NULL) {
         /* jansson refused to build the answer: memory, nothing else */
@@ -155,6 +155,27 @@ ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args, ngx_pool_t *pool,
     }
 
     return res;
+}
+
+
+/*
+ * Charged before the work is done, so a request over its bound stops
+ * before it, not after.
+ */
+
+ngx_int_t
+ngx_mcp_work(ngx_mcp_tool_error_t *err, size_t units)
+{
+    if (units > err->work) {
+        ngx_mcp_tool_fail(err, NGX_MCP_ERR_WORK,
+                          "the request's work is over its bound (%d values "
+                          "or the work of as many)", NGX_MCP_WORK_MAX);
+        return NGX_ERROR;
+    }
+
+    err->work -= units;
+
+    return NGX_OK;
 }
 
 
@@ -220,6 +241,10 @@ ngx_mcp_arg_numbers(json_t *args, const char *name, size_t min_len,
         ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
                           "argument \"%s\" has more than %d values",
                           name, NGX_MCP_MAX_ARRAY);
+        return NGX_ERROR;
+    }
+
+    if (ngx_mcp_work(err, len) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -16,11 +16,40 @@
 #define NGX_MCP_ERR_INVALID_ARGUMENT  "INVALID_ARGUMENT"
 #define NGX_MCP_ERR_DATA_UNAVAILABLE  "DATA_UNAVAILABLE"
 #define NGX_MCP_ERR_TOOL              "MCP_TOOL_ERROR"
+#define NGX_MCP_ERR_WORK              "WORK_LIMIT_EXCEEDED"
 
 
+/*
+ * The work one request may make a worker do: a tools/call, or a whole
+ * batch, whose calls share it.  It is counted in values: a value of an
+ * array argument is one (parsed, carried through a linear pass, written
+ * back); what grows faster than the input is charged in the same unit
+ * (NGX_MCP_WORK_STEPS multiply-adds make one).  One call at its own caps
+ * always fits: the bound only ever refuses a batch.
+ */
+#define NGX_MCP_WORK_MAX              300000
+#define NGX_MCP_WORK_STEPS            256
+
+/* values of one array argument, and of all the series of one call */
+#define NGX_MCP_MAX_ARRAY             100000
+#define NGX_MCP_MAX_VALUES            200000
+
+#define NGX_MCP_STR_(x)               #x
+#define NGX_MCP_STR(x)                NGX_MCP_STR_(x)
+
+/* the JSON Schema of an array argument ngx_mcp_arg_numbers() reads */
+#define NGX_MCP_NUMBERS_AND(extra)                                            \
+    "{\"type\":\"array\",\"items\":{\"type\":\"number\"},"                   \
+      "\"maxItems\":" NGX_MCP_STR(NGX_MCP_MAX_ARRAY) extra "}"
+
+#define NGX_MCP_NUMBERS  NGX_MCP_NUMBERS_AND("")
+
+
+/* what a call reports: its error, and the work its request has left */
 typedef struct {
     const char                 *code;
     char                        message[256];
+    size_t                      work;
 } ngx_mcp_tool_error_t;
 
 
@@ -102,7 +131,8 @@ ngx_uint_t ngx_mcp_tools_count(void);
 ngx_mcp_tool_t *ngx_mcp_tool_next(ngx_uint_t *iter);
 ngx_uint_t ngx_mcp_tool_family(ngx_mcp_tool_t *tool);
 json_t *ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args,
-    ngx_pool_t *pool, ngx_mcp_tool_error_t *err);
+    ngx_pool_t *pool, size_t *work, ngx_mcp_tool_error_t *err);
+ngx_int_t ngx_mcp_work(ngx_mcp_tool_error_t *err, size_t units);
 
 /* argument helpers: each names the argument in its error */
 ngx_int_t ngx_mcp_arg_numbers(json_t *args, const char *name,

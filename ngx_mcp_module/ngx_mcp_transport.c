@@ -11,10 +11,17 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_mcp_module.h"
+#include "ngx_mcp_tools.h"
 #include "ngx_qna_http.h"
 
 
 #define NGX_MCP_SERVER_ERROR  -32000
+
+/*
+ * A batch is answered in one go, in one event: its size is bounded, and
+ * its tool calls share the work of one request (NGX_MCP_WORK_MAX).
+ */
+#define NGX_MCP_BATCH_MAX     32
 
 #ifndef NGX_HTTP_NOT_ACCEPTABLE
 #define NGX_HTTP_NOT_ACCEPTABLE  406
@@ -300,28 +307,44 @@ void
 ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     json_t *msg)
 {
-    size_t            i;
+    size_t            i, work;
     json_t           *answer, *all, *one;
     ngx_int_t         rc;
     ngx_str_t         sid;
     ngx_uint_t        status;
+    const char       *refusal;
     ngx_table_elt_t  *h;
+    u_char            text[192];
+
+    work = NGX_MCP_WORK_MAX;
 
     if (json_is_array(msg)) {
         /* batches are 2025-03-26's (which sent no version header) */
         h = ngx_qna_http_header(r, "MCP-Protocol-Version");
 
-        if ((h != NULL && ngx_strncmp(h->value.data, "2025-03-26", 10) != 0)
-            || json_array_size(msg) == 0)
-        {
+        if (h != NULL && ngx_strncmp(h->value.data, "2025-03-26", 10) != 0) {
+            refusal = "Invalid Request: batches are only for protocol "
+                      "2025-03-26";
+
+        } else if (json_array_size(msg) == 0) {
+            refusal = "Invalid Request: empty batch";
+
+        } else if (json_array_size(msg) > NGX_MCP_BATCH_MAX) {
+            ngx_snprintf(text, sizeof(text), "Invalid Request: a batch "
+                         "holds at most %d messages, not %uz%Z",
+                         NGX_MCP_BATCH_MAX, json_array_size(msg));
+            refusal = (const char *) text;
+
+        } else {
+            refusal = NULL;
+        }
+
+        if (refusal != NULL) {
             ngx_http_finalize_request(r,
                 ngx_mcp_send(r, NGX_HTTP_BAD_REQUEST,
                              ngx_mcp_jsonrpc_error(NULL,
-                                 NGX_MCP_INVALID_REQUEST,
-                                 json_array_size(msg)
-                                 ? "Invalid Request: batches are only "
-                                   "for protocol 2025-03-26"
-                                 : "Invalid Request: empty batch")));
+                                                   NGX_MCP_INVALID_REQUEST,
+                                                   refusal)));
             return;
         }
 
@@ -343,7 +366,24 @@ ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
                                                "Invalid Request: initialize "
                                                "cannot be batched");
             } else {
-                answer = ngx_mcp_jsonrpc_handle(r, mlcf, one, &status, 0);
+                answer = ngx_mcp_jsonrpc_handle(r, mlcf, one, &status, 0,
+                                                &work);
+            }
+
+            if (answer == NGX_MCP_OVER) {
+                /* the calls are read-only: what was answered is dropped */
+                json_decref(all);
+                ngx_snprintf(text, sizeof(text), "Invalid Request: the "
+                             "batch's tool calls do more work together "
+                             "than one request may (%d values or the work "
+                             "of as many); send them in smaller batches%Z",
+                             NGX_MCP_WORK_MAX);
+                ngx_http_finalize_request(r,
+                    ngx_mcp_send(r, NGX_HTTP_BAD_REQUEST,
+                                 ngx_mcp_jsonrpc_error(NULL,
+                                     NGX_MCP_INVALID_REQUEST,
+                                     (const char *) text)));
+                return;
             }
 
             if (answer) {
@@ -369,7 +409,7 @@ ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         }
 
         status = NGX_HTTP_OK;
-        answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status, 1);
+        answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status, 1, &work);
 
         if (answer == NGX_MCP_PENDING) {
             /* the tool finalizes the request when sandboxd answers */
@@ -381,7 +421,7 @@ ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     }
 
     status = NGX_HTTP_OK;
-    answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status, 0);
+    answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status, 0, &work);
 
     if (mlcf->sessions && json_object_get(answer, "result") != NULL) {
         if (ngx_mcp_session_issue(r, &mlcf->secret, &sid) != NGX_OK

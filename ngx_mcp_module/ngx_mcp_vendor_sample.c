@@ -15,6 +15,9 @@
 #define NGX_MCP_SAMPLE_DAYS       756           /* three trading years */
 #define NGX_MCP_SAMPLE_END_DAYS   20756         /* 2026-10-30, a Friday */
 
+/* a path's 756 days of some thirty draws each: the work of 200 values */
+#define NGX_MCP_SAMPLE_PATH_WORK  200
+
 
 typedef struct {
     ngx_mcp_asset_t             asset;
@@ -139,25 +142,19 @@ ngx_mcp_sample_cents(double v)
 }
 
 
-/* the n-th weekday counting back from the end date, as days since epoch */
+/*
+ * The n-th weekday counting back from the end date, as days since epoch.
+ * The end date is a Friday: five weekdays back is a week back, and fewer
+ * stay within the same week.
+ */
 
 static time_t
 ngx_mcp_sample_day(size_t back)
 {
-    int64_t  day, weekday;
+    int64_t  day;
 
-    day = NGX_MCP_SAMPLE_END_DAYS;
-
-    while (back) {
-        day--;
-
-        /* 1970-01-01 was a Thursday: weekday 0 = Monday */
-        weekday = (day + 3) % 7;
-
-        if (weekday < 5) {
-            back--;
-        }
-    }
+    day = NGX_MCP_SAMPLE_END_DAYS - 7 * (int64_t) (back / 5)
+          - (int64_t) (back % 5);
 
     return (time_t) (day * 86400 + 5 * 3600);
 }
@@ -210,6 +207,11 @@ ngx_mcp_sample_daily_bars(const char *symbol, size_t limit, ngx_pool_t *pool,
 
     if (limit > NGX_MCP_SAMPLE_DAYS) {
         limit = NGX_MCP_SAMPLE_DAYS;
+    }
+
+    /* the whole path is drawn, whatever the limit */
+    if (ngx_mcp_work(err, NGX_MCP_SAMPLE_PATH_WORK) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     b = ngx_palloc(pool, limit * sizeof(ngx_mcp_bar_t));

@@ -89,6 +89,7 @@ ngx_int_t ngx_qna_sse_final(ngx_http_request_t *r, const char *name,
 
 /* ngx_qna_auth.c */
 char *ngx_qna_auth_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+extern ngx_conf_post_t  ngx_qna_auth_lifetime_post;
 ngx_int_t ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx,
     const char **why);
 

@@ -4,9 +4,12 @@
  * qna_auth_jwt_secret_file.  HS256 is the only algorithm taken ("none" and
  * everything else refused before the signature is looked at), the MAC is
  * compared in constant time, "exp" is required, "exp" and "nbf" are
- * checked with qna_auth_jwt_leeway, "iss" and "aud" when configured.  The
- * user is "sub"; the role a claim (qna_auth_jwt_role_claim, "role"):
- * viewer (the default), manager or admin.
+ * checked with qna_auth_jwt_leeway, "iss" and "aud" when configured.  A
+ * token lives at most qna_auth_jwt_max_lifetime: "exp" no further ahead
+ * (with the leeway), nor from "iat" when there is one.  Each part is
+ * canonical base64url.  The user is "sub"; the role a claim
+ * (qna_auth_jwt_role_claim, "role"): viewer (the default), manager or
+ * admin.
  */
 
 #include <ngx_config.h>
@@ -22,6 +25,15 @@
 #define NGX_QNA_TOKEN_MAX   4096
 #define NGX_QNA_SECRET_MIN  32
 #define NGX_QNA_SECRET_MAX  4096
+
+
+static char *ngx_qna_auth_lifetime_check(ngx_conf_t *cf, void *post,
+    void *data);
+
+
+ngx_conf_post_t  ngx_qna_auth_lifetime_post = {
+    ngx_qna_auth_lifetime_check
+};
 
 
 char *
@@ -42,21 +54,99 @@ ngx_qna_auth_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* a token that lived for ever would be a password that never changes */
+
+static char *
+ngx_qna_auth_lifetime_check(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *sp = data;
+
+    if (*sp <= 0) {
+        return "must be more than 0";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Canonical base64url (RFC 7515, section 2) only: its alphabet, no padding,
+ * no white space, no length of 4k + 1, and zeros in the bits of the last
+ * character that carry nothing.  nginx's decoder stops at "=" and takes
+ * whatever follows, padding too, and any low bits: one token would have
+ * many spellings, each of them accepted.  "dst" holds
+ * ngx_base64_decoded_length(len) bytes.
+ */
+
+static ngx_int_t
+ngx_qna_auth_base64url(u_char *src, size_t len, ngx_str_t *dst)
+{
+    u_char      c, *d;
+    size_t      i;
+    ngx_uint_t  acc, bits, v;
+
+    if (len % 4 == 1) {
+        return NGX_ERROR;
+    }
+
+    d = dst->data;
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+
+        } else if (c == '-') {
+            v = 62;
+
+        } else if (c == '_') {
+            v = 63;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+        acc = (acc << 6) | v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            *d++ = (u_char) (acc >> bits);
+            acc &= ((ngx_uint_t) 1 << bits) - 1;
+        }
+    }
+
+    /* what is left are the last character's unused bits */
+    if (acc != 0) {
+        return NGX_ERROR;
+    }
+
+    dst->len = d - dst->data;
+
+    return NGX_OK;
+}
+
+
 static json_t *
 ngx_qna_auth_part(ngx_http_request_t *r, u_char *start, u_char *end,
     ngx_str_t *raw)
 {
-    ngx_str_t  src;
-
-    src.data = start;
-    src.len = end - start;
-
-    raw->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len) + 1);
+    raw->data = ngx_pnalloc(r->pool,
+                            ngx_base64_decoded_length(end - start) + 1);
     if (raw->data == NULL) {
         return NULL;
     }
 
-    if (ngx_decode_base64url(raw, &src) != NGX_OK) {
+    if (ngx_qna_auth_base64url(start, end - start, raw) != NGX_OK) {
         return NULL;
     }
 
@@ -97,6 +187,7 @@ ngx_int_t
 ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx, const char **why)
 {
     u_char               *p, *end, *dot1, *dot2, *c;
+    double                expiry;
     time_t                now;
     json_t               *header, *claims, *v;
     ngx_str_t             raw, sig;
@@ -171,10 +262,7 @@ ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx, const char **why)
         goto failed;
     }
 
-    raw.data = dot2 + 1;
-    raw.len = end - dot2 - 1;
-
-    if (ngx_decode_base64url(&sig, &raw) != NGX_OK) {
+    if (ngx_qna_auth_base64url(dot2 + 1, end - dot2 - 1, &sig) != NGX_OK) {
         goto declined;
     }
 
@@ -202,9 +290,41 @@ ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx, const char **why)
         goto declined;
     }
 
-    if ((double) now > json_number_value(v) + (double) qmcf->jwt_leeway) {
+    expiry = json_number_value(v);
+
+    if ((double) now > expiry + (double) qmcf->jwt_leeway) {
         *why = "the token has expired";
         goto declined;
+    }
+
+    /* a stolen token is worth what it has left to live */
+    if (expiry - (double) now
+        > (double) qmcf->jwt_max_lifetime + (double) qmcf->jwt_leeway)
+    {
+        *why = "the token lives too long: it expires further ahead than "
+               "the longest lifetime allowed";
+        goto declined;
+    }
+
+    v = json_object_get(claims, "iat");
+
+    if (v != NULL) {
+        if (!json_is_number(v)) {
+            *why = "the token's issue time (iat) is not a number";
+            goto declined;
+        }
+
+        if (json_number_value(v) > (double) now + (double) qmcf->jwt_leeway) {
+            *why = "the token was issued in the future (iat)";
+            goto declined;
+        }
+
+        if (expiry - json_number_value(v) > (double) qmcf->jwt_max_lifetime) {
+            *why = "the token lives too long: from its issue (iat) to its "
+                   "expiry (exp) is longer than the longest lifetime "
+                   "allowed";
+            goto declined;
+        }
     }
 
     v = json_object_get(claims, "nbf");

@@ -311,6 +311,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       offsetof(ngx_qna_main_conf_t, jwt_leeway),
       NULL },
 
+    { ngx_string("qna_auth_jwt_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_qna_main_conf_t, jwt_max_lifetime),
+      &ngx_qna_auth_lifetime_post },
+
     { ngx_string("qna_rate_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_qna_rate_limit,
@@ -523,6 +530,7 @@ ngx_qna_create_main_conf(ngx_conf_t *cf)
     qmcf->request_id_index = NGX_ERROR;
     qmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     qmcf->jwt_leeway = NGX_CONF_UNSET;
+    qmcf->jwt_max_lifetime = NGX_CONF_UNSET;
     qmcf->similarity = NGX_CONF_UNSET_UINT;
     qmcf->llm_retries = NGX_CONF_UNSET_UINT;
     qmcf->llm_corrections = NGX_CONF_UNSET_UINT;
@@ -539,6 +547,7 @@ ngx_qna_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(qmcf->redis.timeout, 1000);
     ngx_conf_init_value(qmcf->jwt_leeway, 30);
+    ngx_conf_init_value(qmcf->jwt_max_lifetime, 86400);
     ngx_conf_init_uint_value(qmcf->similarity, 50);
     ngx_conf_init_uint_value(qmcf->llm_retries, 2);
     ngx_conf_init_uint_value(qmcf->llm_corrections, 2);

@@ -97,6 +97,7 @@ typedef struct {
     ngx_str_t                   jwt_audience;
     ngx_str_t                   jwt_role_claim;
     time_t                      jwt_leeway;
+    time_t                      jwt_max_lifetime;
 
 } ngx_qna_main_conf_t;
 

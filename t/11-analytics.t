@@ -135,6 +135,96 @@ PY
     ok @{ $r->{support} } >= 1 && @{ $r->{support} } <= $want->{nlo}, 'support levels, merged';
 }
 
+# support and resistance against a brute-force reference, window by
+# window, on series made to trip a sliding-window minimum: ties, flat
+# stretches, monotone runs, plateaus as wide as the window.  Every price is
+# a multiple of 1/100 or an integer, so Perl and C read the same doubles
+# and the levels compare exactly.
+{
+    sub sr_reference {
+        my ($p, $lb) = @_;
+        my (@lo, @hi);
+        for my $i ($lb .. $#$p - $lb) {
+            my ($min, $max) = ($p->[$i], $p->[$i]);
+            for my $j ($i - $lb .. $i + $lb) {
+                $min = $p->[$j] if $p->[$j] < $min;
+                $max = $p->[$j] if $p->[$j] > $max;
+            }
+            push @lo, $p->[$i] if $p->[$i] == $min && $max > $min;
+            push @hi, $p->[$i] if $p->[$i] == $max && $min < $max;
+        }
+        my $last = $p->[-1];
+        my ($ns, $nr);
+        for (@lo) { $ns = $_ if $_ <= $last && (!defined $ns || $_ > $ns) }
+        for (@hi) { $nr = $_ if $_ >= $last && (!defined $nr || $_ < $nr) }
+        my $merge = sub {
+            my (@kept, $k);
+            for my $v (sort { $a <=> $b } @_) {
+                next if defined $k && !($v > $k * 1.005);
+                push @kept, $v;
+                $k = $v;
+            }
+            return \@kept;
+        };
+        return { support => $merge->(@lo), resistance => $merge->(@hi),
+                 nearest_support => $ns, nearest_resistance => $nr };
+    }
+
+    sub same_numbers {
+        my ($got, $want) = @_;
+        return 0 unless ref $got eq 'ARRAY' && @$got == @$want;
+        for (0 .. $#$want) { return 0 unless $got->[$_] == $want->[$_] }
+        return 1;
+    }
+
+    srand(24);
+    my @runs;
+    push @runs, [map { 1 + $_ % 3 } 0 .. 40];
+    push @runs, [map { int(rand 1000000) / 100 } 1 .. 2000];     # random
+    push @runs, [map { 1 + int(rand 5) } 1 .. 2000];             # ties everywhere
+    push @runs, [map { ((5) x 30, (3) x 10, (8) x 25, (3) x 7, (5) x 40) } 1 .. 6];
+    push @runs, [1 .. 300];                                      # rising
+    push @runs, [reverse 1 .. 300];                              # falling
+    push @runs, [(7) x 200];                                     # flat
+    push @runs, [map { ($_ % 40 < 20 ? $_ % 40 : 40 - $_ % 40) } 0 .. 999];  # sawtooth
+    push @runs, [map { (2) x 11, 1, (2) x 11 } 1 .. 20];        # lone dips
+    push @runs, [map { int(rand 21) - 10 } 1 .. 1500];           # negatives, zero
+    push @runs, [map { int(10000 + 1000 * sin($_ / 9) + rand 300) / 100 } 0 .. 2999];
+
+    my $n = 0;
+    for my $p (@runs) {
+        for my $lb (1, 2, 5, 11, 30, 150) {
+            next if @$p < 2 * $lb + 1;
+            my $r = $s->tool('detect_support_resistance', { prices => $p, lookback => $lb });
+            my $want = sr_reference($p, $lb);
+            my $ok = same_numbers($r->{support}, $want->{support})
+                && same_numbers($r->{resistance}, $want->{resistance})
+                && (defined $r->{nearest_support} ? defined $want->{nearest_support}
+                        && $r->{nearest_support} == $want->{nearest_support}
+                    : !defined $want->{nearest_support})
+                && (defined $r->{nearest_resistance} ? defined $want->{nearest_resistance}
+                        && $r->{nearest_resistance} == $want->{nearest_resistance}
+                    : !defined $want->{nearest_resistance});
+            $n++;
+            ok $ok, sprintf('support and resistance: %d prices, lookback %d, as the reference',
+                            scalar @$p, $lb)
+                or diag explain { got => $r, want => $want };
+        }
+    }
+    ok $n >= 50, "  $n series and lookbacks compared";
+
+    # the largest lookback the arguments allow, on the fewest prices it needs
+    my @p = map { abs($_ - 10000) } 0 .. 20000;
+    my $r = $s->tool('detect_support_resistance', { prices => \@p, lookback => 10000 });
+    is_deeply [$r->{support}, $r->{resistance}], [[0], []],
+        'lookback 10000 on 20001 prices: the one window there is';
+    my $a = $s->mcp('tools/call', { name => 'detect_support_resistance',
+                                    arguments => { prices => \@p, lookback => 10001 } });
+    ok $a->{result}{isError}, 'lookback 10001: an error';
+    like $a->{result}{structuredContent}{error}{message}, qr/"lookback" must be between 1 and 10000/,
+        '  naming the argument and its bounds';
+}
+
 $s->stop;
 log_is_clean($s);
 

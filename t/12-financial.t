@@ -22,6 +22,26 @@ sub shape {
 
 sub last_bar { $s->tool('alpaca_market_stocks_bars', { symbol => $_[0], limit => $_[1] || 1 })->{data}{bars} }
 
+# the sample's sessions: the weekdays back from Friday 2026-10-30, each
+# one after the other (a weekend between Friday and Monday)
+{
+    use Time::Local qw(timegm);
+    my $bars = last_bar('AAPL', 1000);
+    is scalar @$bars, 756, 'sample bars: three years of sessions';
+    is substr($bars->[-1]{t}, 0, 10), '2026-10-30', '  the last on Friday 2026-10-30';
+    my ($bad, $prev) = (0);
+    for (@$bars) {
+        my ($y, $m, $d) = $_->{t} =~ /^(\d{4})-(\d\d)-(\d\d)T05:00:00Z$/ or $bad++, next;
+        my $day = timegm(0, 0, 0, $d, $m - 1, $y) / 86400;
+        my $wday = (gmtime($day * 86400))[6];
+        $bad++ if $wday == 0 || $wday == 6;
+        $bad++ if defined $prev && $day - $prev != ($wday == 1 ? 3 : 1);
+        $prev = $day;
+    }
+    is $bad, 0, '  every one a weekday, the next weekday after the one before';
+    is substr($bars->[0]{t}, 0, 10), '2023-12-08', '  the first 755 weekdays earlier';
+}
+
 {
     my $r = $s->tool('alpaca_market_crypto_snapshots', { symbols => ['BTC/USD', 'eth/usd'] });
     shape($r, 'crypto snapshots');

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # qna_auth jwt: HS256 only, the MAC compared in constant time, exp required,
 # nbf and exp with leeway, iss and aud when configured, the role from a
-# claim.  Every refusal is 401 UNAUTHORIZED with WWW-Authenticate, or 403
-# FORBIDDEN for a role too low.
+# claim, each part canonical base64url, a lifetime of at most
+# qna_auth_jwt_max_lifetime.  Every refusal is 401 UNAUTHORIZED with
+# WWW-Authenticate, or 403 FORBIDDEN for a role too low.
 
 use strict;
 use warnings;
@@ -10,6 +11,7 @@ use Test::More;
 use QnA::Stack;
 use QnA::Check;
 use QnA::JWT qw(jwt b64url);
+use Digest::SHA qw(hmac_sha256);
 
 my $key = 'k' x 40;
 my $s = QnA::Stack->new(name => 'auth', workers => 1, nginx_http => <<'EOF2',
@@ -90,11 +92,128 @@ refused(get('/admin-only', jwt($key, claims(role => 'viewer'))), 403, 'FORBIDDEN
 refused(get('/admin-only', jwt($key, claims())), 403, 'FORBIDDEN', undef, 'no role is a viewer');
 is get('/admin-only', jwt($key, claims(role => 'admin')))->{status}, 200, 'an admin: 200';
 
+# a refusal of the token itself: 401, UNAUTHORIZED, and the challenge
+sub invalid {
+    my ($r, $re, $what) = @_;
+    refused($r, 401, 'UNAUTHORIZED', $re, $what);
+    is $r->{headers}{'www-authenticate'}, 'Bearer realm="qna", error="invalid_token"',
+        '  WWW-Authenticate: invalid_token';
+}
+
+# header and payload as given, signed: only their spelling is at fault
+sub signed {
+    my ($k, $h, $b) = @_;
+    return "$h.$b." . b64url(hmac_sha256("$h.$b", $k));
+}
+
+# strict base64url: a token has one spelling, and it is the only one taken
+{
+    my $alphabet = join '', 'A' .. 'Z', 'a' .. 'z', '0' .. '9', '-', '_';
+    my ($h, $b, $sig) = split /\./, jwt($key, claims());
+
+    # a payload whose base64url is not a multiple of 4 long, to be padded
+    my $text = QnA::Stack::json()->encode(claims());
+    $text .= ' ' while length(b64url($text)) % 4 == 0;
+    my $p = b64url($text);
+    is get('/secure', signed($key, $h, $p))->{status}, 200, 'a payload of 4k + ' . length($p) % 4 . ' characters: 200';
+    invalid(get('/secure', signed($key, $h, $p . '=' x (4 - length($p) % 4))), qr/malformed/,
+            'the same payload padded with "="');
+    invalid(get('/secure', signed($key, $h . '=', $b)), qr/malformed/, 'a header with a "=" after it');
+    invalid(get('/secure', "$h.$b.$sig="), qr/malformed/, 'a padded signature');
+    invalid(get('/secure', "$h.$b.$sig=junk"), qr/malformed/, 'a signature, "=" and junk after it');
+    invalid(get('/secure', "$h.$b.${sig}AA"), qr/malformed/, 'a signature of 4k + 1 characters');
+
+    # base64, not base64url: "+" and "/" for "-" and "_"
+    my ($t) = grep { (split /\./)[2] =~ /[-_]/ } map { jwt($key, claims(sub => "user$_")) } 1 .. 100;
+    ok defined $t, '  a signature with "-" or "_" in it';
+    my ($th, $tb, $ts) = split /\./, $t;
+    invalid(get('/secure', "$th.$tb." . ($ts =~ tr{-_}{+/}r)), qr/malformed/,
+            'a signature with "+" or "/" in it');
+    # "?" (0x3f) and "~" (0x7e) are the bytes that make "_" and "-" come up
+    my ($pb) = grep { /[-_]/ } map { b64url(QnA::Stack::json()->encode(claims(note => '?~' x $_))) }
+               1 .. 8;
+    ok defined $pb, '  a payload with "-" or "_" in its base64url';
+    is get('/secure', signed($key, $h, $pb))->{status}, 200, '  which passes';
+    invalid(get('/secure', signed($key, $h, $pb =~ tr{-_}{+/}r)), qr/malformed/,
+            'the same payload with "+" or "/" for them');
+
+    # the last character's unused low bits must be zero
+    my $v = index($alphabet, substr($sig, -1));
+    is $v & 3, 0, "  the signature's last character leaves two bits unused";
+    invalid(get('/secure', "$h.$b." . substr($sig, 0, -1) . substr($alphabet, $v | 1, 1)), qr/malformed/,
+            'a signature whose last character has an unused bit set');
+    $v = index($alphabet, substr($p, -1));
+    invalid(get('/secure', signed($key, $h, substr($p, 0, -1) . substr($alphabet, $v | 1, 1))), qr/malformed/,
+            'a payload whose last character has an unused bit set');
+
+    # no white space, anywhere
+    invalid(get('/secure', signed($key, $h, substr($b, 0, 10) . ' ' . substr($b, 10))), qr/malformed/,
+            'a space inside the payload');
+    invalid(get('/secure', "$h.$b." . substr($sig, 0, 20) . "\t" . substr($sig, 20)), qr/malformed/,
+            'a tab inside the signature');
+}
+
+# a lifetime of at most qna_auth_jwt_max_lifetime (24 h by default), from
+# now to exp (with the leeway, 30 s here), and from iat to exp
+{
+    my $now = time;
+    invalid(get('/secure', jwt($key, claims(exp => $now + 2 * 86400))), qr/lives too long/,
+            'exp 2 days ahead');
+    is get('/secure', jwt($key, claims(exp => $now + 86400 + 10)))->{status}, 200,
+        'exp 24 h ahead and within the leeway: 200';
+    invalid(get('/secure', jwt($key, claims(exp => $now + 86400 + 120))), qr/lives too long/,
+            'exp 24 h and 2 minutes ahead');
+    is get('/secure', jwt($key, claims(iat => $now - 60)))->{status}, 200, 'an iat a minute ago: 200';
+    is get('/secure', jwt($key, claims(iat => $now + 10)))->{status}, 200,
+        'an iat 10 s ahead, within the leeway: 200';
+    invalid(get('/secure', jwt($key, claims(iat => $now + 120))), qr/issued in the future/,
+            'an iat 2 minutes ahead');
+    invalid(get('/secure', jwt($key, claims(iat => $now - 23 * 3600, exp => $now + 2 * 3600))),
+            qr/lives too long/, 'exp 2 h ahead, but 25 h after iat');
+    invalid(get('/secure', jwt($key, claims(iat => 'yesterday'))), qr/iat\) is not a number/,
+            'an iat that is not a number');
+}
+
 is_deeply [$s->bad_log_lines], [], 'no alert, crit or emerg in the error log';
 $s->stop;
+
+# qna_auth_jwt_max_lifetime set: 1 hour
+{
+    my $l = QnA::Stack->new(name => 'auth-life', workers => 1, nginx_http => <<'EOF2',
+    qna_auth_jwt_secret_file jwt.key;
+    qna_auth_jwt_max_lifetime 1h;
+EOF2
+        locations => "        location = /secure {\n            qna_auth jwt;\n            qna_health;\n        }\n");
+    QnA::Stack::write_file($l->dir . '/jwt.key', "$key\n");
+    $l->start;
+    my $now = time;
+    my $get = sub { $l->http(GET => '/secure', headers => { Authorization => "Bearer $_[0]" }) };
+    is $get->(jwt($key, { sub => 'alice', exp => $now + 50 * 60 }))->{status}, 200,
+        'max lifetime 1h: exp in 50 minutes, 200';
+    my $r = $get->(jwt($key, { sub => 'alice', exp => $now + 2 * 3600 }));
+    is $r->{status}, 401, '  exp in 2 hours: 401';
+    is $r->{json}{error}{code}, 'UNAUTHORIZED', '  UNAUTHORIZED';
+    like $r->{json}{error}{message}, qr/lives too long/, '  saying it lives too long';
+    like $r->{headers}{'www-authenticate'}, qr/error="invalid_token"/, '  invalid_token';
+    $r = $get->(jwt($key, { sub => 'alice', iat => $now - 50 * 60, exp => $now + 20 * 60 }));
+    is $r->{status}, 401, '  70 minutes from iat to exp: 401';
+    like $r->{json}{error}{message}, qr/lives too long/, '  saying it lives too long';
+    like $r->{headers}{'www-authenticate'}, qr/error="invalid_token"/, '  invalid_token';
+    $l->stop;
+    is_deeply [$l->bad_log_lines], [], '  no alert, crit or emerg in the error log';
+}
 
 my $t = QnA::Stack->new(name => 'auth-conf', locations => "        location = /x {\n            qna_auth jwt;\n            qna_health;\n        }\n");
 my $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
 like $out, qr/"qna_auth jwt" needs "qna_auth_jwt_secret_file"/, 'qna_auth jwt without a key: nginx -t says so';
+
+for my $bad (['0', qr/"qna_auth_jwt_max_lifetime" directive must be more than 0/],
+             ['0s', qr/"qna_auth_jwt_max_lifetime" directive must be more than 0/],
+             ['forever', qr/"qna_auth_jwt_max_lifetime" directive invalid value/]) {
+    my $c = QnA::Stack->new(name => 'auth-conf-life',
+                            nginx_http => "    qna_auth_jwt_max_lifetime $bad->[0];\n");
+    my $o = `/usr/sbin/nginx -t -p @{[ $c->dir ]} -c @{[ $c->dir ]}/nginx.conf 2>&1`;
+    like $o, $bad->[1], "qna_auth_jwt_max_lifetime $bad->[0]: refused by nginx -t";
+}
 
 done_testing;
