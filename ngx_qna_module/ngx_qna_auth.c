@@ -377,6 +377,12 @@ ngx_qna_auth_jwt(ngx_http_request_t *r, ngx_qna_ctx_t *ctx, const char **why)
         }
     }
 
+    /* the name of everyone without a token: no token may be them */
+    if (ngx_strcmp(json_string_value(v), "anonymous") == 0) {
+        *why = "the token's subject is reserved";
+        goto declined;
+    }
+
     ctx->user.len = json_string_length(v);
     ctx->user.data = ngx_pnalloc(r->pool, ctx->user.len);
     if (ctx->user.data == NULL) {

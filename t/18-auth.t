@@ -85,6 +85,7 @@ refused(get('/secure', jwt($key, claims(iss => 'someone-else'))), 401, 'UNAUTHOR
 refused(get('/secure', jwt($key, claims(aud => 'other-api'))), 401, 'UNAUTHORIZED', qr/audience/, 'the wrong audience');
 is get('/secure', jwt($key, claims(aud => ['x', 'qna-api'])))->{status}, 200, 'the audience in a list: 200';
 refused(get('/secure', jwt($key, claims(sub => 'a b'))), 401, 'UNAUTHORIZED', qr/subject/, 'a subject that is not a plain name');
+refused(get('/secure', jwt($key, claims(sub => 'anonymous'))), 401, 'UNAUTHORIZED', qr/reserved/, 'the subject "anonymous" (everyone without a token)');
 refused(get('/secure', jwt($key, claims(role => 'root'))), 401, 'UNAUTHORIZED', qr/role/, 'an unknown role');
 refused(get('/secure', 'x' x 5000), 401, 'UNAUTHORIZED', qr/too long/, 'a huge token');
 
