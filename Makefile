@@ -24,7 +24,8 @@ DEB_PKGS := nginx nginx-dev libhiredis-dev libpq-dev libcurl4-openssl-dev \
             python3-numpy python3-pandas redis-server postgresql \
             perl wrk
 
-NGX_MODULE_SRCS := config $(wildcard ngx_qna_module/*.[ch] ngx_mcp_module/*.[ch])
+NGX_MODULE_SRCS := config docs/openapi.json \
+                   $(wildcard ngx_qna_module/*.[ch] ngx_mcp_module/*.[ch])
 
 SBX_SRCS    := $(wildcard sandboxd/*.c)
 SBX_HDRS    := $(wildcard sandboxd/*.h)
@@ -34,8 +35,10 @@ SBX_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
                -DSBX_RUNTIME_DIR='"$(CURDIR)/sandboxd/runtime"'
 SBX_LDLIBS  := -ljansson -lseccomp
 
-# real MCP clients for the tests (npm, pinned by package-lock.json)
-CLIENTS     := t/mcp-clients/node_modules/.package-lock.json
+# real MCP clients, and an OpenAPI validator, for the tests (npm, pinned
+# by their package-lock.json)
+CLIENTS     := t/mcp-clients/node_modules/.package-lock.json \
+               t/openapi/node_modules/.package-lock.json
 
 .PHONY: all deps build clients run test bench clean
 
@@ -80,8 +83,8 @@ $(SANDBOXD): $(SBX_SRCS) $(SBX_HDRS) $(SBX_RUNTIME)
 
 clients: $(CLIENTS)
 
-$(CLIENTS): t/mcp-clients/package.json t/mcp-clients/package-lock.json
-	cd t/mcp-clients && npm ci --no-audit --no-fund --loglevel=error
+t/%/node_modules/.package-lock.json: t/%/package.json t/%/package-lock.json
+	cd t/$* && npm ci --no-audit --no-fund --loglevel=error
 
 run: deps build
 	exec perl conf/run.pl
@@ -93,4 +96,4 @@ bench: deps build
 	perl bench/analyze
 
 clean:
-	rm -rf $(RUNTIME) t/mcp-clients/node_modules
+	rm -rf $(RUNTIME) t/mcp-clients/node_modules t/openapi/node_modules

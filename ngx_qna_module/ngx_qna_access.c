@@ -200,10 +200,18 @@ ngx_qna_access_handler(ngx_http_request_t *r)
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
 
     if ((qlcf->auth == NGX_QNA_AUTH_OFF && qlcf->rate == NULL
-         && qlcf->role_required <= NGX_QNA_ROLE_VIEWER)
+         && qlcf->role_required <= NGX_QNA_ROLE_VIEWER && qlcf->cors == NULL)
         || r != r->main)
     {
         return NGX_DECLINED;
+    }
+
+    /* a preflight carries no token: answered before anything asks one */
+    rc = ngx_qna_cors_preflight(r);
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
     }
 
     ctx = ngx_qna_ctx(r);

@@ -108,6 +108,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       NGX_QNA_HANDLER_METRICS,
       NULL },
 
+    { ngx_string("qna_openapi"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_qna_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_QNA_HANDLER_OPENAPI,
+      NULL },
+
     { ngx_string("qna_conversation"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_qna_set_handler,
@@ -332,6 +339,13 @@ static ngx_command_t  ngx_qna_commands[] = {
       offsetof(ngx_qna_loc_conf_t, rate_fail_closed),
       &ngx_qna_fail_modes },
 
+    { ngx_string("qna_cors_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_qna_cors_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("qna_execute_unisolated"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -402,6 +416,9 @@ ngx_qna_handler(ngx_http_request_t *r)
 
     case NGX_QNA_HANDLER_METRICS:
         return ngx_qna_metrics_handler(r);
+
+    case NGX_QNA_HANDLER_OPENAPI:
+        return ngx_qna_openapi_handler(r);
 
     case NGX_QNA_HANDLER_ERROR:
         return ngx_qna_error_handler(r);
@@ -642,7 +659,8 @@ ngx_qna_postconfiguration(ngx_conf_t *cf)
     if (ngx_qna_session_init(cf) != NGX_OK
         || ngx_qna_conversation_init(cf) != NGX_OK
         || ngx_qna_confirm_init(cf) != NGX_OK
-        || ngx_qna_metrics_init(cf) != NGX_OK)
+        || ngx_qna_metrics_init(cf) != NGX_OK
+        || ngx_qna_cors_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -678,6 +696,7 @@ ngx_qna_create_loc_conf(ngx_conf_t *cf)
     conf->auth_role = NGX_CONF_UNSET_UINT;
     conf->exec_unisolated = NGX_CONF_UNSET;
     conf->rate = NGX_CONF_UNSET_PTR;
+    conf->cors = NGX_CONF_UNSET_PTR;
     conf->rate_fail_closed = NGX_CONF_UNSET_UINT;
 
     return conf;
@@ -731,6 +750,7 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "kernel isolation");
     }
     ngx_conf_merge_ptr_value(conf->rate, prev->rate, NULL);
+    ngx_conf_merge_ptr_value(conf->cors, prev->cors, NULL);
     ngx_conf_merge_uint_value(conf->rate_fail_closed, prev->rate_fail_closed,
                               0);
 

@@ -71,7 +71,8 @@ typedef enum {
     NGX_QNA_HANDLER_EXECUTIONS,
     NGX_QNA_HANDLER_USERS,
     NGX_QNA_HANDLER_READY,
-    NGX_QNA_HANDLER_METRICS
+    NGX_QNA_HANDLER_METRICS,
+    NGX_QNA_HANDLER_OPENAPI
 } ngx_qna_handler_e;
 
 
@@ -119,6 +120,7 @@ typedef struct {
     ngx_uint_t                  role_required;  /* ... or the handler's */
     ngx_flag_t                  exec_unisolated;
     void                       *rate;           /* ngx_qna_rate_t */
+    ngx_array_t                *cors;           /* qna_cors_origin */
     ngx_uint_t                  rate_fail_closed;
 } ngx_qna_loc_conf_t;
 
@@ -128,6 +130,11 @@ char *ngx_qna_conf_read_secret(ngx_conf_t *cf, ngx_str_t *name, size_t min,
     size_t max, ngx_str_t *out);
 u_char *ngx_qna_format(u_char *buf, size_t len, const char *fmt, ...);
 size_t ngx_qna_utf8_whole(u_char *p, size_t n);
+
+/* ngx_qna_cors.c */
+char *ngx_qna_cors_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_qna_cors_init(ngx_conf_t *cf);
+ngx_int_t ngx_qna_cors_preflight(ngx_http_request_t *r);
 
 /* ngx_qna_variables.c */
 ngx_int_t ngx_qna_add_variables(ngx_conf_t *cf);
@@ -154,6 +161,7 @@ ngx_int_t ngx_qna_debug_tools_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_conversation_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_executions_handler(ngx_http_request_t *r);
 ngx_int_t ngx_qna_users_handler(ngx_http_request_t *r);
+ngx_int_t ngx_qna_openapi_handler(ngx_http_request_t *r);
 
 /* ngx_qna_pg_http.c: a request answered from one query */
 typedef ngx_int_t (*ngx_qna_pg_reply_pt)(ngx_http_request_t *r,
