@@ -304,6 +304,12 @@ sbx_exec_drain(sbx_exec_t *ex, int max)
 }
 
 
+/*
+ * Fails closed: only a tool the request names may be relayed.  No list
+ * (null, absent) allows none, like an empty one: a caller that forgot to
+ * send its role's tools must not get all of them.
+ */
+
 static int
 sbx_exec_tool_allowed(sbx_exec_t *ex, const char *name)
 {
@@ -313,7 +319,7 @@ sbx_exec_tool_allowed(sbx_exec_t *ex, const char *name)
     tools = json_object_get(ex->req, "tools");
 
     if (!json_is_array(tools)) {
-        return 1;
+        return 0;
     }
 
     json_array_foreach(tools, i, t) {
