@@ -95,6 +95,8 @@ struct sbx_exec_s {
     sbx_client_t               *client;
     json_t                     *req;
     char                        id[96];
+    char                        user[161];     /* checked: one header value */
+    const char                 *role;          /* viewer, manager, admin */
     int64_t                     timeout_ms;
     int64_t                     memory_mb;
 

@@ -43,6 +43,67 @@ sbx_int_field(json_t *req, const char *name, int64_t min, int64_t max,
 }
 
 
+/*
+ * Who asked: "user" keys the per-user limits and goes to nginx with every
+ * relayed call, so it must be one header value and nothing more: 1 to 160
+ * bytes of printable ASCII, no space at either end (HTTP trims it, and
+ * two users would become one).  No user at all is "anonymous", one key
+ * for every such caller.  "role" is viewer unless it says otherwise.
+ */
+
+static int
+sbx_exec_caller(sbx_exec_t *ex, json_t *req)
+{
+    size_t        len, i;
+    json_t       *v;
+    const char   *s, **r;
+
+    static const char  *roles[] = { "viewer", "manager", "admin", NULL };
+
+    v = json_object_get(req, "user");
+
+    if (v == NULL || json_is_null(v)) {
+        s = "anonymous";
+        len = sizeof("anonymous") - 1;
+
+    } else {
+        if (!json_is_string(v)) {
+            return -1;
+        }
+
+        s = json_string_value(v);
+        len = json_string_length(v);
+
+        if (len == 0 || len >= sizeof(ex->user) || s[0] == ' '
+            || s[len - 1] == ' ')
+        {
+            return -1;
+        }
+
+        for (i = 0; i < len; i++) {
+            if (s[i] < 0x20 || s[i] > 0x7e) {
+                return -1;
+            }
+        }
+    }
+
+    memcpy(ex->user, s, len);
+    ex->user[len] = '\0';
+
+    ex->role = roles[0];
+    v = json_object_get(req, "role");
+
+    for (r = roles; *r && json_is_string(v); r++) {
+        if (strcmp(*r, json_string_value(v)) == 0) {
+            ex->role = *r;
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
 void
 sbx_exec_submit(sbx_client_t *cl, json_t *req)
 {
@@ -68,7 +129,8 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
         || sbx_int_field(req, "max_memory_mb", 16, 2048, &ex->memory_mb) != 0
         || (json_object_get(req, "params")
             && !json_is_null(json_object_get(req, "params"))
-            && !json_is_object(json_object_get(req, "params"))))
+            && !json_is_object(json_object_get(req, "params")))
+        || sbx_exec_caller(ex, req) != 0)
     {
         json_decref(req);
         sbx_client_reply(cl, json_pack("{s:b, s:s, s:{s:s, s:s}}",

@@ -6,6 +6,8 @@
 use strict;
 use warnings;
 use Test::More;
+use IO::Socket::UNIX;
+use POSIX ();
 use QnA::Stack;
 use QnA::Check;
 
@@ -30,7 +32,95 @@ for my $case (['no tools', {}], ['tools null', { tools => undef }],
     is $r->{result}{body}[0]{value}, 2.5, '  and answers';
 }
 
+# The caller: a stand-in for nginx's relay socket answers each tools/call
+# with the lines of the request's head, so a script sees what nginx would
+{
+    my $r = QnA::Stack->new(name => 'sbx-relay');
+    my $fake = $r->dir . '/fake-mcp.sock';
+    $r->{sandboxd}{mcp_socket} = $fake;
+    $r->write_configs;
+    fake_mcp($r, $fake);
+    $r->start_sandboxd;
+
+    my $echo = "result = mcp_client.call('echo', {})['head']\n";
+    my $head = sub {
+        my (%frame) = @_;
+        my $a = $r->sandboxd_call(script => $echo, tools => ['echo'], %frame);
+        return $a->{success} ? $a->{result}{body}[0]{value} : $a;
+    };
+    my $has = sub {
+        my ($lines, $name) = @_;
+        return [grep { /^X-QnA-\Q$name\E:/i } @$lines];
+    };
+
+    my $h = $head->(user => 'alice', role => 'admin');
+    is_deeply $has->($h, 'Role'), ['X-QnA-Role: admin'], 'the relay says the role';
+    is_deeply $has->($h, 'User'), ['X-QnA-User: alice'], '  and the user';
+    like $h->[0], qr{^POST /mcp HTTP/1\.1$}, '  on a POST to mcp_path';
+
+    is_deeply $has->($head->(user => 'bob', role => 'manager'), 'Role'), ['X-QnA-Role: manager'],
+        'a manager';
+    for my $role (undef, 'root', 'Admin', 7, ['admin']) {
+        my @role = defined $role ? (role => $role) : ();
+        is_deeply $has->($head->(user => 'carol', @role), 'Role'), ['X-QnA-Role: viewer'],
+            'role ' . (defined $role ? QnA::Stack::json()->encode($role) : 'absent') . ' is viewer';
+    }
+
+    is_deeply $has->($head->(), 'User'), ['X-QnA-User: anonymous'], 'no user: anonymous';
+    is_deeply $has->($head->(user => 'anonymous:127.0.0.1'), 'User'),
+        ['X-QnA-User: anonymous:127.0.0.1'], 'an anonymous caller by address';
+    my $long = 'u' x 160;
+    is_deeply $has->($head->(user => $long), 'User'), ["X-QnA-User: $long"], 'a user of 160 bytes';
+
+    for my $case (['empty', ''], ['161 bytes', 'u' x 161],
+                  ['CR LF and a header', "eve\r\nX-QnA-Role: admin"], ['LF', "eve\nx"],
+                  ['a tab', "eve\tx"], ['a NUL', "eve\0x"], ['not ASCII', "\x{e9}ve"],
+                  ['DEL', "eve\x7f"], ['a leading space', ' eve'], ['a trailing space', 'eve '],
+                  ['a number', 7], ['an object', { name => 'eve' }]) {
+        my ($name, $user) = @$case;
+        my $a = $r->sandboxd_call(script => $echo, tools => ['echo'], user => $user);
+        is $a->{success}, JSON::PP::false, "user $name: refused";
+        is $a->{error}{code}, 'INTERNAL_ERROR', '  INTERNAL_ERROR';
+        # jansson refuses a NUL in a string: the frame is not even JSON
+        like $a->{error}{message}, qr/^(malformed execute frame|bad frame)$/,
+            '  a malformed execute frame';
+    }
+
+    is_deeply $has->($head->(user => 'dave'), 'User'), ['X-QnA-User: dave'], 'sandboxd serves on';
+    $r->stop;
+}
+
 $s->stop;
 log_is_clean($s);
 
 done_testing;
+
+sub fake_mcp {
+    my ($stack, $path) = @_;
+    unlink $path;
+    my $l = IO::Socket::UNIX->new(Local => $path, Listen => 16) or die "listen $path: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        while (my $c = $l->accept) {
+            my $buf = '';
+            while ($buf !~ /\r\n\r\n/) {
+                sysread($c, $buf, 4096, length $buf) or last;
+            }
+            my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+            my ($len) = $head =~ /^Content-Length: (\d+)/mi;
+            $body //= '';
+            while (length $body < ($len // 0)) {
+                sysread($c, $body, $len - length $body, length $body) or last;
+            }
+            my $reply = QnA::Stack::json()->encode({ jsonrpc => '2.0', id => 1, result => {
+                content => [{ type => 'text', text => '{}' }],
+                structuredContent => { head => [split /\r\n/, $head] } } });
+            print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                   . "Content-Length: " . length($reply) . "\r\nConnection: close\r\n\r\n$reply";
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+    close $l;
+    $stack->{pids}{fake_mcp} = $pid;
+}

@@ -119,15 +119,19 @@ sub write_configs {
         chmod 0600, "$d/mcp-session.secret";
     }
 
+    # the template's keys; any other key given is appended (a later line
+    # wins in sandboxd's configuration)
     my %s = (max_active => 0, max_queue => 64, %{ $self->{sandboxd} || {} });
-    write_file("$d/sandboxd.conf", $self->render('sandboxd.conf.in',
+    my %t = (
         RUN => $d,
-        MAX_ACTIVE => $s{max_active},
-        MAX_QUEUE => $s{max_queue},
-        NETNS => $s{network_namespace} // ($> == 0 ? 'on' : 'off'),
-        ISOLATION => $s{isolation} // ($> == 0 ? 'on' : 'off'),
-        SCAN => $s{scan} // 'on',
-    ));
+        MAX_ACTIVE => delete $s{max_active},
+        MAX_QUEUE => delete $s{max_queue},
+        NETNS => delete($s{network_namespace}) // ($> == 0 ? 'on' : 'off'),
+        ISOLATION => delete($s{isolation}) // ($> == 0 ? 'on' : 'off'),
+        SCAN => delete($s{scan}) // 'on',
+    );
+    write_file("$d/sandboxd.conf", $self->render('sandboxd.conf.in', %t)
+        . join('', map { "$_ = $s{$_}\n" } sort keys %s));
 }
 
 sub spawn {
