@@ -68,6 +68,7 @@ typedef struct {
     int                         max_mcp_calls;
     int                         network_namespace;
     int                         isolation;
+    int                         seccomp;
     int                         scan;
 } sbx_conf_t;
 
@@ -231,6 +232,12 @@ void sbx_spawn_zygote_exited(pid_t pid, int status);
 void sbx_spawn_respawn(void);
 
 /* sbx_policy.c */
+void sbx_policy_init(void);
+const char *sbx_policy_level(void);
+const char *sbx_policy_reason_text(void);
+int sbx_policy_rank(const char *level);
+json_t *sbx_policy_missing_list(void);
+json_t *sbx_policy_status(void);
 int sbx_policy_zygote_early(void);
 int sbx_policy_zygote_late(void);
 pid_t sbx_policy_fork(void);

@@ -84,6 +84,7 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->spares = 2;
     conf->max_mcp_calls = 50;
     conf->isolation = 1;
+    conf->seccomp = 1;
     conf->scan = 1;
 
     f = fopen(path, "r");
@@ -160,6 +161,9 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
 
         } else if (strcmp(key, "isolation") == 0) {
             rc = sbx_conf_flag(path, line, key, value, &conf->isolation);
+
+        } else if (strcmp(key, "seccomp") == 0) {
+            rc = sbx_conf_flag(path, line, key, value, &conf->seccomp);
 
         } else if (strcmp(key, "relay_timeout_ms") == 0) {
             rc = sbx_conf_int(path, line, value, 100, 600000,

@@ -104,10 +104,52 @@ sbx_exec_caller(sbx_exec_t *ex, json_t *req)
 }
 
 
+/*
+ * The isolation the caller needs, when it says: -1 not a level (the frame
+ * is malformed), 0 none asked or this sandboxd has it, 1 it has less.
+ */
+
+static int
+sbx_exec_isolation(json_t *req)
+{
+    int      need;
+    json_t  *v;
+
+    v = json_object_get(req, "require_isolation");
+
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+
+    need = json_is_string(v) ? sbx_policy_rank(json_string_value(v)) : -1;
+
+    if (need < 0) {
+        return -1;
+    }
+
+    return sbx_policy_rank(sbx_policy_level()) < need;
+}
+
+
+/* an execution refused before it began: answered, and nothing kept */
+
+static void
+sbx_exec_refuse(sbx_client_t *cl, sbx_exec_t *ex, json_t *req,
+    json_t *reply)
+{
+    json_decref(req);
+    sbx_client_reply(cl, reply);
+    free(ex);
+}
+
+
 void
 sbx_exec_submit(sbx_client_t *cl, json_t *req)
 {
+    int          lower;
+    char         msg[400];
     json_t      *script, *id;
+    int64_t      n;
     sbx_exec_t  *ex;
 
     script = json_object_get(req, "script");
@@ -130,14 +172,28 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
         || (json_object_get(req, "params")
             && !json_is_null(json_object_get(req, "params"))
             && !json_is_object(json_object_get(req, "params")))
-        || sbx_exec_caller(ex, req) != 0)
+        || sbx_exec_caller(ex, req) != 0
+        || (lower = sbx_exec_isolation(req)) < 0)
     {
-        json_decref(req);
-        sbx_client_reply(cl, json_pack("{s:b, s:s, s:{s:s, s:s}}",
-                                       "success", 0, "execution_id", ex->id,
-                                       "error", "code", "INTERNAL_ERROR",
-                                       "message", "malformed execute frame"));
-        free(ex);
+        sbx_exec_refuse(cl, ex, req,
+                        json_pack("{s:b, s:s, s:{s:s, s:s}}",
+                                  "success", 0, "execution_id", ex->id,
+                                  "error", "code", "INTERNAL_ERROR",
+                                  "message", "malformed execute frame"));
+        return;
+    }
+
+    if (lower) {
+        snprintf(msg, sizeof(msg), "this sandbox's isolation is %s, not "
+                 "the %s required: %s", sbx_policy_level(),
+                 json_string_value(json_object_get(req,
+                                                   "require_isolation")),
+                 sbx_policy_reason_text());
+        sbx_exec_refuse(cl, ex, req,
+                        sbx_error(ex->id, "SANDBOX_UNAVAILABLE", msg,
+                                  json_pack("{s:s, s:o}", "isolation",
+                                            sbx_policy_level(), "missing",
+                                            sbx_policy_missing_list())));
         return;
     }
 
@@ -147,21 +203,16 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
         && !json_is_null(json_object_get(req, "tools"))
         && !json_is_array(json_object_get(req, "tools")))
     {
-        json_decref(req);
-        sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
-                                       "malformed tools", NULL));
-        free(ex);
+        sbx_exec_refuse(cl, ex, req, sbx_error(ex->id, "EXECUTION_FAILED",
+                                               "malformed tools", NULL));
         return;
     }
 
     if (json_object_get(req, "max_mcp_calls") != NULL) {
-        int64_t  n;
-
         if (sbx_int_field(req, "max_mcp_calls", 0, 10000, &n) != 0) {
-            json_decref(req);
-            sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
-                                           "malformed max_mcp_calls", NULL));
-            free(ex);
+            sbx_exec_refuse(cl, ex, req,
+                            sbx_error(ex->id, "EXECUTION_FAILED",
+                                      "malformed max_mcp_calls", NULL));
             return;
         }
 
@@ -172,10 +223,9 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
     if (json_object_set_new(req, "scan", json_boolean(sbx_cycle.conf.scan))
         != 0)
     {
-        json_decref(req);
-        sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
-                                       "sandboxd is out of memory", NULL));
-        free(ex);
+        sbx_exec_refuse(cl, ex, req, sbx_error(ex->id, "EXECUTION_FAILED",
+                                               "sandboxd is out of memory",
+                                               NULL));
         return;
     }
 

@@ -231,7 +231,8 @@ sbx_accept_handler(sbx_event_t *ev, uint32_t events)
 static json_t *
 sbx_ping(void)
 {
-    return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:I, s:s}",
+    return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:I, s:s,"
+                     " s:o}",
                      "ok", 1, "version", SBX_VERSION,
                      "zygote_pid", (int) sbx_cycle.zygote_pid,
                      "zygote_ready", sbx_cycle.zygote_ready,
@@ -240,7 +241,8 @@ sbx_ping(void)
                      "max_active", sbx_cycle.conf.max_active,
                      "max_queue", sbx_cycle.conf.max_queue,
                      "executions", (json_int_t) sbx_cycle.executions,
-                     "runtime", sbx_cycle.versions);
+                     "runtime", sbx_cycle.versions,
+                     "isolation", sbx_policy_status());
 }
 
 
@@ -574,6 +576,18 @@ main(int argc, char **argv)
 
     if (sbx_resolve_user() != 0) {
         return 1;
+    }
+
+    sbx_policy_init();
+
+    if (sbx_policy_rank(sbx_policy_level()) == 2) {
+        sbx_log("isolation level full: namespaces, a network namespace, "
+                "seccomp, scripts run as %s", sbx_cycle.conf.user);
+
+    } else {
+        /* loud: whoever reads the log must see the boundary is thinner */
+        sbx_log("WARNING: isolation level %s, not full: %s",
+                sbx_policy_level(), sbx_policy_reason_text());
     }
 
     sbx_cycle.pid = getpid();

@@ -32,6 +32,29 @@ for my $case (['no tools', {}], ['tools null', { tools => undef }],
     is $r->{result}{body}[0]{value}, 2.5, '  and answers';
 }
 
+# require_isolation: a level this sandboxd has runs, one above is
+# SANDBOX_UNAVAILABLE, anything else is a malformed frame
+{
+    my $iso = $s->sandboxd_call(op => 'ping')->{isolation};
+    my %rank = (none => 0, partial => 1, full => 2);
+    ok exists $rank{$iso->{level}}, "the ping says the isolation level: $iso->{level}";
+    for my $need (qw(none partial full)) {
+        my $r = $s->sandboxd_call(script => "result = 1\n", require_isolation => $need);
+        if ($rank{$need} <= $rank{$iso->{level}}) {
+            is $r->{success}, JSON::PP::true, "require_isolation $need: runs";
+        } else {
+            is $r->{error}{code}, 'SANDBOX_UNAVAILABLE', "require_isolation $need: SANDBOX_UNAVAILABLE";
+        }
+    }
+    is $s->sandboxd_call(script => "result = 1\n", require_isolation => undef)->{success},
+        JSON::PP::true, 'require_isolation null: runs';
+    for my $bad ('FULL', 'maximum', '', 2, ['full']) {
+        my $r = $s->sandboxd_call(script => "result = 1\n", require_isolation => $bad);
+        is $r->{error}{message}, 'malformed execute frame',
+            'require_isolation ' . QnA::Stack::json()->encode($bad) . ': a malformed frame';
+    }
+}
+
 # The caller: a stand-in for nginx's relay socket answers each tools/call
 # with the lines of the request's head, so a script sees what nginx would
 {

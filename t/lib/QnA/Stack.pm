@@ -128,6 +128,7 @@ sub write_configs {
         MAX_QUEUE => delete $s{max_queue},
         NETNS => delete($s{network_namespace}) // ($> == 0 ? 'on' : 'off'),
         ISOLATION => delete($s{isolation}) // ($> == 0 ? 'on' : 'off'),
+        SECCOMP => delete($s{seccomp}) // 'on',
         SCAN => delete($s{scan}) // 'on',
     );
     write_file("$d/sandboxd.conf", $self->render('sandboxd.conf.in', %t)
@@ -162,11 +163,20 @@ sub wait_for {
     die "$what did not start in time; see $self->{dir}/logs";
 }
 
+# sandboxd_user => 'nobody': as root, sandboxd itself runs as that user
+# (its socket and pid file go in the stack's folder, made its own)
 sub start_sandboxd {
     my ($self) = @_;
     my $sock = "$self->{dir}/sandboxd.sock";
+    my @as;
+    if ($self->{sandboxd_user} && $> == 0) {
+        my (undef, undef, $uid, $gid) = getpwnam($self->{sandboxd_user})
+            or die "no user $self->{sandboxd_user}";
+        chown $uid, $gid, $self->{dir} or die "chown $self->{dir}: $!";
+        @as = ('/usr/bin/setpriv', "--reuid=$uid", "--regid=$gid", '--clear-groups');
+    }
     $self->spawn(sandboxd => "$self->{dir}/logs/sandboxd.log",
-                 "$BUILD/sandboxd", '-c', "$self->{dir}/sandboxd.conf");
+                 @as, "$BUILD/sandboxd", '-c', "$self->{dir}/sandboxd.conf");
     $self->wait_for(sandboxd => sub {
         -S $sock && IO::Socket::UNIX->new(Peer => $sock) ? 1 : 0
     });
