@@ -39,9 +39,19 @@ sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child)
 
     ex->pid = child->pid;
     ex->pidfd = child->pidfd;
+    ex->cgroup = child->cgroup;
     ex->chan.fd = child->fd;
     ex->chan.handler = sbx_exec_chan_handler;
     ex->chan.data = ex;
+
+    /* its memory limit is this execution's, before it sees the request */
+    if (sbx_cgroup_limit(ex->cgroup, ex->memory_mb) != 0) {
+        ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
+                              "code", "EXECUTION_FAILED", "message",
+                              "sandboxd cannot limit the script's memory");
+        sbx_exec_kill(ex, "cannot set its memory limit");
+        return;
+    }
 
     if (sbx_event_add(&ex->chan, EPOLLIN | EPOLLRDHUP) != 0
         || sbx_frame_set_json(&ex->out, ex->req) != 0)

@@ -314,6 +314,7 @@ sbx_exec_kill(sbx_exec_t *ex, const char *why)
                     why);
         }
 
+        ex->killed = 1;
         sbx_spawn_kill(ex->pid, ex->pidfd);
     }
 }
@@ -326,6 +327,9 @@ sbx_exec_exited(pid_t pid, int status)
 
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
         if (ex->pid == pid) {
+            /* a SIGKILL none of ours, with an OOM kill in its cgroup */
+            ex->oom = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL
+                      && !ex->killed && sbx_cgroup_oom_killed(ex->cgroup);
             ex->pid = -1;
             sbx_exec_drain(ex, 0);
             sbx_exec_finish(ex, status);
@@ -510,6 +514,9 @@ sbx_exec_free(sbx_exec_t *ex)
         close(ex->pidfd);
         ex->pidfd = -1;
     }
+
+    sbx_cgroup_remove(ex->cgroup);
+    ex->cgroup = 0;
 
     sbx_frame_in_reset(&ex->in);
     free(ex->out.data);

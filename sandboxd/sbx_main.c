@@ -232,7 +232,7 @@ static json_t *
 sbx_ping(void)
 {
     return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:I, s:s,"
-                     " s:o}",
+                     " s:o, s:o}",
                      "ok", 1, "version", SBX_VERSION,
                      "zygote_pid", (int) sbx_cycle.zygote_pid,
                      "zygote_ready", sbx_cycle.zygote_ready,
@@ -242,7 +242,8 @@ sbx_ping(void)
                      "max_queue", sbx_cycle.conf.max_queue,
                      "executions", (json_int_t) sbx_cycle.executions,
                      "runtime", sbx_cycle.versions,
-                     "isolation", sbx_policy_status());
+                     "isolation", sbx_policy_status(),
+                     "cgroups", sbx_cgroup_status());
 }
 
 
@@ -592,6 +593,13 @@ main(int argc, char **argv)
 
     sbx_cycle.pid = getpid();
 
+    /* before the zygote: in v2 it is born in sandboxd's new leaf */
+    if (sbx_cgroup_init() != 0) {
+        return 1;
+    }
+
+    atexit(sbx_cgroup_exit);
+
     sbx_cycle.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (sbx_cycle.devnull < 0) {
         sbx_log("cannot open /dev/null: %s", strerror(errno));
@@ -658,6 +666,12 @@ main(int argc, char **argv)
             next = d;
         }
 
+        d = sbx_cgroup_next_deadline();
+
+        if (d >= 0 && (next < 0 || d < next)) {
+            next = d;
+        }
+
         if (sbx_cycle.spawn_retry_at
             && (next < 0 || sbx_cycle.spawn_retry_at < next))
         {
@@ -699,6 +713,7 @@ main(int argc, char **argv)
         now = sbx_now_ms();
         sbx_relay_timers(now);
         sbx_exec_timers(now);
+        sbx_cgroup_timers(now);
 
         if (sbx_cycle.spawn_retry_at) {
             sbx_spawn_request();

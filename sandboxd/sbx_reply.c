@@ -132,6 +132,22 @@ sbx_exec_reply(sbx_exec_t *ex, int status)
                                    ex->steps ? ex->last_step : NULL));
     }
 
+    if (ex->oom) {
+        snprintf(msg, sizeof(msg), "the script ran out of memory: the "
+                 "kernel ended it at its limit (%lld MB for this script, "
+                 "%lld MB for all scripts at once)",
+                 (long long) sbx_cgroup_limit_mb(ex->memory_mb),
+                 (long long) sbx_cgroup_total_mb());
+
+        return sbx_error(ex->id, "MEMORY_LIMIT_EXCEEDED", msg,
+                         json_pack("{s:I, s:I, s:I}",
+                                   "max_memory_mb", (json_int_t) ex->memory_mb,
+                                   "limit_mb", (json_int_t)
+                                       sbx_cgroup_limit_mb(ex->memory_mb),
+                                   "memory_total_mb",
+                                   (json_int_t) sbx_cgroup_total_mb()));
+    }
+
     if (sig) {
         snprintf(msg, sizeof(msg), "the script was killed by signal %d (%s)",
                  sig, strsignal(sig));
