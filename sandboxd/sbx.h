@@ -42,6 +42,7 @@ typedef struct sbx_event_s   sbx_event_t;
 typedef struct sbx_client_s  sbx_client_t;
 typedef struct sbx_exec_s    sbx_exec_t;
 typedef struct sbx_relay_s   sbx_relay_t;
+typedef struct sbx_user_s    sbx_user_t;
 
 typedef void (*sbx_event_handler_pt)(sbx_event_t *ev, uint32_t events);
 
@@ -78,6 +79,8 @@ typedef struct {
     char                       *user;          /* children run as it */
     int                         max_active;
     int                         max_queue;
+    int                         max_active_per_user;
+    int                         max_queued_per_user;
     int                         relay_timeout_ms;
     int                         spares;
     int                         max_mcp_calls;
@@ -112,6 +115,15 @@ typedef struct {
 } sbx_zygote_msg_t;
 
 
+/* a caller, by the frame's "user": its executions running and waiting */
+struct sbx_user_s {
+    sbx_user_t                 *next;          /* in its hash bucket */
+    int                         active;
+    int                         queued;
+    char                        name[];
+};
+
+
 struct sbx_exec_s {
     sbx_exec_t                 *next;          /* running, or queued */
     sbx_exec_t                 *wnext;         /* waiting for a child */
@@ -120,6 +132,7 @@ struct sbx_exec_s {
     char                        id[96];
     char                        user[161];     /* checked: one header value */
     const char                 *role;          /* viewer, manager, admin */
+    sbx_user_t                 *owner;         /* counts it while it lives */
     int64_t                     timeout_ms;
     int64_t                     memory_mb;
 
@@ -284,6 +297,11 @@ void sbx_python_after_fork_parent(void);
 void sbx_python_after_fork_child(void);
 void sbx_python_prepare(int chan);
 void sbx_python_run(const char *request, size_t len);
+
+/* sbx_user.c */
+sbx_user_t *sbx_user_get(const char *name);
+void sbx_user_release(sbx_user_t *u);
+int sbx_user_count(void);
 
 /* sbx_cgroup.c */
 int sbx_cgroup_init(void);

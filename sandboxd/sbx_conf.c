@@ -97,6 +97,8 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->user = strdup("nobody");
     conf->max_active = 0;
     conf->max_queue = 64;
+    conf->max_active_per_user = 2;
+    conf->max_queued_per_user = 8;
     conf->relay_timeout_ms = 30000;
     conf->network_namespace = 1;
     conf->spares = 2;
@@ -166,6 +168,14 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
 
         } else if (strcmp(key, "max_queue") == 0) {
             rc = sbx_conf_int(path, line, value, 0, 100000, &conf->max_queue);
+
+        } else if (strcmp(key, "max_active_per_user") == 0) {
+            rc = sbx_conf_int(path, line, value, 1, 1024,
+                              &conf->max_active_per_user);
+
+        } else if (strcmp(key, "max_queued_per_user") == 0) {
+            rc = sbx_conf_int(path, line, value, 0, 100000,
+                              &conf->max_queued_per_user);
 
         } else if (strcmp(key, "max_mcp_calls") == 0) {
             rc = sbx_conf_int(path, line, value, 0, 10000,

@@ -23,6 +23,7 @@
 static void sbx_exec_start(sbx_exec_t *ex);
 static void sbx_exec_finish(sbx_exec_t *ex, int status);
 static void sbx_exec_free(sbx_exec_t *ex);
+static void sbx_exec_schedule(void);
 
 
 static int
@@ -221,7 +222,8 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
 
     /* the scan is sandboxd's to switch, never the client's */
     if (json_object_set_new(req, "scan", json_boolean(sbx_cycle.conf.scan))
-        != 0)
+        != 0
+        || (ex->owner = sbx_user_get(ex->user)) == NULL)
     {
         sbx_exec_refuse(cl, ex, req, sbx_error(ex->id, "EXECUTION_FAILED",
                                                "sandboxd is out of memory",
@@ -232,7 +234,6 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
     /* the client asked to hear of each tool call as it ends */
     ex->progress = json_is_true(json_object_get(req, "progress"));
 
-    ex->client = cl;
     ex->req = req;
     ex->chan.fd = -1;
     ex->pid = -1;
@@ -241,31 +242,55 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
     ex->sources = json_array();
     ex->in.max = SBX_MAX_CHILD_FRAME;
 
-    if (sbx_cycle.active < sbx_cycle.conf.max_active) {
+    /*
+     * A free slot, and the user under its own limit: at once.  Anything
+     * queued then is waiting for its user's slot, not for this one.
+     */
+    if (sbx_cycle.active < sbx_cycle.conf.max_active
+        && ex->owner->active < sbx_cycle.conf.max_active_per_user)
+    {
+        ex->client = cl;
         sbx_client_set_exec(cl, ex);
         sbx_exec_start(ex);
         return;
     }
 
-    if (sbx_cycle.queued < sbx_cycle.conf.max_queue) {
-        sbx_client_set_exec(cl, ex);
-
-        if (sbx_cycle.queue_tail) {
-            sbx_cycle.queue_tail->next = ex;
-        } else {
-            sbx_cycle.queue_head = ex;
-        }
-
-        sbx_cycle.queue_tail = ex;
-        sbx_cycle.queued++;
+    /* the user's own queue first: one caller must not fill everyone's */
+    if (ex->owner->queued >= sbx_cycle.conf.max_queued_per_user) {
+        snprintf(msg, sizeof(msg), "this caller has %d executions running "
+                 "and %d waiting, the most it may have", ex->owner->active,
+                 ex->owner->queued);
+        sbx_client_reply(cl, sbx_error(ex->id, "RATE_LIMIT_EXCEEDED", msg,
+                             json_pack("{s:s, s:i, s:i}",
+                                       "limit", "concurrent_executions",
+                                       "max_active_per_user",
+                                       sbx_cycle.conf.max_active_per_user,
+                                       "max_queued_per_user",
+                                       sbx_cycle.conf.max_queued_per_user)));
+        sbx_exec_free(ex);
         return;
     }
 
-    ex->client = NULL;
-    sbx_client_reply(cl, sbx_error(ex->id, "SANDBOX_BUSY",
-                                   "every execution slot is taken and the "
-                                   "queue is full", NULL));
-    sbx_exec_free(ex);
+    if (sbx_cycle.queued >= sbx_cycle.conf.max_queue) {
+        sbx_client_reply(cl, sbx_error(ex->id, "SANDBOX_BUSY",
+                                       "every execution slot is taken and "
+                                       "the queue is full", NULL));
+        sbx_exec_free(ex);
+        return;
+    }
+
+    ex->client = cl;
+    sbx_client_set_exec(cl, ex);
+
+    if (sbx_cycle.queue_tail) {
+        sbx_cycle.queue_tail->next = ex;
+    } else {
+        sbx_cycle.queue_head = ex;
+    }
+
+    sbx_cycle.queue_tail = ex;
+    sbx_cycle.queued++;
+    ex->owner->queued++;
 }
 
 
@@ -276,6 +301,7 @@ sbx_exec_start(sbx_exec_t *ex)
 
     sbx_cycle.active++;
     sbx_cycle.executions++;
+    ex->owner->active++;
 
     ex->next = sbx_cycle.running;
     sbx_cycle.running = ex;
@@ -472,6 +498,7 @@ sbx_exec_finish(sbx_exec_t *ex, int status)
 
     sbx_exec_unwait(ex);
     sbx_cycle.active--;
+    ex->owner->active--;
 
     if (ex->relay) {
         sbx_relay_cancel(ex->relay);
@@ -481,18 +508,47 @@ sbx_exec_finish(sbx_exec_t *ex, int status)
     sbx_exec_answer(ex, status);
     sbx_exec_free(ex);
 
-    /* a slot is free: the oldest queued execution takes it */
-    while (sbx_cycle.queue_head && !sbx_cycle.stopping
-           && sbx_cycle.active < sbx_cycle.conf.max_active)
-    {
-        ex = sbx_cycle.queue_head;
-        sbx_cycle.queue_head = ex->next;
+    sbx_exec_schedule();
+}
 
-        if (sbx_cycle.queue_head == NULL) {
-            sbx_cycle.queue_tail = NULL;
+
+/*
+ * A slot is free: the oldest queued execution whose user is under its
+ * limit takes it; the others of a user at its limit keep their place and
+ * are passed.  Starting one calls nothing back here.
+ */
+
+static void
+sbx_exec_schedule(void)
+{
+    sbx_exec_t  *ex, *prev, *next;
+
+    prev = NULL;
+
+    for (ex = sbx_cycle.queue_head;
+         ex && !sbx_cycle.stopping
+         && sbx_cycle.active < sbx_cycle.conf.max_active;
+         ex = next)
+    {
+        next = ex->next;
+
+        if (ex->owner->active >= sbx_cycle.conf.max_active_per_user) {
+            prev = ex;
+            continue;
+        }
+
+        if (prev) {
+            prev->next = next;
+        } else {
+            sbx_cycle.queue_head = next;
+        }
+
+        if (sbx_cycle.queue_tail == ex) {
+            sbx_cycle.queue_tail = prev;
         }
 
         sbx_cycle.queued--;
+        ex->owner->queued--;
         ex->next = NULL;
 
         sbx_exec_start(ex);
@@ -525,6 +581,9 @@ sbx_exec_free(sbx_exec_t *ex)
     json_decref(ex->calls);
     json_decref(ex->sources);
 
+    sbx_user_release(ex->owner);
+    ex->owner = NULL;
+
     sbx_defer_free(ex);
 }
 
@@ -551,6 +610,7 @@ sbx_exec_cancel(sbx_exec_t *ex)
             }
 
             sbx_cycle.queued--;
+            ex->owner->queued--;
             sbx_exec_free(ex);
             return;
         }

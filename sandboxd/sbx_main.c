@@ -231,8 +231,8 @@ sbx_accept_handler(sbx_event_t *ev, uint32_t events)
 static json_t *
 sbx_ping(void)
 {
-    return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:I, s:s,"
-                     " s:o, s:o}",
+    return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:i, s:i,"
+                     " s:i, s:I, s:s, s:o, s:o}",
                      "ok", 1, "version", SBX_VERSION,
                      "zygote_pid", (int) sbx_cycle.zygote_pid,
                      "zygote_ready", sbx_cycle.zygote_ready,
@@ -240,6 +240,9 @@ sbx_ping(void)
                      "queued", sbx_cycle.queued,
                      "max_active", sbx_cycle.conf.max_active,
                      "max_queue", sbx_cycle.conf.max_queue,
+                     "max_active_per_user", sbx_cycle.conf.max_active_per_user,
+                     "max_queued_per_user", sbx_cycle.conf.max_queued_per_user,
+                     "users", sbx_user_count(),
                      "executions", (json_int_t) sbx_cycle.executions,
                      "runtime", sbx_cycle.versions,
                      "isolation", sbx_policy_status(),

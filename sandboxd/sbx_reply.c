@@ -47,6 +47,16 @@ sbx_suggestions(const char *code)
                          "Retry later");
     }
 
+    if (strcmp(code, "RATE_LIMIT_EXCEEDED") == 0) {
+        return json_pack("[s]", "Wait for your running executions to "
+                         "finish");
+    }
+
+    if (strcmp(code, "SANDBOX_UNAVAILABLE") == 0) {
+        return json_pack("[s]", "Retry on a sandbox with the isolation "
+                         "required");
+    }
+
     if (strcmp(code, "SANDBOX_BUSY") == 0) {
         return json_pack("[s]", "Retry in a second");
     }
