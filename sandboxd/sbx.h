@@ -23,6 +23,15 @@
 #define SBX_MAX_SPARES        8
 
 /*
+ * A child's progress frames: each at most 1 KB (a larger one breaks the
+ * protocol), and at most a burst of 50, then 20 a second; the others are
+ * dropped and counted.
+ */
+#define SBX_MAX_PROGRESS_FRAME  1024
+#define SBX_PROGRESS_BURST      50
+#define SBX_PROGRESS_RATE       20
+
+/*
  * A child's cgroup holds max_memory_mb and this: what the child copies of
  * the zygote's pages as it runs (the zygote maps ~100 MB; reference counts
  * alone write to many of its pages), and the interpreter's own working
@@ -163,6 +172,9 @@ struct sbx_exec_s {
     char                        call_args[256]; /* a glimpse, for the trail */
     int                         steps;
     char                        last_step[256];
+    int64_t                     progress_tokens;    /* thousandths */
+    int64_t                     progress_at;
+    int                         progress_dropped;
 
     sbx_relay_t                *relay;
 };

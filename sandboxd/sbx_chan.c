@@ -105,6 +105,43 @@ sbx_exec_add_unique(json_t *list, const char *s)
 }
 
 
+/*
+ * A token bucket, filled from the time the execution started: steps a
+ * script reports at will cost us a JSON parse each, and more than a few a
+ * second say nothing more to anyone.
+ */
+
+static int
+sbx_exec_progress_allowed(sbx_exec_t *ex)
+{
+    int64_t  now;
+
+    now = sbx_now_ms();
+
+    if (ex->progress_at == 0) {
+        ex->progress_tokens = SBX_PROGRESS_BURST * 1000;
+
+    } else {
+        ex->progress_tokens += (now - ex->progress_at) * SBX_PROGRESS_RATE;
+
+        if (ex->progress_tokens > SBX_PROGRESS_BURST * 1000) {
+            ex->progress_tokens = SBX_PROGRESS_BURST * 1000;
+        }
+    }
+
+    ex->progress_at = now;
+
+    if (ex->progress_tokens < 1000) {
+        ex->progress_dropped++;
+        return 0;
+    }
+
+    ex->progress_tokens -= 1000;
+
+    return 1;
+}
+
+
 static void
 sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
 {
@@ -192,6 +229,17 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
 
     if (strcmp(type, "progress") == 0) {
         step = json_object_get(msg, "step");
+
+        if (len > SBX_MAX_PROGRESS_FRAME) {
+            json_decref(msg);
+            sbx_exec_violation(ex, "a progress frame over 1 KB");
+            return;
+        }
+
+        if (!sbx_exec_progress_allowed(ex)) {
+            json_decref(msg);
+            return;
+        }
 
         if (json_is_string(step)) {
             ex->steps++;

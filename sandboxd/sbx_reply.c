@@ -81,11 +81,12 @@ sbx_error(const char *id, const char *code, const char *message,
 json_t *
 sbx_exec_metadata(sbx_exec_t *ex)
 {
-    return json_pack("{s:O, s:O, s:i, s:b}",
+    return json_pack("{s:O, s:O, s:i, s:b, s:i}",
                      "data_sources", ex->sources,
                      "mcp_calls_made", ex->calls,
                      "mcp_call_count", ex->call_count,
-                     "cache_hit", 0);
+                     "cache_hit", 0,
+                     "progress_dropped", ex->progress_dropped);
 }
 
 

@@ -11,7 +11,8 @@ use POSIX ();
 use QnA::Stack;
 use QnA::Check;
 
-my $s = QnA::Stack->new(name => 'sbx-frames')->start;
+# the scan off: scripts here speak the channel's protocol themselves
+my $s = QnA::Stack->new(name => 'sbx-frames', sandboxd => { scan => 'off' })->start;
 
 my $sma = "result = mcp_client.call('calculate_sma', {'prices': [1, 2, 3], 'period': 2})['latest']\n";
 
@@ -30,6 +31,42 @@ for my $case (['no tools', {}], ['tools null', { tools => undef }],
     my $r = $s->sandboxd_call(script => $sma, tools => ['calculate_sma']);
     is $r->{success}, JSON::PP::true, 'a listed tool is relayed';
     is $r->{result}{body}[0]{value}, 2.5, '  and answers';
+}
+
+# progress frames: at most 1 KB each, at most a burst of 50 then 20 a
+# second (the rest dropped, and counted); and what sandboxd tells nginx is
+# bounded by the call budget, whatever the child sends
+{
+    my $j = is_error($s->execute(script => "import _sbx, json\n"
+                                         . "_sbx.send(json.dumps({'t': 'progress', 'step': 'x' * 2000}).encode())\n"
+                                         . "result = 1\n"),
+                     422, 'SECURITY_VIOLATION', 'a progress frame of 2 KB');
+    like $j->{error}{message}, qr/progress frame over 1 KB/, '  breaks the protocol';
+
+    my $d = is_success($s->execute(script => "mcp_client.progress('\\u2603' * 300)\nresult = 1\n"),
+                       'a step that escapes past 1 KB is shortened by the runtime');
+    is $d->{metadata}{progress_dropped}, 0, '  nothing dropped';
+
+    $d = is_success($s->execute(script => "for i in range(500):\n    mcp_client.progress('step %d' % i)\n"
+                                        . "result = 1\n"),
+                    '500 progress frames at once');
+    my $dropped = $d->{metadata}{progress_dropped};
+    ok $dropped >= 1 && $dropped <= 450, "  most are dropped ($dropped), the burst passes";
+
+    $j = is_error($s->execute(script => "import time\nfor i in range(500):\n    mcp_client.progress('step %d' % i)\n"
+                                      . "while True:\n    time.sleep(0.05)\n", timeout_seconds => 1),
+                  422, 'EXECUTION_TIMEOUT', '500 progress frames, then out of time');
+    my $steps = $j->{error}{details}{steps_completed};
+    ok $steps >= 50 && $steps < 500, "  steps completed counts those taken ($steps)";
+    like $j->{error}{details}{last_step}, qr/^step \d+$/, '  the last one taken';
+
+    my ($r, $progress) = $s->sandboxd_call(script => "while True:\n    try:\n        mcp_client.call('nope', {})\n"
+                                                   . "    except mcp_client.McpError:\n        pass\n",
+                                           tools => [], max_mcp_calls => 5, progress => JSON::PP::true);
+    is $r->{error}{code}, 'SECURITY_VIOLATION', 'endless refused calls with progress on: ended';
+    my $calls = scalar @{ $r->{metadata}{mcp_calls_made} };
+    is scalar(@$progress), $calls, "  one progress frame a recorded call ($calls)";
+    ok $calls <= 5 + 10, '  no more than the budget and its slack';
 }
 
 # require_isolation: a level this sandboxd has runs, one above is
