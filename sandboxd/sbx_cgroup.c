@@ -874,6 +874,19 @@ sbx_cg_child_dir(int i, uint32_t id, char *dir, size_t size)
  * for v1's three hierarchies), off any request's path.
  */
 
+static int
+sbx_cg_alive(pid_t pid, int pidfd)
+{
+    return (pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0)
+                       : kill(pid, 0)) == 0;
+}
+
+
+/*
+ * 0: confined (or no cgroups), 1: the child is gone already, -1: it could
+ * not be confined.
+ */
+
 int
 sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
 {
@@ -887,10 +900,8 @@ sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
      * zygote reaps it only after it died, and pids are handed out in
      * turn), and a dead spare needs no cgroup.
      */
-    if ((pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0)
-                    : kill(pid, 0)) != 0)
-    {
-        return -1;
+    if (!sbx_cg_alive(pid, pidfd)) {
+        return 1;
     }
 
     (void) sbx_cg_path(dir, sizeof(dir), "/proc/%d", (int) pid);
@@ -952,10 +963,15 @@ sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
     }
 
     if (rc != 0) {
-        sbx_log("cgroup: cannot confine %d in %s: %s", (int) pid, dir,
-                strerror(errno));
+        rc = sbx_cg_alive(pid, pidfd) ? -1 : 1;
+
+        if (rc < 0) {
+            sbx_log("cgroup: cannot confine %d in %s: %s", (int) pid, dir,
+                    strerror(errno));
+        }
+
         sbx_cgroup_remove(sbx_cg_seq);
-        return -1;
+        return rc;
     }
 
     *id = sbx_cg_seq;

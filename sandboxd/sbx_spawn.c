@@ -143,6 +143,7 @@ sbx_spawn_close(sbx_child_t *child)
 static void
 sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
 {
+    int           rc;
     sbx_exec_t   *ex;
     sbx_child_t   child;
 
@@ -177,9 +178,17 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
     }
 
     /* no script runs outside its limits: a child that cannot have them goes */
-    if (sbx_cgroup_child(child.pid, child.pidfd, &child.cgroup) != 0) {
+    rc = sbx_cgroup_child(child.pid, child.pidfd, &child.cgroup);
+
+    if (rc != 0) {
         sbx_spawn_kill(child.pid, child.pidfd);
         sbx_spawn_close(&child);
+
+        if (rc > 0) {
+            /* it died on its own before its turn: another one, then */
+            sbx_spawn_request();
+            return;
+        }
 
         /* not in a tight loop, as when the zygote cannot fork */
         sbx_cycle.spawn_retry_at = sbx_now_ms() + 1000;
