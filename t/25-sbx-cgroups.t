@@ -150,6 +150,30 @@ my $touch = sub {
              422, 'EXECUTION_TIMEOUT', 'a SIGKILL of ours is no OOM: a timeout stays a timeout');
 }
 
+# a child that cannot be put in its cgroup never runs a script: the
+# directories it would get are taken, so spares fail to be confined
+{
+    my ($max) = sort { $b <=> $a } map { m{/(\d+)$} ? $1 : () } glob("$mem/scripts/[0-9]*");
+    my @block = map { "$mem/scripts/$_" } ($max // 0) + 1 .. ($max // 0) + 40;
+    mkdir $_ or die "mkdir $_: $!" for @block;
+    my $j;
+    for (1 .. 4) {
+        my $r = $s->execute(script => "result = 1\n");
+        next if ($r->{status} // 0) == 200;
+        $j = is_error($r, 422, 'EXECUTION_FAILED', 'no cgroup for a child: the execution fails');
+        last;
+    }
+    like $j->{error}{message} // '', qr/cannot confine a process/, '  saying why';
+    like log_of($s), qr/cgroup: cannot confine \d+ in \S+\/scripts\/\d+: File exists/, '  and the log';
+    rmdir $_ for @block;
+    my $ok;
+    for (1 .. 50) {
+        last if $ok = ($s->execute(script => "result = 1\n")->{status} // 0) == 200;
+        select(undef, undef, undef, 0.1);
+    }
+    ok $ok, 'once they are free again, children are confined and run';
+}
+
 # stopped: nothing of it is left in any hierarchy
 {
     $s->stop_sandboxd;
