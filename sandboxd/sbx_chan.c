@@ -39,9 +39,19 @@ sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child)
 
     ex->pid = child->pid;
     ex->pidfd = child->pidfd;
+    ex->cgroup = child->cgroup;
     ex->chan.fd = child->fd;
     ex->chan.handler = sbx_exec_chan_handler;
     ex->chan.data = ex;
+
+    /* its memory limit is this execution's, before it sees the request */
+    if (sbx_cgroup_limit(ex->cgroup, ex->memory_mb) != 0) {
+        ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
+                              "code", "EXECUTION_FAILED", "message",
+                              "sandboxd cannot limit the script's memory");
+        sbx_exec_kill(ex, "cannot set its memory limit");
+        return;
+    }
 
     if (sbx_event_add(&ex->chan, EPOLLIN | EPOLLRDHUP) != 0
         || sbx_frame_set_json(&ex->out, ex->req) != 0)
@@ -92,6 +102,43 @@ sbx_exec_add_unique(json_t *list, const char *s)
     }
 
     json_array_append_new(list, json_string(s));
+}
+
+
+/*
+ * A token bucket, filled from the time the execution started: steps a
+ * script reports at will cost us a JSON parse each, and more than a few a
+ * second say nothing more to anyone.
+ */
+
+static int
+sbx_exec_progress_allowed(sbx_exec_t *ex)
+{
+    int64_t  now;
+
+    now = sbx_now_ms();
+
+    if (ex->progress_at == 0) {
+        ex->progress_tokens = SBX_PROGRESS_BURST * 1000;
+
+    } else {
+        ex->progress_tokens += (now - ex->progress_at) * SBX_PROGRESS_RATE;
+
+        if (ex->progress_tokens > SBX_PROGRESS_BURST * 1000) {
+            ex->progress_tokens = SBX_PROGRESS_BURST * 1000;
+        }
+    }
+
+    ex->progress_at = now;
+
+    if (ex->progress_tokens < 1000) {
+        ex->progress_dropped++;
+        return 0;
+    }
+
+    ex->progress_tokens -= 1000;
+
+    return 1;
 }
 
 
@@ -182,6 +229,17 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
 
     if (strcmp(type, "progress") == 0) {
         step = json_object_get(msg, "step");
+
+        if (len > SBX_MAX_PROGRESS_FRAME) {
+            json_decref(msg);
+            sbx_exec_violation(ex, "a progress frame over 1 KB");
+            return;
+        }
+
+        if (!sbx_exec_progress_allowed(ex)) {
+            json_decref(msg);
+            return;
+        }
 
         if (json_is_string(step)) {
             ex->steps++;
@@ -304,6 +362,12 @@ sbx_exec_drain(sbx_exec_t *ex, int max)
 }
 
 
+/*
+ * Fails closed: only a tool the request names may be relayed.  No list
+ * (null, absent) allows none, like an empty one: a caller that forgot to
+ * send its role's tools must not get all of them.
+ */
+
 static int
 sbx_exec_tool_allowed(sbx_exec_t *ex, const char *name)
 {
@@ -313,7 +377,7 @@ sbx_exec_tool_allowed(sbx_exec_t *ex, const char *name)
     tools = json_object_get(ex->req, "tools");
 
     if (!json_is_array(tools)) {
-        return 1;
+        return 0;
     }
 
     json_array_foreach(tools, i, t) {

@@ -68,6 +68,24 @@ sbx_conf_flag(const char *path, int line, const char *key, const char *v,
 }
 
 
+static int
+sbx_conf_mode(const char *path, int line, const char *key, const char *v,
+    int *out)
+{
+    if (strcmp(v, "off") == 0 || strcmp(v, "auto") == 0
+        || strcmp(v, "on") == 0)
+    {
+        *out = v[1] == 'f' ? SBX_CGROUP_OFF
+               : v[1] == 'u' ? SBX_CGROUP_AUTO : SBX_CGROUP_ON;
+        return 0;
+    }
+
+    fprintf(stderr, "sandboxd: %s:%d: %s is auto, on or off, not \"%s\"\n",
+            path, line, key, v);
+    return -1;
+}
+
+
 int
 sbx_conf_load(const char *path, sbx_conf_t *conf)
 {
@@ -79,12 +97,20 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->user = strdup("nobody");
     conf->max_active = 0;
     conf->max_queue = 64;
+    conf->max_active_per_user = 2;
+    conf->max_queued_per_user = 8;
     conf->relay_timeout_ms = 30000;
     conf->network_namespace = 1;
     conf->spares = 2;
     conf->max_mcp_calls = 50;
     conf->isolation = 1;
+    conf->seccomp = 1;
     conf->scan = 1;
+    conf->cgroup = SBX_CGROUP_AUTO;
+    conf->memory_total_mb = 0;
+    conf->memory_headroom_mb = SBX_MEMORY_HEADROOM_MB;
+    conf->pids_max = 8;
+    conf->cpu_percent = 100;
 
     f = fopen(path, "r");
     if (f == NULL) {
@@ -143,6 +169,14 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
         } else if (strcmp(key, "max_queue") == 0) {
             rc = sbx_conf_int(path, line, value, 0, 100000, &conf->max_queue);
 
+        } else if (strcmp(key, "max_active_per_user") == 0) {
+            rc = sbx_conf_int(path, line, value, 1, 1024,
+                              &conf->max_active_per_user);
+
+        } else if (strcmp(key, "max_queued_per_user") == 0) {
+            rc = sbx_conf_int(path, line, value, 0, 100000,
+                              &conf->max_queued_per_user);
+
         } else if (strcmp(key, "max_mcp_calls") == 0) {
             rc = sbx_conf_int(path, line, value, 0, 10000,
                               &conf->max_mcp_calls);
@@ -160,6 +194,36 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
 
         } else if (strcmp(key, "isolation") == 0) {
             rc = sbx_conf_flag(path, line, key, value, &conf->isolation);
+
+        } else if (strcmp(key, "seccomp") == 0) {
+            rc = sbx_conf_flag(path, line, key, value, &conf->seccomp);
+
+        } else if (strcmp(key, "cgroup") == 0) {
+            rc = sbx_conf_mode(path, line, key, value, &conf->cgroup);
+
+        } else if (strcmp(key, "cgroup_parent") == 0) {
+            if (value[0] != '/' || strstr(value, "..")) {
+                fprintf(stderr, "sandboxd: %s:%d: cgroup_parent is a "
+                        "cgroup's path, from \"/\"\n", path, line);
+                rc = -1;
+            }
+
+            str = &conf->cgroup_parent;
+
+        } else if (strcmp(key, "memory_total_mb") == 0) {
+            rc = sbx_conf_int(path, line, value, 0, 1 << 24,
+                              &conf->memory_total_mb);
+
+        } else if (strcmp(key, "memory_headroom_mb") == 0) {
+            rc = sbx_conf_int(path, line, value, 0, 4096,
+                              &conf->memory_headroom_mb);
+
+        } else if (strcmp(key, "pids_max") == 0) {
+            rc = sbx_conf_int(path, line, value, 1, 4096, &conf->pids_max);
+
+        } else if (strcmp(key, "cpu_percent") == 0) {
+            rc = sbx_conf_int(path, line, value, 1, 100000,
+                              &conf->cpu_percent);
 
         } else if (strcmp(key, "relay_timeout_ms") == 0) {
             rc = sbx_conf_int(path, line, value, 100, 600000,

@@ -23,6 +23,7 @@
 static void sbx_exec_start(sbx_exec_t *ex);
 static void sbx_exec_finish(sbx_exec_t *ex, int status);
 static void sbx_exec_free(sbx_exec_t *ex);
+static void sbx_exec_schedule(void);
 
 
 static int
@@ -43,10 +44,113 @@ sbx_int_field(json_t *req, const char *name, int64_t min, int64_t max,
 }
 
 
+/*
+ * Who asked: "user" keys the per-user limits and goes to nginx with every
+ * relayed call, so it must be one header value and nothing more: 1 to 160
+ * bytes of printable ASCII, no space at either end (HTTP trims it, and
+ * two users would become one).  No user at all is "anonymous", one key
+ * for every such caller.  "role" is viewer unless it says otherwise.
+ */
+
+static int
+sbx_exec_caller(sbx_exec_t *ex, json_t *req)
+{
+    size_t        len, i;
+    json_t       *v;
+    const char   *s, **r;
+
+    static const char  *roles[] = { "viewer", "manager", "admin", NULL };
+
+    v = json_object_get(req, "user");
+
+    if (v == NULL || json_is_null(v)) {
+        s = "anonymous";
+        len = sizeof("anonymous") - 1;
+
+    } else {
+        if (!json_is_string(v)) {
+            return -1;
+        }
+
+        s = json_string_value(v);
+        len = json_string_length(v);
+
+        if (len == 0 || len >= sizeof(ex->user) || s[0] == ' '
+            || s[len - 1] == ' ')
+        {
+            return -1;
+        }
+
+        for (i = 0; i < len; i++) {
+            if (s[i] < 0x20 || s[i] > 0x7e) {
+                return -1;
+            }
+        }
+    }
+
+    memcpy(ex->user, s, len);
+    ex->user[len] = '\0';
+
+    ex->role = roles[0];
+    v = json_object_get(req, "role");
+
+    for (r = roles; *r && json_is_string(v); r++) {
+        if (strcmp(*r, json_string_value(v)) == 0) {
+            ex->role = *r;
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The isolation the caller needs, when it says: -1 not a level (the frame
+ * is malformed), 0 none asked or this sandboxd has it, 1 it has less.
+ */
+
+static int
+sbx_exec_isolation(json_t *req)
+{
+    int      need;
+    json_t  *v;
+
+    v = json_object_get(req, "require_isolation");
+
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+
+    need = json_is_string(v) ? sbx_policy_rank(json_string_value(v)) : -1;
+
+    if (need < 0) {
+        return -1;
+    }
+
+    return sbx_policy_rank(sbx_policy_level()) < need;
+}
+
+
+/* an execution refused before it began: answered, and nothing kept */
+
+static void
+sbx_exec_refuse(sbx_client_t *cl, sbx_exec_t *ex, json_t *req,
+    json_t *reply)
+{
+    json_decref(req);
+    sbx_client_reply(cl, reply);
+    free(ex);
+}
+
+
 void
 sbx_exec_submit(sbx_client_t *cl, json_t *req)
 {
+    int          lower;
+    char         msg[400];
     json_t      *script, *id;
+    int64_t      n;
     sbx_exec_t  *ex;
 
     script = json_object_get(req, "script");
@@ -68,14 +172,29 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
         || sbx_int_field(req, "max_memory_mb", 16, 2048, &ex->memory_mb) != 0
         || (json_object_get(req, "params")
             && !json_is_null(json_object_get(req, "params"))
-            && !json_is_object(json_object_get(req, "params"))))
+            && !json_is_object(json_object_get(req, "params")))
+        || sbx_exec_caller(ex, req) != 0
+        || (lower = sbx_exec_isolation(req)) < 0)
     {
-        json_decref(req);
-        sbx_client_reply(cl, json_pack("{s:b, s:s, s:{s:s, s:s}}",
-                                       "success", 0, "execution_id", ex->id,
-                                       "error", "code", "INTERNAL_ERROR",
-                                       "message", "malformed execute frame"));
-        free(ex);
+        sbx_exec_refuse(cl, ex, req,
+                        json_pack("{s:b, s:s, s:{s:s, s:s}}",
+                                  "success", 0, "execution_id", ex->id,
+                                  "error", "code", "INTERNAL_ERROR",
+                                  "message", "malformed execute frame"));
+        return;
+    }
+
+    if (lower) {
+        snprintf(msg, sizeof(msg), "this sandbox's isolation is %s, not "
+                 "the %s required: %s", sbx_policy_level(),
+                 json_string_value(json_object_get(req,
+                                                   "require_isolation")),
+                 sbx_policy_reason_text());
+        sbx_exec_refuse(cl, ex, req,
+                        sbx_error(ex->id, "SANDBOX_UNAVAILABLE", msg,
+                                  json_pack("{s:s, s:o}", "isolation",
+                                            sbx_policy_level(), "missing",
+                                            sbx_policy_missing_list())));
         return;
     }
 
@@ -85,21 +204,16 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
         && !json_is_null(json_object_get(req, "tools"))
         && !json_is_array(json_object_get(req, "tools")))
     {
-        json_decref(req);
-        sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
-                                       "malformed tools", NULL));
-        free(ex);
+        sbx_exec_refuse(cl, ex, req, sbx_error(ex->id, "EXECUTION_FAILED",
+                                               "malformed tools", NULL));
         return;
     }
 
     if (json_object_get(req, "max_mcp_calls") != NULL) {
-        int64_t  n;
-
         if (sbx_int_field(req, "max_mcp_calls", 0, 10000, &n) != 0) {
-            json_decref(req);
-            sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
-                                           "malformed max_mcp_calls", NULL));
-            free(ex);
+            sbx_exec_refuse(cl, ex, req,
+                            sbx_error(ex->id, "EXECUTION_FAILED",
+                                      "malformed max_mcp_calls", NULL));
             return;
         }
 
@@ -108,19 +222,18 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
 
     /* the scan is sandboxd's to switch, never the client's */
     if (json_object_set_new(req, "scan", json_boolean(sbx_cycle.conf.scan))
-        != 0)
+        != 0
+        || (ex->owner = sbx_user_get(ex->user)) == NULL)
     {
-        json_decref(req);
-        sbx_client_reply(cl, sbx_error(ex->id, "EXECUTION_FAILED",
-                                       "sandboxd is out of memory", NULL));
-        free(ex);
+        sbx_exec_refuse(cl, ex, req, sbx_error(ex->id, "EXECUTION_FAILED",
+                                               "sandboxd is out of memory",
+                                               NULL));
         return;
     }
 
     /* the client asked to hear of each tool call as it ends */
     ex->progress = json_is_true(json_object_get(req, "progress"));
 
-    ex->client = cl;
     ex->req = req;
     ex->chan.fd = -1;
     ex->pid = -1;
@@ -129,31 +242,55 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
     ex->sources = json_array();
     ex->in.max = SBX_MAX_CHILD_FRAME;
 
-    if (sbx_cycle.active < sbx_cycle.conf.max_active) {
+    /*
+     * A free slot, and the user under its own limit: at once.  Anything
+     * queued then is waiting for its user's slot, not for this one.
+     */
+    if (sbx_cycle.active < sbx_cycle.conf.max_active
+        && ex->owner->active < sbx_cycle.conf.max_active_per_user)
+    {
+        ex->client = cl;
         sbx_client_set_exec(cl, ex);
         sbx_exec_start(ex);
         return;
     }
 
-    if (sbx_cycle.queued < sbx_cycle.conf.max_queue) {
-        sbx_client_set_exec(cl, ex);
-
-        if (sbx_cycle.queue_tail) {
-            sbx_cycle.queue_tail->next = ex;
-        } else {
-            sbx_cycle.queue_head = ex;
-        }
-
-        sbx_cycle.queue_tail = ex;
-        sbx_cycle.queued++;
+    /* the user's own queue first: one caller must not fill everyone's */
+    if (ex->owner->queued >= sbx_cycle.conf.max_queued_per_user) {
+        snprintf(msg, sizeof(msg), "this caller has %d executions running "
+                 "and %d waiting, the most it may have", ex->owner->active,
+                 ex->owner->queued);
+        sbx_client_reply(cl, sbx_error(ex->id, "RATE_LIMIT_EXCEEDED", msg,
+                             json_pack("{s:s, s:i, s:i}",
+                                       "limit", "concurrent_executions",
+                                       "max_active_per_user",
+                                       sbx_cycle.conf.max_active_per_user,
+                                       "max_queued_per_user",
+                                       sbx_cycle.conf.max_queued_per_user)));
+        sbx_exec_free(ex);
         return;
     }
 
-    ex->client = NULL;
-    sbx_client_reply(cl, sbx_error(ex->id, "SANDBOX_BUSY",
-                                   "every execution slot is taken and the "
-                                   "queue is full", NULL));
-    sbx_exec_free(ex);
+    if (sbx_cycle.queued >= sbx_cycle.conf.max_queue) {
+        sbx_client_reply(cl, sbx_error(ex->id, "SANDBOX_BUSY",
+                                       "every execution slot is taken and "
+                                       "the queue is full", NULL));
+        sbx_exec_free(ex);
+        return;
+    }
+
+    ex->client = cl;
+    sbx_client_set_exec(cl, ex);
+
+    if (sbx_cycle.queue_tail) {
+        sbx_cycle.queue_tail->next = ex;
+    } else {
+        sbx_cycle.queue_head = ex;
+    }
+
+    sbx_cycle.queue_tail = ex;
+    sbx_cycle.queued++;
+    ex->owner->queued++;
 }
 
 
@@ -164,6 +301,7 @@ sbx_exec_start(sbx_exec_t *ex)
 
     sbx_cycle.active++;
     sbx_cycle.executions++;
+    ex->owner->active++;
 
     ex->next = sbx_cycle.running;
     sbx_cycle.running = ex;
@@ -202,6 +340,7 @@ sbx_exec_kill(sbx_exec_t *ex, const char *why)
                     why);
         }
 
+        ex->killed = 1;
         sbx_spawn_kill(ex->pid, ex->pidfd);
     }
 }
@@ -214,6 +353,9 @@ sbx_exec_exited(pid_t pid, int status)
 
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
         if (ex->pid == pid) {
+            /* a SIGKILL none of ours, with an OOM kill in its cgroup */
+            ex->oom = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL
+                      && !ex->killed && sbx_cgroup_oom_killed(ex->cgroup);
             ex->pid = -1;
             sbx_exec_drain(ex, 0);
             sbx_exec_finish(ex, status);
@@ -356,6 +498,7 @@ sbx_exec_finish(sbx_exec_t *ex, int status)
 
     sbx_exec_unwait(ex);
     sbx_cycle.active--;
+    ex->owner->active--;
 
     if (ex->relay) {
         sbx_relay_cancel(ex->relay);
@@ -365,18 +508,47 @@ sbx_exec_finish(sbx_exec_t *ex, int status)
     sbx_exec_answer(ex, status);
     sbx_exec_free(ex);
 
-    /* a slot is free: the oldest queued execution takes it */
-    while (sbx_cycle.queue_head && !sbx_cycle.stopping
-           && sbx_cycle.active < sbx_cycle.conf.max_active)
-    {
-        ex = sbx_cycle.queue_head;
-        sbx_cycle.queue_head = ex->next;
+    sbx_exec_schedule();
+}
 
-        if (sbx_cycle.queue_head == NULL) {
-            sbx_cycle.queue_tail = NULL;
+
+/*
+ * A slot is free: the oldest queued execution whose user is under its
+ * limit takes it; the others of a user at its limit keep their place and
+ * are passed.  Starting one calls nothing back here.
+ */
+
+static void
+sbx_exec_schedule(void)
+{
+    sbx_exec_t  *ex, *prev, *next;
+
+    prev = NULL;
+
+    for (ex = sbx_cycle.queue_head;
+         ex && !sbx_cycle.stopping
+         && sbx_cycle.active < sbx_cycle.conf.max_active;
+         ex = next)
+    {
+        next = ex->next;
+
+        if (ex->owner->active >= sbx_cycle.conf.max_active_per_user) {
+            prev = ex;
+            continue;
+        }
+
+        if (prev) {
+            prev->next = next;
+        } else {
+            sbx_cycle.queue_head = next;
+        }
+
+        if (sbx_cycle.queue_tail == ex) {
+            sbx_cycle.queue_tail = prev;
         }
 
         sbx_cycle.queued--;
+        ex->owner->queued--;
         ex->next = NULL;
 
         sbx_exec_start(ex);
@@ -399,12 +571,18 @@ sbx_exec_free(sbx_exec_t *ex)
         ex->pidfd = -1;
     }
 
+    sbx_cgroup_remove(ex->cgroup);
+    ex->cgroup = 0;
+
     sbx_frame_in_reset(&ex->in);
     free(ex->out.data);
     json_decref(ex->req);
     json_decref(ex->final);
     json_decref(ex->calls);
     json_decref(ex->sources);
+
+    sbx_user_release(ex->owner);
+    ex->owner = NULL;
 
     sbx_defer_free(ex);
 }
@@ -432,6 +610,7 @@ sbx_exec_cancel(sbx_exec_t *ex)
             }
 
             sbx_cycle.queued--;
+            ex->owner->queued--;
             sbx_exec_free(ex);
             return;
         }

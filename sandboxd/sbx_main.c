@@ -231,7 +231,8 @@ sbx_accept_handler(sbx_event_t *ev, uint32_t events)
 static json_t *
 sbx_ping(void)
 {
-    return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:I, s:s}",
+    return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:i, s:i,"
+                     " s:i, s:I, s:s, s:o, s:o}",
                      "ok", 1, "version", SBX_VERSION,
                      "zygote_pid", (int) sbx_cycle.zygote_pid,
                      "zygote_ready", sbx_cycle.zygote_ready,
@@ -239,8 +240,13 @@ sbx_ping(void)
                      "queued", sbx_cycle.queued,
                      "max_active", sbx_cycle.conf.max_active,
                      "max_queue", sbx_cycle.conf.max_queue,
+                     "max_active_per_user", sbx_cycle.conf.max_active_per_user,
+                     "max_queued_per_user", sbx_cycle.conf.max_queued_per_user,
+                     "users", sbx_user_count(),
                      "executions", (json_int_t) sbx_cycle.executions,
-                     "runtime", sbx_cycle.versions);
+                     "runtime", sbx_cycle.versions,
+                     "isolation", sbx_policy_status(),
+                     "cgroups", sbx_cgroup_status());
 }
 
 
@@ -576,7 +582,26 @@ main(int argc, char **argv)
         return 1;
     }
 
+    sbx_policy_init();
+
+    if (sbx_policy_rank(sbx_policy_level()) == 2) {
+        sbx_log("isolation level full: namespaces, a network namespace, "
+                "seccomp, scripts run as %s", sbx_cycle.conf.user);
+
+    } else {
+        /* loud: whoever reads the log must see the boundary is thinner */
+        sbx_log("WARNING: isolation level %s, not full: %s",
+                sbx_policy_level(), sbx_policy_reason_text());
+    }
+
     sbx_cycle.pid = getpid();
+
+    /* before the zygote: in v2 it is born in sandboxd's new leaf */
+    if (sbx_cgroup_init() != 0) {
+        return 1;
+    }
+
+    atexit(sbx_cgroup_exit);
 
     sbx_cycle.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (sbx_cycle.devnull < 0) {
@@ -644,6 +669,12 @@ main(int argc, char **argv)
             next = d;
         }
 
+        d = sbx_cgroup_next_deadline();
+
+        if (d >= 0 && (next < 0 || d < next)) {
+            next = d;
+        }
+
         if (sbx_cycle.spawn_retry_at
             && (next < 0 || sbx_cycle.spawn_retry_at < next))
         {
@@ -685,6 +716,7 @@ main(int argc, char **argv)
         now = sbx_now_ms();
         sbx_relay_timers(now);
         sbx_exec_timers(now);
+        sbx_cgroup_timers(now);
 
         if (sbx_cycle.spawn_retry_at) {
             sbx_spawn_request();

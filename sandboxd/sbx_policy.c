@@ -2,10 +2,13 @@
 /*
  * The kernel boundary around a script.  In the zygote, once: private mount,
  * IPC and UTS namespaces (the network one is entered in sbx_zygote.c), the
- * whole file system read-only, no /proc or /sys of the host, and the
- * seccomp allow-list compiled to BPF with libseccomp.  Per child: a pid
+ * whole file system read-only, no /proc or /sys of the host ("isolation",
+ * root only), and the seccomp allow-list compiled to BPF with libseccomp
+ * ("seccomp", for anyone: no_new_privs is all it needs).  Per child: a pid
  * namespace of its own (it is pid 1 and sees no other process), a user
  * namespace, and the filter, loaded before the first byte of the script.
+ * Without a pid namespace the filter itself keeps the script's signals and
+ * limits to its own process.
  */
 
 #include <errno.h>
@@ -28,6 +31,15 @@
 
 #define SBX_SYSCALL_NAMES  512
 
+/*
+ * Without a pid namespace the filter compares pids with the child's own,
+ * known only after the fork: it is compiled with this stand-in (no pid is
+ * ever this high: pid_max is at most 2^22) and each child writes its pid
+ * over it before loading the program.
+ */
+#define SBX_POLICY_SELF    0x7ffffffe
+#define SBX_POLICY_SLOTS   8
+
 
 /*
  * What a running script may ask of the kernel: memory, time, its own
@@ -44,15 +56,34 @@ static const char  *sbx_policy_allowed[] = {
     "sigaltstack", "exit", "exit_group", "getpid", "gettid", "getppid",
     "getuid", "geteuid", "getgid", "getegid", "clock_gettime",
     "clock_getres", "gettimeofday", "clock_nanosleep", "nanosleep",
-    "sched_yield", "sched_getaffinity", "getrusage", "times", "uname",
-    "prlimit64", "kill", "tgkill", "restart_syscall",
+    "sched_yield", "getrusage", "times", "uname", "restart_syscall",
     NULL
+};
+
+
+/*
+ * The calls of the list that name a process.  In a pid namespace of its
+ * own the child can name only itself; without one, only itself (or 0,
+ * where that means the caller) is allowed, and any other pid is EPERM:
+ * no signal, no limit change, not even a look at another process.
+ */
+static struct {
+    const char                 *name;
+    int                         zero;          /* 0 means the caller */
+} sbx_policy_pid_calls[] = {
+    { "kill", 0 },
+    { "tgkill", 0 },
+    { "prlimit64", 1 },
+    { "sched_getaffinity", 1 },
+    { NULL, 0 }
 };
 
 
 /* names for the SIGSYS report, resolved here: the handler cannot malloc */
 static char            sbx_policy_names[SBX_SYSCALL_NAMES][24];
 static struct sock_fprog  sbx_policy_prog;
+static int             sbx_policy_slot[SBX_POLICY_SLOTS];
+static int             sbx_policy_nslots;
 
 
 static int
@@ -109,8 +140,98 @@ sbx_policy_seal(void)
 }
 
 
+/*
+ * The calls that name a process.  In a pid namespace of its own the child
+ * sees only itself, so they are allowed as they are.  Without one, the
+ * pid must be the child's own (or 0, where that means the caller): a
+ * signal to anyone else is EPERM, and a look at another's limits or CPUs
+ * traps like any call outside the list (libseccomp takes one comparison
+ * per argument and rule, so "neither 0 nor me" has no rule of its own).
+ */
+
 static int
-sbx_policy_filter(void)
+sbx_policy_pid_rules(scmp_filter_ctx ctx, int own_pidns)
+{
+    int  i, rc, k;
+
+    for (k = 0; sbx_policy_pid_calls[k].name; k++) {
+        i = seccomp_syscall_resolve_name(sbx_policy_pid_calls[k].name);
+
+        if (own_pidns) {
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, i, 0);
+
+        } else if (sbx_policy_pid_calls[k].zero) {
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, i, 1,
+                                  SCMP_A0_32(SCMP_CMP_EQ, SBX_POLICY_SELF));
+
+            if (rc == 0) {
+                rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, i, 1,
+                                      SCMP_A0_32(SCMP_CMP_EQ, 0));
+            }
+
+        } else {
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, i, 1,
+                                  SCMP_A0_32(SCMP_CMP_EQ, SBX_POLICY_SELF));
+
+            if (rc == 0) {
+                rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), i, 1,
+                                      SCMP_A0_32(SCMP_CMP_NE,
+                                                 SBX_POLICY_SELF));
+            }
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Where the stand-in pid stands in the program.  Every instruction that
+ * holds it must be a comparison of the loaded argument with it, or
+ * writing a pid over it could change what the program means.
+ */
+
+static int
+sbx_policy_find_self(void)
+{
+    int                  i;
+    struct sock_filter  *f;
+
+    sbx_policy_nslots = 0;
+
+    for (i = 0; i < sbx_policy_prog.len; i++) {
+        f = &sbx_policy_prog.filter[i];
+
+        if (f->k != SBX_POLICY_SELF) {
+            continue;
+        }
+
+        if (f->code != (BPF_JMP | BPF_JEQ | BPF_K)
+            || sbx_policy_nslots == SBX_POLICY_SLOTS)
+        {
+            sbx_log("the seccomp program holds the stand-in pid where no "
+                    "comparison is");
+            return -1;
+        }
+
+        sbx_policy_slot[sbx_policy_nslots++] = i;
+    }
+
+    if (sbx_policy_nslots == 0) {
+        sbx_log("the seccomp program has no place for the child's pid");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sbx_policy_filter(int own_pidns)
 {
     int                  fd, i, rc;
     char                *name;
@@ -137,6 +258,10 @@ sbx_policy_filter(void)
         }
 
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, i, 0);
+    }
+
+    if (rc == 0) {
+        rc = sbx_policy_pid_rules(ctx, own_pidns);
     }
 
     /*
@@ -206,6 +331,10 @@ sbx_policy_filter(void)
 
     close(fd);
 
+    if (!own_pidns && sbx_policy_find_self() != 0) {
+        return -1;
+    }
+
     for (i = 0; i < SBX_SYSCALL_NAMES; i++) {
         name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, i);
         snprintf(sbx_policy_names[i], sizeof(sbx_policy_names[i]), "%s",
@@ -214,6 +343,145 @@ sbx_policy_filter(void)
     }
 
     return 0;
+}
+
+
+/*
+ * What this sandboxd can have, in sandboxd and its zygote alike: the
+ * namespaces need root, and without root they are not had (the level
+ * says so) rather than failing later in the zygote.  seccomp needs
+ * nothing but no_new_privs.  The level: "full" with everything, "none"
+ * without the filter, "partial" in between.
+ */
+
+static const char  *sbx_policy_missing[4];    /* for the ping */
+
+static int           sbx_policy_nmissing;
+static const char   *sbx_policy_level_name = "none";
+static char          sbx_policy_reason[320];
+
+
+static void
+sbx_policy_miss(const char *what, const char *text)
+{
+    size_t  n;
+
+    sbx_policy_missing[sbx_policy_nmissing++] = what;
+
+    /* and for people, in the log and in refusals */
+
+    n = strlen(sbx_policy_reason);
+    snprintf(sbx_policy_reason + n, sizeof(sbx_policy_reason) - n, "%s%s",
+             n ? ", " : "", text);
+}
+
+
+void
+sbx_policy_init(void)
+{
+    int  root;
+
+    root = (geteuid() == 0);
+
+    sbx_policy_nmissing = 0;
+    sbx_policy_reason[0] = '\0';
+
+    if (!root) {
+        sbx_cycle.conf.isolation = 0;
+        sbx_cycle.conf.network_namespace = 0;
+        sbx_policy_miss("namespaces", "not root: no namespaces");
+        sbx_policy_miss("network_namespace",
+                        "not root: no network namespace");
+        sbx_policy_miss("unprivileged_user",
+                        "not root: scripts run as sandboxd's own user");
+
+    } else {
+        if (!sbx_cycle.conf.isolation) {
+            sbx_policy_miss("namespaces", "isolation = off: no namespaces, "
+                            "the host's file system");
+        }
+
+        if (!sbx_cycle.conf.network_namespace) {
+            sbx_policy_miss("network_namespace", "network_namespace = off: "
+                            "the host's network");
+        }
+    }
+
+    if (!sbx_cycle.conf.seccomp) {
+        sbx_policy_miss("seccomp", "seccomp = off: every system call");
+    }
+
+    sbx_policy_level_name = !sbx_cycle.conf.seccomp ? "none"
+                            : sbx_policy_nmissing ? "partial" : "full";
+}
+
+
+const char *
+sbx_policy_level(void)
+{
+    return sbx_policy_level_name;
+}
+
+
+/* what is missing, for people: "" at full */
+
+const char *
+sbx_policy_reason_text(void)
+{
+    return sbx_policy_reason;
+}
+
+
+/* none 0, partial 1, full 2; -1: not a level */
+
+int
+sbx_policy_rank(const char *level)
+{
+    if (strcmp(level, "none") == 0) {
+        return 0;
+    }
+
+    if (strcmp(level, "partial") == 0) {
+        return 1;
+    }
+
+    if (strcmp(level, "full") == 0) {
+        return 2;
+    }
+
+    return -1;
+}
+
+
+json_t *
+sbx_policy_missing_list(void)
+{
+    int      i;
+    json_t  *missing;
+
+    missing = json_array();
+
+    for (i = 0; i < sbx_policy_nmissing; i++) {
+        json_array_append_new(missing, json_string(sbx_policy_missing[i]));
+    }
+
+    return missing;
+}
+
+
+json_t *
+sbx_policy_status(void)
+{
+    return json_pack("{s:s, s:b, s:b, s:b, s:s?, s:o, s:s?}",
+                     "level", sbx_policy_level_name,
+                     "namespaces", sbx_cycle.conf.isolation,
+                     "network_namespace", sbx_cycle.conf.network_namespace,
+                     "seccomp", sbx_cycle.conf.seccomp,
+                     "user", sbx_cycle.drop_user ? sbx_cycle.conf.user
+                                                 : NULL,
+                     "missing", sbx_policy_missing_list(),
+                     "reason", sbx_policy_nmissing ? sbx_policy_reason
+                                                   : NULL);
 }
 
 
@@ -235,11 +503,13 @@ sbx_policy_zygote_early(void)
 int
 sbx_policy_zygote_late(void)
 {
-    if (!sbx_cycle.conf.isolation) {
-        return 0;
+    if (sbx_cycle.conf.isolation && sbx_policy_seal() != 0) {
+        return -1;
     }
 
-    if (sbx_policy_seal() != 0 || sbx_policy_filter() != 0) {
+    if (sbx_cycle.conf.seccomp
+        && sbx_policy_filter(sbx_cycle.conf.isolation) != 0)
+    {
         return -1;
     }
 
@@ -324,10 +594,19 @@ sbx_policy_sigsys(int sig, siginfo_t *si, void *uc)
 int
 sbx_policy_load(void)
 {
+    int               i;
+    pid_t             self;
     struct sigaction  sa;
 
-    if (!sbx_cycle.conf.isolation) {
+    if (!sbx_cycle.conf.seccomp) {
         return 0;
+    }
+
+    /* no pid namespace: the program learns which pid is ours */
+    self = getpid();
+
+    for (i = 0; i < sbx_policy_nslots; i++) {
+        sbx_policy_prog.filter[sbx_policy_slot[i]].k = (uint32_t) self;
     }
 
     memset(&sa, 0, sizeof(sa));

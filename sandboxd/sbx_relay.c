@@ -62,9 +62,9 @@ sbx_relay_t *
 sbx_relay_start(sbx_exec_t *ex, const char *name, json_t *args,
     int timeout_ms)
 {
-    int                  fd;
+    int                  fd, n;
     char                *body;
-    size_t               blen;
+    size_t               blen, hlen;
     json_t              *msg;
     sbx_relay_t         *rl;
     struct sockaddr_un   sun;
@@ -101,7 +101,11 @@ sbx_relay_start(sbx_exec_t *ex, const char *name, json_t *args,
 
     blen = strlen(body);
 
-    rl->req = malloc(blen + 512);
+    /* the caller's user and role were checked with the frame */
+    hlen = 512 + strlen(sbx_cycle.conf.mcp_path) + strlen(ex->user)
+           + strlen(ex->role);
+
+    rl->req = malloc(hlen + blen);
     if (rl->req == NULL) {
         free(body);
         rl->failed = "out of memory";
@@ -109,14 +113,29 @@ sbx_relay_start(sbx_exec_t *ex, const char *name, json_t *args,
         return rl;
     }
 
-    rl->req_len = snprintf(rl->req, 512,
-                           "POST %s HTTP/1.1\r\n"
-                           "Host: sandboxd\r\n"
-                           "Content-Type: application/json\r\n"
-                           "Accept: application/json, text/event-stream\r\n"
-                           "Content-Length: %zu\r\n"
-                           "Connection: close\r\n\r\n",
-                           sbx_cycle.conf.mcp_path, blen);
+    /*
+     * The role is nginx's to enforce on its relay socket: a script's calls
+     * can do no more than the caller who sent the script.
+     */
+    n = snprintf(rl->req, hlen,
+                 "POST %s HTTP/1.1\r\n"
+                 "Host: sandboxd\r\n"
+                 "Content-Type: application/json\r\n"
+                 "Accept: application/json, text/event-stream\r\n"
+                 "X-QnA-Role: %s\r\n"
+                 "X-QnA-User: %s\r\n"
+                 "Content-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n",
+                 sbx_cycle.conf.mcp_path, ex->role, ex->user, blen);
+
+    if (n < 0 || (size_t) n >= hlen) {
+        free(body);
+        rl->failed = "cannot encode the call";
+        rl->deadline = 0;
+        return rl;
+    }
+
+    rl->req_len = n;
     memcpy(rl->req + rl->req_len, body, blen);
     rl->req_len += blen;
     free(body);

@@ -47,6 +47,16 @@ sbx_suggestions(const char *code)
                          "Retry later");
     }
 
+    if (strcmp(code, "RATE_LIMIT_EXCEEDED") == 0) {
+        return json_pack("[s]", "Wait for your running executions to "
+                         "finish");
+    }
+
+    if (strcmp(code, "SANDBOX_UNAVAILABLE") == 0) {
+        return json_pack("[s]", "Retry on a sandbox with the isolation "
+                         "required");
+    }
+
     if (strcmp(code, "SANDBOX_BUSY") == 0) {
         return json_pack("[s]", "Retry in a second");
     }
@@ -71,11 +81,12 @@ sbx_error(const char *id, const char *code, const char *message,
 json_t *
 sbx_exec_metadata(sbx_exec_t *ex)
 {
-    return json_pack("{s:O, s:O, s:i, s:b}",
+    return json_pack("{s:O, s:O, s:i, s:b, s:i}",
                      "data_sources", ex->sources,
                      "mcp_calls_made", ex->calls,
                      "mcp_call_count", ex->call_count,
-                     "cache_hit", 0);
+                     "cache_hit", 0,
+                     "progress_dropped", ex->progress_dropped);
 }
 
 
@@ -130,6 +141,22 @@ sbx_exec_reply(sbx_exec_t *ex, int status)
                                    "steps_completed", ex->steps,
                                    "last_step",
                                    ex->steps ? ex->last_step : NULL));
+    }
+
+    if (ex->oom) {
+        snprintf(msg, sizeof(msg), "the script ran out of memory: the "
+                 "kernel ended it at its limit (%lld MB for this script, "
+                 "%lld MB for all scripts at once)",
+                 (long long) sbx_cgroup_limit_mb(ex->memory_mb),
+                 (long long) sbx_cgroup_total_mb());
+
+        return sbx_error(ex->id, "MEMORY_LIMIT_EXCEEDED", msg,
+                         json_pack("{s:I, s:I, s:I}",
+                                   "max_memory_mb", (json_int_t) ex->memory_mb,
+                                   "limit_mb", (json_int_t)
+                                       sbx_cgroup_limit_mb(ex->memory_mb),
+                                   "memory_total_mb",
+                                   (json_int_t) sbx_cgroup_total_mb()));
     }
 
     if (sig) {

@@ -130,15 +130,20 @@ sbx_spawn_close(sbx_child_t *child)
         close(child->pidfd);
     }
 
+    /* it was killed, or it is gone: its cgroup goes as soon as it can */
+    sbx_cgroup_remove(child->cgroup);
+
     child->pid = -1;
     child->fd = -1;
     child->pidfd = -1;
+    child->cgroup = 0;
 }
 
 
 static void
 sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
 {
+    int           rc;
     sbx_exec_t   *ex;
     sbx_child_t   child;
 
@@ -149,6 +154,7 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
     child.pid = msg->pid;
     child.fd = nfds > 0 ? fds[0] : -1;
     child.pidfd = nfds > 1 ? fds[1] : -1;
+    child.cgroup = 0;
 
     /* SCM_RIGHTS passes the descriptor as the zygote had it: blocking */
     if (child.fd < 0 || child.pid <= 0
@@ -163,13 +169,34 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
 
     ex = sbx_cycle.wait_head;
 
-    if (ex == NULL) {
-        if (sbx_cycle.stopping || sbx_cycle.nspares == SBX_MAX_SPARES) {
-            sbx_spawn_kill(child.pid, child.pidfd);
-            sbx_spawn_close(&child);
+    if (ex == NULL
+        && (sbx_cycle.stopping || sbx_cycle.nspares == SBX_MAX_SPARES))
+    {
+        sbx_spawn_kill(child.pid, child.pidfd);
+        sbx_spawn_close(&child);
+        return;
+    }
+
+    /* no script runs outside its limits: a child that cannot have them goes */
+    rc = sbx_cgroup_child(child.pid, child.pidfd, &child.cgroup);
+
+    if (rc != 0) {
+        sbx_spawn_kill(child.pid, child.pidfd);
+        sbx_spawn_close(&child);
+
+        if (rc > 0) {
+            /* it died on its own before its turn: another one, then */
+            sbx_spawn_request();
             return;
         }
 
+        /* not in a tight loop, as when the zygote cannot fork */
+        sbx_cycle.spawn_retry_at = sbx_now_ms() + 1000;
+        sbx_exec_start_failed("sandboxd cannot confine a process");
+        return;
+    }
+
+    if (ex == NULL) {
         sbx_cycle.spares[sbx_cycle.nspares++] = child;
         return;
     }

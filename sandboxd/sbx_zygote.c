@@ -250,6 +250,9 @@ sbx_zygote_main(const char *conf)
         return 1;
     }
 
+    /* the same boundary sandboxd reported: what this process may have */
+    sbx_policy_init();
+
     sbx_cycle.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (sbx_cycle.devnull < 0) {
         return 1;

@@ -242,7 +242,8 @@ for my $case (['What is the 95% value at risk of SPY?', 'SPY', 0.95], ['99% VaR 
 {
     my $d = $s->analyze('What is the 30-day volatility of TSLA?')->{json}{data};
     my $e = is_success($s->execute(script => $d->{python_code},
-                                   params => { symbol => 'MSFT', period_days => 20 }),
+                                   params => { symbol => 'MSFT', period_days => 20 },
+                                   allowed_tools => $d->{mcp_calls}),
                        'POST /execute with other PARAMS');
     my @r = returns_of(map { $_->{c} } @{ closes_of('MSFT', 21) });
     close_to row($e, 'annualized_volatility'), sample_sd(@r) * sqrt(252), '  the new PARAMS were used';

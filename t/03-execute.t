@@ -91,18 +91,22 @@ for my $case ([{}, 'script', 'no script'],
 
 # tool failures: the relay passes the tool's error on, with its code
 {
-    my $j = is_error($s->execute(script => "result = mcp_client.call('alpaca_market_stocks_bars', {'symbol': 'NOPE', 'limit': 5})\n"),
+    my $j = is_error($s->execute(script => "result = mcp_client.call('alpaca_market_stocks_bars', {'symbol': 'NOPE', 'limit': 5})\n",
+                                 allowed_tools => ['alpaca_market_stocks_bars']),
                      502, 'DATA_UNAVAILABLE', 'a symbol the vendor does not have');
     is $j->{error}{details}{tool}, 'alpaca_market_stocks_bars', '  names the tool';
 
-    $j = is_error($s->execute(script => "result = mcp_client.call('calculate_sma', {'prices': 'abc'})\n"),
+    $j = is_error($s->execute(script => "result = mcp_client.call('calculate_sma', {'prices': 'abc'})\n",
+                              allowed_tools => ['calculate_sma']),
                   502, 'MCP_TOOL_ERROR', 'a bad argument');
     like $j->{error}{message}, qr/prices/, '  the message names the argument';
 
-    is_error($s->execute(script => "result = mcp_client.call('no_such_tool', {})\n"),
+    is_error($s->execute(script => "result = mcp_client.call('no_such_tool', {})\n",
+                         allowed_tools => ['no_such_tool']),
              502, 'MCP_TOOL_ERROR', 'an unknown tool');
 
-    my $d = is_success($s->execute(script => "try:\n    mcp_client.call('no_such_tool')\nexcept mcp_client.McpError as e:\n    result = e.code\n"),
+    my $d = is_success($s->execute(script => "try:\n    mcp_client.call('no_such_tool')\nexcept mcp_client.McpError as e:\n    result = e.code\n",
+                                   allowed_tools => ['no_such_tool']),
                        'a script may catch a tool error');
     is $d->{result}{body}[0]{value}, 'MCP_TOOL_ERROR', '  and read its code';
 }
@@ -112,7 +116,8 @@ for my $case ([{}, 'script', 'no script'],
     my $two = "a = mcp_client.call('calculate_sma', {'prices': [1, 2, 3], 'period': 2})\n"
             . "b = mcp_client.call('calculate_ema', {'prices': [1, 2, 3], 'period': 2})\n"
             . "result = [a['latest'], b['latest']]\n";
-    my $d = is_success($s->execute(script => $two), 'two tool calls');
+    my @both = (allowed_tools => ['calculate_sma', 'calculate_ema']);
+    my $d = is_success($s->execute(script => $two, @both), 'two tool calls');
     my $m = $d->{metadata}{mcp_calls_made};
     is_deeply [map { $_->{tool} } @$m], ['calculate_sma', 'calculate_ema'], '  each call recorded, in order';
     ok !grep({ !defined $_->{duration_ms} || $_->{ok} ne JSON::PP::true } @$m), '  with its duration and outcome';
@@ -121,10 +126,11 @@ for my $case ([{}, 'script', 'no script'],
                      502, 'MCP_TOOL_ERROR', 'a tool outside allowed_tools');
     like $j->{error}{message}, qr/may not call calculate_ema/, '  says which';
 
-    $j = is_error($s->execute(script => $two, max_mcp_calls => 1), 502, 'MCP_TOOL_ERROR', 'over the call budget');
+    $j = is_error($s->execute(script => $two, @both, max_mcp_calls => 1), 502, 'MCP_TOOL_ERROR', 'over the call budget');
     like $j->{error}{message}, qr/budget of 1 tool calls/, '  says so';
 
-    my $r = $s->execute(script => "while True:\n    mcp_client.call('calculate_sma', {'prices': [1, 2], 'period': 1})\n");
+    my $r = $s->execute(script => "while True:\n    mcp_client.call('calculate_sma', {'prices': [1, 2], 'period': 1})\n",
+                        @both);
     $j = is_error($r, 502, 'MCP_TOOL_ERROR', 'an endless caller meets the default budget of 50');
 
     is_error($s->execute(script => $two, allowed_tools => 'calculate_sma'), 400, 'INVALID_REQUEST',

@@ -1,6 +1,8 @@
 #!/usr/bin/perl
-# Escapes: each known way out of a Python sandbox, run twice, with the AST
-# scan on and with it off.  With the scan on most end early as a
+# Escapes: each known way out of a Python sandbox, run three times: with
+# the AST scan on, with it off, and with it off at the "partial" isolation
+# level (no namespaces, no network namespace: the seccomp allow-list and
+# the limits alone).  With the scan on most end early as a
 # SECURITY_VIOLATION that names the construct; with it off the kernel must
 # stop them (seccomp, namespaces, read-only file system, limits).  Either
 # way each ends in its error code, nothing leaks, and sandboxd keeps serving.
@@ -8,6 +10,7 @@
 use strict;
 use warnings;
 use Test::More;
+use POSIX ();
 use QnA::Stack;
 use QnA::Check;
 
@@ -19,6 +22,9 @@ unlink $canary;
 my %stack = (
     on => QnA::Stack->new(name => 'esc-on', sandboxd => { scan => 'on' })->start,
     off => QnA::Stack->new(name => 'esc-off', sandboxd => { scan => 'off' })->start,
+    partial => QnA::Stack->new(name => 'esc-partial',
+                               sandboxd => { scan => 'off', isolation => 'off',
+                                             network_namespace => 'off' })->start,
 );
 my $port = $stack{off}->port;
 
@@ -231,12 +237,17 @@ PY
 
 ok @cases >= 30, scalar(@cases) . ' escape cases';
 
-for my $mode (qw(on off)) {
+# at the partial level, where the answer differs from the scan off's: no
+# pid namespace, so a signal to anyone else is refused (EPERM), where in a
+# namespace of its own there was no one else to reach
+my %partial = ('kill every process it can see' => [$SV]);
+
+for my $mode (qw(on off partial)) {
     my $s = $stack{$mode};
     for my $c (@cases) {
         my ($name, $script, $on, $off, $limits) = @$c;
         $script =~ s/CANARY/$canary/g;
-        my $want = $mode eq 'on' ? $on : $off;
+        my $want = $mode eq 'on' ? $on : $mode eq 'off' ? $off : $partial{$name} // $off;
         my $r = $s->execute(script => $script, %{ $limits || {} });
         my $code = $r->{json}{error}{code} // '';
         ok((grep { $_ eq $code } @$want) && $r->{status} == 422,
@@ -269,6 +280,67 @@ PY
     is $v{uid}, 65534, '  nobody, in a user namespace of its own';
     is $v{pid}, 1, '  pid 1 of a pid namespace of its own';
     is $v{host}, 'sandbox', '  a UTS namespace of its own';
+}
+
+# the partial level: what is missing is said, and what a child holds
+{
+    my $iso = $stack{partial}->http(GET => '/health')->{json}{data}{components}{sandboxd}{isolation};
+    is $iso->{level}, 'partial', 'isolation off: the level is partial';
+    is_deeply $iso->{missing}, ['namespaces', 'network_namespace'], '  missing the namespaces';
+    ok $iso->{seccomp} && !$iso->{namespaces} && !$iso->{network_namespace}, '  seccomp on, namespaces off';
+    is $iso->{user}, 'nobody', '  scripts run as nobody';
+    open my $log, '<', $stack{partial}->dir . '/logs/sandboxd.log' or die;
+    ok scalar(grep { /WARNING: isolation level partial, not full: isolation = off/ } <$log>),
+        '  and sandboxd said so at start';
+
+    $iso = $stack{off}->http(GET => '/health')->{json}{data}{components}{sandboxd}{isolation};
+    is_deeply [$iso->{level}, $iso->{missing}], ['full', []], 'as root, by default: full';
+
+    my $d = is_success($stack{partial}->execute(script => <<'PY'), 'what a child holds at partial');
+import os
+result = {'uid': os.getuid(), 'pid': os.getpid(), 'own': os.kill(os.getpid(), 0),
+          'cpus': len(os.sched_getaffinity(0))}
+PY
+    my %v = map { $_->{key} => $_->{value} } @{ $d->{result}{body} };
+    is $v{uid}, 65534, '  nobody';
+    isnt $v{pid}, 1, '  in the host\'s pid namespace';
+    ok $v{cpus} >= 1, '  its own CPUs and signals are its own';
+
+    # another process of the scripts' user, for them to try to reach
+    my $victim = fork // die "fork: $!";
+    if ($victim == 0) {
+        exec '/usr/bin/setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
+             '/bin/sleep', '60' or POSIX::_exit(1);
+    }
+    select(undef, undef, undef, 0.2);
+    for my $c (['kill', "import os\nos.kill(PARAMS['pid'], 9)\n", 'PermissionError'],
+               ['tgkill', "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                          . "if libc.syscall(234, PARAMS['pid'], PARAMS['pid'], 9) != 0:\n"
+                          . "    raise PermissionError(ctypes.get_errno(), 'tgkill')\n", 'PermissionError'],
+               ['prlimit64', "import ctypes\nb = ctypes.create_string_buffer(16)\n"
+                             . "ctypes.CDLL(None).syscall(302, PARAMS['pid'], 7, 0, b)\n", undef]) {
+        my ($call, $body, $type) = @$c;
+        my $j = is_error($stack{partial}->execute(script => "PARAMS = {'pid': 0}\n$body" . "result = 'reached'\n",
+                                                  params => { pid => $victim }),
+                         422, $SV, "partial: $call on another process of nobody");
+        if ($type) {
+            is $j->{error}{details}{type}, $type, '  refused: EPERM';
+        } else {
+            is $j->{error}{details}{syscall}, $call, '  refused: the call traps';
+        }
+        is waitpid($victim, POSIX::WNOHANG()), 0, '  the other process lives';
+    }
+    kill 'KILL', $victim;
+    waitpid($victim, 0);
+
+    # a caller that needs more than this sandboxd has is told at once
+    my $r = $stack{partial}->sandboxd_call(script => "result = 1\n", require_isolation => 'full');
+    is $r->{error}{code}, 'SANDBOX_UNAVAILABLE', 'require_isolation full at partial: SANDBOX_UNAVAILABLE';
+    is $r->{error}{details}{isolation}, 'partial', '  details say the level';
+    like $r->{error}{message}, qr/isolation is partial, not the full required: isolation = off/,
+        '  and the message what is missing';
+    $r = $stack{partial}->sandboxd_call(script => "result = 1\n", require_isolation => 'partial');
+    is $r->{success}, JSON::PP::true, 'require_isolation partial at partial: runs';
 }
 
 # the validation result, seed 000's shape

@@ -74,6 +74,7 @@ VERSIONS = "python %d.%d.%d, numpy %s, pandas %s" % (
     numpy.__version__, pandas.__version__)
 
 STDOUT_LIMIT = 1024 * 1024
+PROGRESS_LIMIT = 1024
 MAX_DEPTH = 64
 
 
@@ -137,8 +138,17 @@ def _call(name, args=None):
 
 
 def _progress(step):
-    """Report a step; a timeout then says how far the script got."""
-    _sbx.send(json.dumps({"t": "progress", "step": str(step)[:200]}).encode())
+    """Report a step; a timeout then says how far the script got.
+
+    sandboxd ends a child whose progress frame is over PROGRESS_LIMIT bytes:
+    a step that escapes long (\\uXXXX for each character) is shortened.
+    """
+    text = str(step)[:200]
+    frame = json.dumps({"t": "progress", "step": text}).encode()
+    while len(frame) > PROGRESS_LIMIT:
+        text = text[:len(text) // 2]
+        frame = json.dumps({"t": "progress", "step": text}).encode()
+    _sbx.send(frame)
 
 
 mcp_client = types.ModuleType("mcp_client")
