@@ -208,6 +208,37 @@ ngx_mcp_caller_role(ngx_http_request_t *r)
 }
 
 
+/*
+ * Whose share of sandboxd a validation tool takes: on the relay, the user
+ * sandboxd named (believed as the role is), else the access phase's.
+ */
+
+ngx_int_t
+ngx_mcp_caller_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_table_elt_t     *h;
+    ngx_mcp_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
+
+    if (mlcf->relay == 1) {
+        h = ngx_qna_http_header(r, "X-QnA-User");
+
+        if (h != NULL && h->value.len && h->value.len <= 160
+            && ngx_mcp_relay_trusted(r, mlcf))
+        {
+            *key = h->value;
+            return NGX_OK;
+        }
+
+        ngx_str_set(key, "anonymous");
+        return NGX_OK;
+    }
+
+    return ngx_qna_access_key(r, key);
+}
+
+
 static ngx_uint_t
 ngx_mcp_policy_needed(ngx_http_request_t *r, ngx_uint_t family)
 {

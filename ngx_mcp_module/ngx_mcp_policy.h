@@ -41,6 +41,7 @@ char *ngx_mcp_relay_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 ngx_uint_t ngx_mcp_caller_role(ngx_http_request_t *r);
+ngx_int_t ngx_mcp_caller_key(ngx_http_request_t *r, ngx_str_t *key);
 
 /* NGX_OK, or NGX_DECLINED with *needed the role it takes */
 ngx_int_t ngx_mcp_policy_tool(ngx_http_request_t *r, ngx_mcp_tool_t *tool,

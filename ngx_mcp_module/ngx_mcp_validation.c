@@ -14,6 +14,7 @@
 #include "ngx_mcp_tools.h"
 #include "ngx_qna_module.h"
 #include "ngx_qna_sandbox.h"
+#include "ngx_qna_access.h"
 
 
 #define NGX_MCP_VALIDATE_TIMEOUT  10000
@@ -86,6 +87,7 @@ ngx_mcp_validation_call(ngx_http_request_t *r, void *t, json_t *id,
 {
     json_t                *code, *msg;
     ngx_int_t              rc;
+    ngx_str_t              user;
     ngx_mcp_tool_t        *tool = t;
     ngx_pool_cleanup_t    *cln;
     ngx_qna_loc_conf_t    *qlcf;
@@ -122,11 +124,20 @@ ngx_mcp_validation_call(ngx_http_request_t *r, void *t, json_t *id,
     cln->handler = ngx_mcp_validation_cleanup;
     cln->data = v;
 
-    msg = json_pack("{s:s, s:s, s:s, s:O, s:i, s:i}",
+    if (ngx_mcp_caller_key(r, &user) != NGX_OK) {
+        return ngx_mcp_validation_fail(id, NGX_MCP_ERR_TOOL,
+                                       "out of memory");
+    }
+
+    /* a validation runs in sandboxd too: in the caller's share of it */
+    msg = json_pack("{s:s, s:s, s:s, s:O, s:i, s:i, s:s%, s:s}",
                     "op", "execute", "mode", "validate",
                     "execution_id", "validate", "script", code,
                     "timeout_ms", NGX_MCP_VALIDATE_TIMEOUT,
-                    "max_memory_mb", 256);
+                    "max_memory_mb", 256,
+                    "user", user.data, user.len,
+                    "role", ngx_qna_access_role_name(
+                                ngx_mcp_caller_role(r)));
 
     if (msg == NULL) {
         return ngx_mcp_validation_fail(id, NGX_MCP_ERR_TOOL,

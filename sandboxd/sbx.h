@@ -141,6 +141,7 @@ struct sbx_exec_s {
     char                        id[96];
     char                        user[161];     /* checked: one header value */
     const char                 *role;          /* viewer, manager, admin */
+    char                        traceparent[56]; /* W3C, or "" */
     sbx_user_t                 *owner;         /* counts it while it lives */
     int64_t                     timeout_ms;
     int64_t                     memory_mb;

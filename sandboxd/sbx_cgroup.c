@@ -1167,18 +1167,8 @@ sbx_cgroup_next_deadline(void)
 json_t *
 sbx_cgroup_status(void)
 {
-    int      i;
-    json_t  *paths;
-
-    paths = json_object();
-
-    for (i = 0; i < sbx_cg_nbase && sbx_cg_mode; i++) {
-        json_object_set_new(paths, sbx_cg_mode == SBX_CG_V2 ? "unified"
-                                                            : sbx_cg_ctl[i],
-                            json_string(sbx_cg_base[i]));
-    }
-
-    return json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:b, s:o}",
+    /* no host paths: the ping is shown by the public /health */
+    return json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:b}",
                      "mode", sbx_cg_mode == SBX_CG_V2 ? "v2"
                              : sbx_cg_mode == SBX_CG_V1 ? "v1" : "off",
                      "reason", sbx_cg_mode ? NULL : sbx_cg_reason,
@@ -1186,6 +1176,5 @@ sbx_cgroup_status(void)
                      "memory_headroom_mb", sbx_cycle.conf.memory_headroom_mb,
                      "pids_max", sbx_cycle.conf.pids_max,
                      "cpu_percent", sbx_cycle.conf.cpu_percent,
-                     "swap_limited", sbx_cg_mode && sbx_cg_swap,
-                     "paths", paths);
+                     "swap_limited", sbx_cg_mode && sbx_cg_swap);
 }

@@ -101,6 +101,29 @@ sbx_exec_caller(sbx_exec_t *ex, json_t *req)
         }
     }
 
+    /*
+     * The caller's W3C trace goes with the relayed calls: 55 characters of
+     * lowercase hex and dashes (nginx checked its form), or nothing.
+     */
+    ex->traceparent[0] = '\0';
+    v = json_object_get(req, "traceparent");
+
+    if (json_is_string(v) && json_string_length(v) == 55) {
+        s = json_string_value(v);
+
+        for (i = 0; i < 55; i++) {
+            if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')
+                  || s[i] == '-'))
+            {
+                break;
+            }
+        }
+
+        if (i == 55) {
+            memcpy(ex->traceparent, s, 56);
+        }
+    }
+
     return 0;
 }
 

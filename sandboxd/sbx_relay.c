@@ -103,7 +103,7 @@ sbx_relay_start(sbx_exec_t *ex, const char *name, json_t *args,
 
     /* the caller's user and role were checked with the frame */
     hlen = 512 + strlen(sbx_cycle.conf.mcp_path) + strlen(ex->user)
-           + strlen(ex->role);
+           + strlen(ex->role) + sizeof(ex->traceparent);
 
     rl->req = malloc(hlen + blen);
     if (rl->req == NULL) {
@@ -124,9 +124,12 @@ sbx_relay_start(sbx_exec_t *ex, const char *name, json_t *args,
                  "Accept: application/json, text/event-stream\r\n"
                  "X-QnA-Role: %s\r\n"
                  "X-QnA-User: %s\r\n"
+                 "%s%s%s"
                  "Content-Length: %zu\r\n"
                  "Connection: close\r\n\r\n",
-                 sbx_cycle.conf.mcp_path, ex->role, ex->user, blen);
+                 sbx_cycle.conf.mcp_path, ex->role, ex->user,
+                 ex->traceparent[0] ? "traceparent: " : "",
+                 ex->traceparent, ex->traceparent[0] ? "\r\n" : "", blen);
 
     if (n < 0 || (size_t) n >= hlen) {
         free(body);

@@ -22,7 +22,9 @@ unlink $canary;
 my %stack = (
     on => QnA::Stack->new(name => 'esc-on', sandboxd => { scan => 'on' })->start,
     off => QnA::Stack->new(name => 'esc-off', sandboxd => { scan => 'off' })->start,
+    # below full isolation /execute refuses unless told (t/27 checks that)
     partial => QnA::Stack->new(name => 'esc-partial',
+                               nginx_http => "    qna_execute_unisolated on;\n",
                                sandboxd => { scan => 'off', isolation => 'off',
                                              network_namespace => 'off' })->start,
 );

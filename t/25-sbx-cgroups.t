@@ -58,7 +58,31 @@ is_deeply [@$cg{qw(memory_total_mb pids_max cpu_percent memory_headroom_mb)}], [
 like log_of($s), qr/cgroup $want: scripts under \S+\/sandboxd-\d+ \(memory 200 MB in all/,
     'sandboxd said so at start';
 
-my %base = %{ $cg->{paths} };
+# where its subtree is, from the kernel, not from sandboxd: sandboxd-PID
+# in the cgroup sandboxd started in (or holding it, in a supervisor leaf),
+# under each controller's mount
+my %base;
+{
+    my %mount;
+    for (split /\n/, slurp('/proc/mounts')) {
+        my (undef, $dir, $type, $opts) = split ' ';
+        if ($type eq 'cgroup2') { $mount{unified} = $dir; next }
+        next unless $type eq 'cgroup';
+        $mount{$_} = $dir for grep { /^(memory|pids|cpu)$/ } split /,/, $opts;
+    }
+    for (split /\n/, slurp("/proc/$s->{pids}{sandboxd}/cgroup")) {
+        my (undef, $ctls, $path) = split /:/, $_, 3;
+        $path =~ s{/sandboxd-\d+/supervisor$}{};
+        $path = '' if $path eq '/';
+        for my $ctl ($ctls eq '' ? ('unified') : split /,/, $ctls) {
+            next unless $mount{$ctl};
+            $base{$ctl} = "$mount{$ctl}$path/sandboxd-$s->{pids}{sandboxd}";
+        }
+    }
+    %base = (unified => $base{unified}) if $want eq 'v2';
+    delete $base{unified} if $want eq 'v1';
+}
+ok !exists $cg->{paths}, '/health shows no host paths';
 my $mem = $base{memory} // $base{unified};
 ok -d "$mem/scripts", "the scripts' subtree: $mem/scripts";
 

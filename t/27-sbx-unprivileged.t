@@ -11,7 +11,14 @@ use Test::More;
 use QnA::Stack;
 use QnA::Check;
 
+# /execute runs below full isolation only when told to, loudly; the
+# location /execute-strict keeps the default
 my $s = QnA::Stack->new(name => 'sbx-unpriv', sandboxd_user => 'nobody',
+                        nginx_http => "    qna_execute_unisolated on;\n",
+                        locations => "        location = /execute-strict {\n"
+                                   . "            qna_execute_unisolated off;\n"
+                                   . "            qna_auth_role viewer;\n"
+                                   . "            qna_execute;\n        }\n\n",
                         sandboxd => { scan => 'off' })->start;
 
 my $pid = $s->{pids}{sandboxd};
@@ -36,7 +43,18 @@ ok scalar(grep { /WARNING: isolation level partial, not full: not root: no names
     'sandboxd said so at start';
 close $log;
 
-my $d = is_success($s->execute(script => "import os\nresult = [os.getuid(), 1 + 1]\n"), 'a script runs');
+{
+    my $j = is_error($s->http(POST => '/execute-strict', json => { script => "result = 1\n" }), 503, 'SANDBOX_UNAVAILABLE',
+                     'by default /execute refuses to run below full isolation');
+    is $j->{error}{details}{isolation}, 'partial', '  saying the level';
+    like $j->{error}{message}, qr/not root: no namespaces/, '  and what is missing';
+}
+open my $ngx, '<', $s->dir . '/logs/nginx.stderr' or die;
+ok scalar(grep { /\[warn\].*"qna_execute_unisolated on": scripts sent to \/execute run even when sandboxd lacks its kernel isolation/ } <$ngx>),
+   'qna_execute_unisolated on: nginx warns at start';
+close $ngx;
+
+my $d = is_success($s->execute(script => "import os\nresult = [os.getuid(), 1 + 1]\n"), 'with it, a script runs');
 is_deeply $d->{result}{body}[0]{value}, [$uid, 2], '  as sandboxd\'s user';
 
 my $j = is_error($s->execute(script => "import socket\nsocket.socket()\nresult = 'escaped'\n"),
@@ -63,7 +81,8 @@ log_is_clean($s);
 # seccomp = off: nothing left but the limits (and the namespaces, as root);
 # the level says so
 {
-    my $n = QnA::Stack->new(name => 'sbx-noseccomp', sandboxd => { seccomp => 'off', scan => 'off' })->start;
+    my $n = QnA::Stack->new(name => 'sbx-noseccomp', nginx_http => "    qna_execute_unisolated on;\n",
+                            sandboxd => { seccomp => 'off', scan => 'off' })->start;
     my $iso = $n->http(GET => '/health')->{json}{data}{components}{sandboxd}{isolation};
     is $iso->{level}, 'none', 'seccomp = off: level none';
     is_deeply $iso->{missing}, ['seccomp'], '  missing seccomp';

@@ -84,6 +84,12 @@ sub lines_of {
     isnt $line->{span_id}, $parent, '  not the caller\'s';
     my ($llm) = map { QnA::Stack::json()->decode($_) } lines_of($s->dir . '/llm.log');
     is $llm->{traceparent}, "00-$trace-$line->{span_id}-01", 'the LLM provider got the trace, this span its parent';
+
+    # the script's tool call went sandboxd -> relay -> vendor: same trace
+    my ($relayed) = log_lines($s, 'relay.log', sub { ($_[0]{mcp_tool} // '') eq 'alpaca_market_stocks_bars' });
+    is $relayed->{trace_id}, $trace, 'the relay\'s request (the script\'s tool call) is in the trace';
+    my ($bars) = grep { m{^/v2/stocks/AAPL/bars} } lines_of($s->dir . '/traces.log');
+    is((split / /, $bars // '')[1], "00-$trace-$relayed->{span_id}-01", '  and so is the vendor call it made');
 }
 
 # a vendor and an upstream MCP server, from a tools/call
