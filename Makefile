@@ -40,7 +40,7 @@ SBX_LDLIBS  := -ljansson -lseccomp
 CLIENTS     := t/mcp-clients/node_modules/.package-lock.json \
                t/openapi/node_modules/.package-lock.json
 
-.PHONY: all deps build clients run test bench clean
+.PHONY: all deps build clients run test bench bench-deps clean
 
 all: build
 
@@ -92,8 +92,26 @@ run: deps build
 test: deps build clients
 	prove $(PROVE_ARGS) -I t/lib t/
 
-bench: deps build
+# the peers the benches measure the gateway against (Debian's packages)
+BENCH_PKGS := python3-fastapi python3-uvicorn python3-redis python3-uvloop \
+              python3-httptools
+
+bench-deps:
+	@missing=""; \
+	for p in $(BENCH_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "bench-deps: installing$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends $$missing </dev/null; \
+	fi
+
+bench: deps build bench-deps
 	perl bench/analyze
+	perl bench/analyze-cached
 
 clean:
 	rm -rf $(RUNTIME) t/mcp-clients/node_modules t/openapi/node_modules
