@@ -79,6 +79,9 @@ typedef struct {
     ngx_atomic_t                tokens[NGX_QNA_METRICS_PROVIDERS][2];
     ngx_atomic_t                redis_errors;
     ngx_atomic_t                postgres_errors;
+    ngx_atomic_t                postgres_batches;
+    ngx_atomic_t                postgres_batched;
+    ngx_atomic_t                postgres_again;
     ngx_atomic_t                spool[NGX_QNA_METRICS_WORKERS];
     ngx_atomic_t                rate_refused;
     ngx_atomic_t                rate_unavailable;
@@ -316,6 +319,27 @@ ngx_qna_metrics_postgres_error(void)
 {
     if (ngx_qna_metrics) {
         (void) ngx_atomic_fetch_add(&ngx_qna_metrics->postgres_errors, 1);
+    }
+}
+
+
+/* a pipeline sent (queries: its size), or queries skipped in one (again) */
+
+void
+ngx_qna_metrics_postgres_batch(ngx_uint_t queries, ngx_uint_t again)
+{
+    if (ngx_qna_metrics == NULL) {
+        return;
+    }
+
+    if (queries) {
+        (void) ngx_atomic_fetch_add(&ngx_qna_metrics->postgres_batches, 1);
+        (void) ngx_atomic_fetch_add(&ngx_qna_metrics->postgres_batched,
+                                    queries);
+    }
+
+    if (again) {
+        (void) ngx_atomic_fetch_add(&ngx_qna_metrics->postgres_again, again);
     }
 }
 
@@ -721,6 +745,19 @@ ngx_qna_metrics_sandbox(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
                       "connections.");
     ngx_qna_page(&pg, "qna_postgres_errors_total %uA\n",
                  m->postgres_errors);
+    ngx_qna_page_head(&pg, "qna_postgres_pipelines_total", "counter",
+                      "Batches of statements sent together (pipeline "
+                      "mode).");
+    ngx_qna_page(&pg, "qna_postgres_pipelines_total %uA\n",
+                 m->postgres_batches);
+    ngx_qna_page_head(&pg, "qna_postgres_pipelined_total", "counter",
+                      "Statements sent in those batches.");
+    ngx_qna_page(&pg, "qna_postgres_pipelined_total %uA\n",
+                 m->postgres_batched);
+    ngx_qna_page_head(&pg, "qna_postgres_resent_total", "counter",
+                      "Statements skipped after another's failure in a batch, "
+                      "sent again.");
+    ngx_qna_page(&pg, "qna_postgres_resent_total %uA\n", m->postgres_again);
     ngx_qna_page_head(&pg, "qna_trail_spool_bytes", "gauge",
                       "Audit-trail records waiting on disk for PostgreSQL.");
     ngx_qna_page(&pg, "qna_trail_spool_bytes %uA\n", spool);

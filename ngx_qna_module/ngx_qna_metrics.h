@@ -47,6 +47,7 @@ void ngx_qna_metrics_tokens(ngx_uint_t provider, int64_t prompt,
     int64_t completion);
 void ngx_qna_metrics_redis_error(void);
 void ngx_qna_metrics_postgres_error(void);
+void ngx_qna_metrics_postgres_batch(ngx_uint_t queries, ngx_uint_t again);
 void ngx_qna_metrics_spool(off_t bytes);
 void ngx_qna_metrics_rate_limit(ngx_uint_t refused, ngx_uint_t unavailable);
 

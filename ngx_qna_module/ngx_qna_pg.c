@@ -5,7 +5,8 @@
  * Each worker opens qna_postgres pool= connections with PQconnectStart and
  * drives PQconnectPoll from the socket's events (the socket may change
  * while connecting: the connection follows it).  A connection runs one
- * query at a time; the others wait in a bounded queue.  A statement sent
+ * query at a time, or a batch of prepared statements in pipeline mode
+ * (ngx_qna_pg_pipeline.c); the others wait in a bounded queue.  A statement sent
  * often is prepared on a connection at its first use there.  The socket is
  * libpq's: our ngx_connection_t is freed with fd = -1 and PQfinish closes
  * it.  A query that times out takes its connection down (libpq 15 has no
@@ -17,69 +18,16 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 #include "ngx_qna_pg.h"
+#include "ngx_qna_pg_conn.h"
 #include "ngx_qna_socket.h"
 #include "ngx_qna_metrics.h"
 
 
-#define NGX_QNA_PG_QUEUE_MAX    1024
-#define NGX_QNA_PG_POOL_MAX     32
-#define NGX_QNA_PG_BACKOFF_MIN  100
-#define NGX_QNA_PG_BACKOFF_MAX  2000
-#define NGX_QNA_PG_STMT_MAX     32      /* prepared statements, a bit each */
-
-
-typedef enum {
-    NGX_QNA_PG_DOWN = 0,
-    NGX_QNA_PG_CONNECTING,
-    NGX_QNA_PG_READY,
-    NGX_QNA_PG_BUSY
-} ngx_qna_pg_state_e;
-
-
-typedef struct {
-    PGconn                     *conn;
-    ngx_connection_t           *c;
-    ngx_qna_pg_state_e          state;
-    ngx_qna_pg_query_t         *query;
-    PGresult                   *result;
-    ngx_event_t                 reconnect;
-    ngx_msec_t                  backoff;
-    uint32_t                    prepared;  /* statement slots, a bit each */
-} ngx_qna_pg_conn_t;
-
-
-struct ngx_qna_pg_query_s {
-    ngx_queue_t                 queue;
-    ngx_qna_pg_pt               handler;
-    void                       *data;
-    ngx_event_t                 timer;
-    ngx_qna_pg_conn_t          *pc;
-    int                         nparams;
-    char                       *sql;
-    char                      **values;
-    ngx_qna_pg_stmt_t          *stmt;      /* prepared, or NULL */
-    unsigned                    cancelled:1;
-    unsigned                    preparing:1;
-};
-
-
-typedef struct {
-    ngx_qna_pg_conf_t          *conf;
-    ngx_qna_pg_conn_t           conns[NGX_QNA_PG_POOL_MAX];
-    ngx_uint_t                  n;
-    ngx_queue_t                 waiting;
-    ngx_uint_t                  nwaiting;
-    ngx_uint_t                  exiting;
-    ngx_event_t                 dispatch;  /* waiting queries to connections */
-    ngx_log_t                  *log;
-} ngx_qna_pg_worker_t;
-
-
-static ngx_qna_pg_worker_t  ngx_qna_pg_worker;
+ngx_qna_pg_worker_t  ngx_qna_pg_worker;
 
 /* the prepared statements' names, "qna_1" to "qna_32", by slot */
 static ngx_uint_t           ngx_qna_pg_nstmts;
-static char                 ngx_qna_pg_names[NGX_QNA_PG_STMT_MAX + 1][8];
+char                 ngx_qna_pg_names[NGX_QNA_PG_STMT_MAX + 1][8];
 
 /* what an event's debug log reads as a connection: the worker is static */
 static ngx_connection_t     ngx_qna_pg_ident = { .fd = -1 };
@@ -88,14 +36,8 @@ static ngx_connection_t     ngx_qna_pg_ident = { .fd = -1 };
 static void ngx_qna_pg_connect(ngx_event_t *ev);
 static void ngx_qna_pg_event(ngx_event_t *ev);
 static void ngx_qna_pg_poll(ngx_qna_pg_conn_t *pc);
-static ngx_int_t ngx_qna_pg_watch(ngx_qna_pg_conn_t *pc, ngx_uint_t read,
-    ngx_uint_t write);
-static void ngx_qna_pg_down(ngx_qna_pg_conn_t *pc, const char *why);
 static void ngx_qna_pg_send(ngx_qna_pg_conn_t *pc, ngx_qna_pg_query_t *q);
 static void ngx_qna_pg_io(ngx_qna_pg_conn_t *pc);
-static void ngx_qna_pg_finish(ngx_qna_pg_query_t *q, PGresult *res,
-    const char *error);
-static void ngx_qna_pg_next(ngx_qna_pg_conn_t *pc);
 static ngx_int_t ngx_qna_pg_queue(ngx_qna_pg_query_t **out, ngx_log_t *log,
     const char *sql, ngx_qna_pg_stmt_t *stmt, int nparams,
     const char *const *values, ngx_qna_pg_pt handler, void *data);
@@ -292,7 +234,7 @@ ngx_qna_pg_connect(ngx_event_t *ev)
 
 /* the events libpq asks for, on its current socket */
 
-static ngx_int_t
+ngx_int_t
 ngx_qna_pg_watch(ngx_qna_pg_conn_t *pc, ngx_uint_t read, ngx_uint_t write)
 {
     int                   fd;
@@ -409,7 +351,7 @@ ngx_qna_pg_poll(ngx_qna_pg_conn_t *pc)
 
 /* the connection goes; its query fails; it is reopened later */
 
-static void
+void
 ngx_qna_pg_down(ngx_qna_pg_conn_t *pc, const char *why)
 {
     ngx_connection_t     *c;
@@ -447,6 +389,8 @@ ngx_qna_pg_down(ngx_qna_pg_conn_t *pc, const char *why)
     if (q != NULL) {
         ngx_qna_pg_finish(q, NULL, why ? why : "the connection closed");
     }
+
+    ngx_qna_pg_batch_fail(pc, why ? why : "the connection closed");
 
     if (w->exiting || pc->reconnect.timer_set) {
         return;
@@ -686,6 +630,11 @@ ngx_qna_pg_io(ngx_qna_pg_conn_t *pc)
         return;
     }
 
+    if (pc->pipeline) {
+        ngx_qna_pg_batch_results(pc);
+        return;
+    }
+
     while (!PQisBusy(pc->conn)) {
         res = PQgetResult(pc->conn);
 
@@ -724,7 +673,7 @@ ngx_qna_pg_io(ngx_qna_pg_conn_t *pc)
 }
 
 
-static void
+void
 ngx_qna_pg_finish(ngx_qna_pg_query_t *q, PGresult *res, const char *error)
 {
     ExecStatusType  st;
@@ -759,7 +708,7 @@ ngx_qna_pg_finish(ngx_qna_pg_query_t *q, PGresult *res, const char *error)
 }
 
 
-static void
+void
 ngx_qna_pg_next(ngx_qna_pg_conn_t *pc)
 {
     ngx_queue_t          *head;
@@ -767,6 +716,11 @@ ngx_qna_pg_next(ngx_qna_pg_conn_t *pc)
     ngx_qna_pg_worker_t  *w = &ngx_qna_pg_worker;
 
     if (pc->state != NGX_QNA_PG_READY || ngx_queue_empty(&w->waiting)) {
+        return;
+    }
+
+    /* several prepared statements waiting: sent together */
+    if (ngx_qna_pg_batch(pc)) {
         return;
     }
 

@@ -1,0 +1,72 @@
+#!/usr/bin/perl
+# The audit trail's records sent together (libpq pipeline mode): with one
+# connection held by a slow record, the records behind it wait and go in
+# one batch; a record PostgreSQL refuses in the middle of a batch fails
+# alone (spooled, then skipped as refused), the ones after it, skipped by
+# PostgreSQL up to the Sync, are sent again and all arrive.  A trigger in
+# the test database makes one record slow and another refused.
+
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use QnA::Stack;
+use QnA::Check;
+
+my $s = QnA::Stack->new(name => 'pipeline', workers => 1, postgres => 1,
+                        postgres_opts => 'pool=1')->start;
+
+is $s->psql('qna', <<'SQL'), '', 'a trigger that slows one record and refuses another';
+CREATE FUNCTION qna_test_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.question LIKE '%slowly%' THEN PERFORM pg_sleep(1); END IF;
+    IF NEW.question LIKE '%poison%' THEN RAISE EXCEPTION 'a poisoned record'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER qna_test BEFORE INSERT ON executions
+    FOR EACH ROW EXECUTE FUNCTION qna_test_trigger();
+SQL
+
+sleep 0.1 until ($s->http(GET => '/health')->{json}{data}{components}{postgres}{status} // '') eq 'up';
+
+sub metric {
+    my ($name) = @_;
+    my ($v) = $s->http(GET => '/metrics')->{body} =~ /^\Q$name\E (\d+)$/m;
+    return $v // 0;
+}
+
+# the slow one holds the only connection for a second
+is_error($s->analyze('slowly, tell me nothing'), 422, 'UNSUPPORTED_QUESTION', 'a question the trail writes slowly');
+
+# meanwhile: twenty records wait, a poisoned one among them
+my @ids;
+for my $i (1 .. 20) {
+    my $q = sprintf 'What is the %d-day volatility of AAPL?', 10 + $i;
+    my $a = $s->http(POST => '/analyze', json => { question => $q }, headers => { 'Cache-Control' => 'no-cache' });
+    push @ids, $a->{json}{data}{execution_id} if ($a->{status} // 0) == 200;
+    is_error($s->analyze('poison this question'), 422, 'UNSUPPORTED_QUESTION', '  and a poisoned one') if $i == 8;
+}
+is scalar(@ids), 20, 'twenty analyses answered while the trail waited';
+
+my $list = join ',', map { "'$_'" } @ids;
+is $s->wait_psql("SELECT count(*) FROM executions WHERE id IN ($list) AND status = 'success'", 20, 20), 20,
+   'all twenty recorded';
+is $s->wait_psql("SELECT count(*) FROM audit_log WHERE execution_id IN ($list)", 80, 10), 80, '  with their 80 audit rows';
+is $s->psql('qna', "SELECT count(*) FROM executions WHERE question LIKE '%slowly%'"), 1, 'the slow one too';
+is $s->psql('qna', "SELECT count(*) FROM executions WHERE question LIKE '%poison%'"), 0, 'the poisoned one not';
+
+my $until = time + 10;
+sleep 0.2 until time > $until || $s->error_log =~ /a spooled record is refused, skipped: ERROR:  a poisoned record/;
+like $s->error_log, qr/a spooled record is refused, skipped: ERROR:  a poisoned record/,
+     '  refused by PostgreSQL: spooled, then skipped, said in the log';
+
+ok metric('qna_postgres_pipelines_total') >= 1, 'the waiting records went in pipelines: ' . metric('qna_postgres_pipelines_total');
+ok metric('qna_postgres_pipelined_total') >= 20, '  ' . metric('qna_postgres_pipelined_total') . ' statements in them';
+ok metric('qna_postgres_resent_total') >= 1, '  ' . metric('qna_postgres_resent_total') . ' skipped after the refusal and sent again';
+
+is_success($s->analyze('What is the price of MSFT?'), 'PostgreSQL takes new records after it');
+
+$s->stop;
+log_is_clean($s);
+
+done_testing;
