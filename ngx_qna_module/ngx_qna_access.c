@@ -122,28 +122,28 @@ ngx_qna_access_role_name(ngx_uint_t role)
 
 
 /*
- * Whose share of sandboxd an execution takes: the user, or for anonymous
- * callers their address, as the rate limiter counts them.
+ * Whose share of sandboxd an execution takes: user:{name}, or for
+ * anonymous callers anonymous:{address}, as the rate limiter counts them
+ * (the prefixes keep a user named like an address off its share).
  */
 
 ngx_int_t
 ngx_qna_access_key(ngx_http_request_t *r, ngx_str_t *key)
 {
-    ngx_str_t  *addr;
+    ngx_str_t   who;
+    ngx_uint_t  anonymous;
 
-    if (!ngx_qna_access_anonymous(r)) {
-        *key = ngx_qna_access_user(r);
-        return NGX_OK;
-    }
+    anonymous = ngx_qna_access_anonymous(r);
+    who = anonymous ? r->connection->addr_text : ngx_qna_access_user(r);
 
-    addr = &r->connection->addr_text;
-
-    key->data = ngx_pnalloc(r->pool, sizeof("anonymous:") - 1 + addr->len);
+    key->data = ngx_pnalloc(r->pool, sizeof("anonymous:") - 1 + who.len);
     if (key->data == NULL) {
         return NGX_ERROR;
     }
 
-    key->len = ngx_sprintf(key->data, "anonymous:%V", addr) - key->data;
+    key->len = ngx_sprintf(key->data, "%s:%V",
+                           anonymous ? "anonymous" : "user", &who)
+               - key->data;
 
     return NGX_OK;
 }

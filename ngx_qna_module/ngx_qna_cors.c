@@ -147,6 +147,24 @@ ngx_qna_cors_allowed(ngx_http_request_t *r, ngx_qna_loc_conf_t *qlcf)
 }
 
 
+static ngx_uint_t
+ngx_qna_cors_has_any(ngx_qna_loc_conf_t *qlcf)
+{
+    ngx_str_t   *o;
+    ngx_uint_t   i;
+
+    o = qlcf->cors->elts;
+
+    for (i = 0; i < qlcf->cors->nelts; i++) {
+        if (o[i].len == 1 && o[i].data[0] == '*') {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static ngx_int_t
 ngx_qna_cors_header_filter(ngx_http_request_t *r)
 {
@@ -159,21 +177,31 @@ ngx_qna_cors_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    if (qlcf->cors == NULL
+        || ngx_qna_http_out_header(r, "Access-Control-Allow-Origin") != NULL)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
     origin = ngx_qna_cors_allowed(r, qlcf);
 
-    if (origin != NULL
-        && ngx_qna_http_out_header(r, "Access-Control-Allow-Origin") == NULL)
+    /*
+     * Vary on every answer but a "*" one: a shared cache must not give an
+     * allowed origin the copy made for another, or for no Origin at all.
+     */
+    if (!(origin == &ngx_qna_cors_any || ngx_qna_cors_has_any(qlcf))
+        && ngx_qna_http_add_header(r, "Vary", &ngx_qna_cors_vary) != NGX_OK)
     {
-        if (ngx_qna_http_add_header(r, "Access-Control-Allow-Origin", origin)
+        return NGX_ERROR;
+    }
+
+    if (origin != NULL
+        && (ngx_qna_http_add_header(r, "Access-Control-Allow-Origin", origin)
             != NGX_OK
             || ngx_qna_http_add_header(r, "Access-Control-Expose-Headers",
-                                       &ngx_qna_cors_expose) != NGX_OK
-            || (origin != &ngx_qna_cors_any
-                && ngx_qna_http_add_header(r, "Vary", &ngx_qna_cors_vary)
-                   != NGX_OK))
-        {
-            return NGX_ERROR;
-        }
+                                       &ngx_qna_cors_expose) != NGX_OK))
+    {
+        return NGX_ERROR;
     }
 
     return ngx_http_next_header_filter(r);

@@ -34,7 +34,7 @@ ngx_qna_debug_tools_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_qna_http_get_only(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 

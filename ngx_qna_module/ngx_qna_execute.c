@@ -7,7 +7,9 @@
  * only with sandboxd's full kernel isolation (unless qna_execute_unisolated
  * says otherwise), with the tools the caller's role may call or the fewer
  * it names.  An execution_id the client chooses must be new: an audit
- * trail is not rewritten, least of all someone else's record.
+ * trail is not rewritten, least of all someone else's record: it is
+ * claimed (a pending row inserted, or nothing if the id exists) before the
+ * script runs, so that of two requests naming one id only one runs.
  */
 
 #include <ngx_config.h>
@@ -126,12 +128,20 @@ ngx_qna_execute_body(ngx_http_request_t *r)
 {
     json_t              *root;
     ngx_int_t            rc;
-    const char          *values[1];
+    ngx_str_t            user;
+    const char          *values[3];
     ngx_qna_ctx_t       *ctx;
     ngx_qna_execute_t   *ex;
     ngx_pool_cleanup_t  *cln;
 
-    static const char  sql[] = "SELECT 1 FROM executions WHERE id = $1";
+    /* the claim: the caller's users row first, as the trail makes it */
+    static const char  sql[] =
+        "WITH u AS (INSERT INTO users (id, role) VALUES ($2::text, $3::text) "
+        "  ON CONFLICT (id) DO UPDATE SET last_seen_at = users.last_seen_at "
+        "  RETURNING id) "
+        "INSERT INTO executions (id, user_id, kind, status) "
+        "SELECT $1::text, (SELECT id FROM u), 'execute', 'pending' "
+        "ON CONFLICT (id) DO NOTHING RETURNING id";
 
     root = ngx_qna_parse_body(r);
     if (root == NULL) {
@@ -168,25 +178,43 @@ ngx_qna_execute_body(ngx_http_request_t *r)
     ctx->execution_id = ex->exec_id;
 
     /*
-     * An id the client chose: taken is refused.  Without PostgreSQL there
-     * is no record to overwrite; while it is down the trail's statements
-     * themselves keep a row to its owner.
+     * An id the client chose is claimed first.  Without PostgreSQL there
+     * is no record to keep; while it is away, there is no claiming: such a
+     * request is refused (one without an id still runs).
      */
-    if (ex->chosen && ngx_qna_pg_conf() != NULL && ngx_qna_pg_ready())
-    {
-        values[0] = (char *) ex->exec_id.data;
-
-        if (ngx_qna_pg_query(&ex->query, r->connection->log, sql, 1, values,
-                             ngx_qna_execute_taken, ex)
-            == NGX_OK)
-        {
-            return;
-        }
-
-        ex->query = NULL;
+    if (!ex->chosen || ngx_qna_pg_conf() == NULL) {
+        ngx_qna_execute_run(ex);
+        return;
     }
 
-    ngx_qna_execute_run(ex);
+    user = ngx_qna_access_user(r);
+
+    values[0] = (char *) ex->exec_id.data;
+    values[1] = (char *) ngx_pnalloc(r->pool, user.len + 1);
+    values[2] = ngx_qna_access_role(r);
+
+    if (values[1] == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_cpystrn((u_char *) values[1], user.data, user.len + 1);
+
+    if (!ngx_qna_pg_ready()
+        || ngx_qna_pg_query(&ex->query, r->connection->log, sql, 3, values,
+                            ngx_qna_execute_taken, ex)
+           != NGX_OK)
+    {
+        ex->query = NULL;
+        ngx_http_finalize_request(r,
+            ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
+                               "A chosen execution_id cannot be claimed "
+                               "while PostgreSQL is away",
+                               json_pack("{s:s}", "field", "execution_id"),
+                               json_pack("[s, s]", "Leave execution_id out: "
+                                         "a new one is made",
+                                         "Retry in a few seconds")));
+    }
 }
 
 
@@ -369,7 +397,20 @@ ngx_qna_execute_taken(PGresult *res, const char *error, void *data)
     c = r->connection;
     ex->query = NULL;
 
-    if (res != NULL && PQntuples(res) > 0) {
+    if (res == NULL) {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "qna execute: cannot claim the execution id: %s",
+                      error);
+        ngx_http_finalize_request(r,
+            ngx_qna_send_error(r, NGX_QNA_STORE_UNAVAILABLE,
+                               "The execution_id could not be claimed",
+                               json_pack("{s:s}", "field", "execution_id"),
+                               NULL));
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
         /* the same answer whoever's it is: ids are not for probing */
         ngx_http_finalize_request(r,
             ngx_qna_send_error(r, NGX_QNA_CONFLICT,
@@ -382,13 +423,7 @@ ngx_qna_execute_taken(PGresult *res, const char *error, void *data)
         return;
     }
 
-    if (res == NULL) {
-        /* the trail's own owner checks still hold */
-        ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                      "qna execute: cannot check the execution id: %s",
-                      error);
-    }
-
+    /* claimed: a pending row of the caller's, the trail completes it */
     ngx_qna_execute_run(ex);
     ngx_http_run_posted_requests(c);
 }

@@ -83,7 +83,7 @@ ngx_qna_executions_handler(ngx_http_request_t *r)
     u_char                     offset[NGX_INT_T_LEN + 1];
 
     rc = ngx_qna_http_get_only(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 

@@ -7,9 +7,9 @@
  *   prices, crypto, most actives, news    the vendor's own freshness
  *                                         (seconds to minutes)
  *   daily bars                            until the next bar: the next
- *                                         weekday's close in New York,
- *                                         once the vendor has it (16:15);
- *                                         crypto bars roll at 00:00 UTC
+ *                                         16:15 in New York on a weekday
+ *                                         (the close, once the vendor has
+ *                                         it); crypto bars at 00:05 UTC
  *   intraday bars                         the vendor's freshness
  *   fundamentals, dividends, splits       the vendor's (a day)
  *   analytics, validation                 no limit of their own
@@ -179,7 +179,8 @@ ngx_qna_next_bar(time_t now, ngx_uint_t crypto)
     ngx_uint_t  i;
 
     if (crypto) {
-        return (now / NGX_QNA_DAY + 1) * NGX_QNA_DAY + NGX_QNA_BAR_CRYPTO;
+        close = (now / NGX_QNA_DAY) * NGX_QNA_DAY + NGX_QNA_BAR_CRYPTO;
+        return close > now ? close : close + NGX_QNA_DAY;
     }
 
     day = (now + ngx_qna_new_york(now)) / NGX_QNA_DAY;

@@ -318,7 +318,8 @@ ngx_qna_http_no_cache(ngx_http_request_t *r)
 
 /*
  * A read-only endpoint: the body, if any, discarded; any method but GET
- * and HEAD answered 405 with Allow.  NGX_OK: go on; otherwise return it.
+ * and HEAD answered 405 with Allow.  NGX_DECLINED: go on (a GET or a
+ * HEAD); anything else is the answer's status: return it.
  */
 
 ngx_int_t
@@ -333,7 +334,7 @@ ngx_qna_http_get_only(ngx_http_request_t *r)
     }
 
     if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     if (ngx_qna_http_add_header(r, "Allow", &allow) != NGX_OK) {

@@ -34,7 +34,6 @@
 
 typedef struct {
     ngx_atomic_t                bucket[NGX_QNA_BUCKETS];
-    ngx_atomic_t                count;
     ngx_atomic_t                sum_ms;
 } ngx_qna_hist_t;
 
@@ -82,10 +81,13 @@ typedef struct {
     ngx_atomic_t                postgres_batches;
     ngx_atomic_t                postgres_batched;
     ngx_atomic_t                postgres_again;
-    ngx_atomic_t                spool[NGX_QNA_METRICS_WORKERS];
     ngx_atomic_t                rate_refused;
     ngx_atomic_t                rate_unavailable;
     ngx_atomic_t                started;          /* seconds, for uptime */
+
+    /* whose series a slot holds: a reload may rename or reorder them */
+    u_char                      provider[NGX_QNA_METRICS_PROVIDERS][64];
+    u_char                      upstream[NGX_QNA_UPSTREAM_SLOTS][64];
 } ngx_qna_metrics_t;
 
 
@@ -130,6 +132,10 @@ static void ngx_qna_metrics_sandbox(ngx_http_request_t *r,
 
 static ngx_str_t  ngx_qna_metrics_zone_name = ngx_string("qna_metrics");
 
+/* the configuration being loaded, for the zone's init to name its slots */
+static ngx_qna_main_conf_t  *ngx_qna_metrics_qmcf;
+static ngx_mcp_main_conf_t  *ngx_qna_metrics_mcf;
+
 
 ngx_int_t
 ngx_qna_metrics_init(ngx_conf_t *cf)
@@ -154,6 +160,9 @@ ngx_qna_metrics_init(ngx_conf_t *cf)
 
     zone->init = ngx_qna_metrics_zone_init;
     qmcf->metrics = zone;
+    ngx_qna_metrics_qmcf = qmcf;
+    ngx_qna_metrics_mcf = ngx_http_conf_get_module_main_conf(cf,
+                                                             ngx_http_mcp_module);
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -168,6 +177,68 @@ ngx_qna_metrics_init(ngx_conf_t *cf)
 }
 
 
+/*
+ * A slot of a provider or an upstream is kept for the same name: one
+ * renamed, removed or moved by a reload starts its counts again.
+ */
+
+static void
+ngx_qna_metrics_names(ngx_qna_metrics_t *m)
+{
+    ngx_str_t                name;
+    ngx_uint_t               i, n;
+    ngx_mcp_upstream_t     **ups;
+    ngx_qna_llm_provider_t  *pr;
+
+    pr = ngx_qna_metrics_qmcf->llm_providers
+         ? ngx_qna_metrics_qmcf->llm_providers->elts : NULL;
+    n = pr ? ngx_qna_metrics_qmcf->llm_providers->nelts : 0;
+
+    for (i = 0; i < NGX_QNA_METRICS_PROVIDERS; i++) {
+        if (i < n) {
+            name = pr[i].name;
+
+        } else {
+            ngx_str_null(&name);
+        }
+
+        name.len = ngx_min(name.len, 63);
+
+        if (ngx_strlen(m->provider[i]) != name.len
+            || ngx_strncmp(m->provider[i], name.data, name.len) != 0)
+        {
+            ngx_memzero((void *) m->llm[i], sizeof(m->llm[i]));
+            ngx_memzero((void *) m->tokens[i], sizeof(m->tokens[i]));
+            ngx_memzero(m->provider[i], 64);
+            ngx_memcpy(m->provider[i], name.data, name.len);
+        }
+    }
+
+    ups = ngx_qna_metrics_mcf->upstreams.elts;
+    n = ngx_qna_metrics_mcf->upstreams.nelts;
+
+    for (i = 0; i < NGX_QNA_UPSTREAM_SLOTS; i++) {
+        if (i < n) {
+            name = ups[i]->name;
+
+        } else {
+            ngx_str_null(&name);
+        }
+
+        name.len = ngx_min(name.len, 63);
+
+        if (ngx_strlen(m->upstream[i]) != name.len
+            || ngx_strncmp(m->upstream[i], name.data, name.len) != 0)
+        {
+            ngx_memzero((void *) &m->tool[NGX_QNA_TOOL_SLOTS + i],
+                        sizeof(ngx_qna_hist_t));
+            ngx_memzero(m->upstream[i], 64);
+            ngx_memcpy(m->upstream[i], name.data, name.len);
+        }
+    }
+}
+
+
 static ngx_int_t
 ngx_qna_metrics_zone_init(ngx_shm_zone_t *zone, void *data)
 {
@@ -175,8 +246,9 @@ ngx_qna_metrics_zone_init(ngx_shm_zone_t *zone, void *data)
     ngx_qna_metrics_t  *m;
 
     if (data) {
-        /* a reload: the counters go on */
+        /* a reload: the counters go on, each under its own name */
         zone->data = data;
+        ngx_qna_metrics_names(data);
         return NGX_OK;
     }
 
@@ -193,6 +265,7 @@ ngx_qna_metrics_zone_init(ngx_shm_zone_t *zone, void *data)
     }
 
     m->started = (ngx_atomic_uint_t) ngx_time();
+    ngx_qna_metrics_names(m);
     shpool->data = m;
     zone->data = m;
 
@@ -223,7 +296,6 @@ ngx_qna_hist_observe(ngx_qna_hist_t *h, ngx_msec_t ms)
     }
 
     (void) ngx_atomic_fetch_add(&h->bucket[i], 1);
-    (void) ngx_atomic_fetch_add(&h->count, 1);
     (void) ngx_atomic_fetch_add(&h->sum_ms, ms);
 }
 
@@ -340,17 +412,6 @@ ngx_qna_metrics_postgres_batch(ngx_uint_t queries, ngx_uint_t again)
 
     if (again) {
         (void) ngx_atomic_fetch_add(&ngx_qna_metrics->postgres_again, again);
-    }
-}
-
-
-/* a gauge per worker, summed when scraped: each writes only its own */
-
-void
-ngx_qna_metrics_spool(off_t bytes)
-{
-    if (ngx_qna_metrics && ngx_worker < NGX_QNA_METRICS_WORKERS) {
-        ngx_qna_metrics->spool[ngx_worker] = (ngx_atomic_uint_t) bytes;
     }
 }
 
@@ -518,16 +579,16 @@ ngx_qna_page_hist(ngx_qna_page_t *pg, const char *name, const char *labels,
                      labels[0] ? "," : "", ngx_qna_les[i], cum);
     }
 
+    /* the count is the buckets' as read: workers go on adding meanwhile */
     if (labels[0] == '\0') {
         ngx_qna_page(pg, "%s_sum %uA.%03uA\n%s_count %uA\n",
-                     name, h->sum_ms / 1000, h->sum_ms % 1000, name,
-                     h->count);
+                     name, h->sum_ms / 1000, h->sum_ms % 1000, name, cum);
         return;
     }
 
     ngx_qna_page(pg, "%s_sum{%s} %uA.%03uA\n%s_count{%s} %uA\n",
                  name, labels, h->sum_ms / 1000, h->sum_ms % 1000,
-                 name, labels, h->count);
+                 name, labels, cum);
 }
 
 
@@ -569,7 +630,7 @@ ngx_qna_metrics_handler(ngx_http_request_t *r)
     ngx_qna_loc_conf_t  *qlcf;
 
     rc = ngx_qna_http_get_only(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -597,7 +658,7 @@ ngx_qna_metrics_sandbox(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
     ngx_mcp_tool_t           *tool;
     ngx_qna_page_t            pg;
     ngx_qna_metrics_t        *m;
-    ngx_atomic_uint_t         spool;
+    off_t                     spool;
     ngx_qna_main_conf_t      *qmcf;
     ngx_mcp_main_conf_t      *mcf;
     ngx_mcp_upstream_t      **ups;
@@ -730,11 +791,8 @@ ngx_qna_metrics_sandbox(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
                      value, m->tokens[i][0], value, m->tokens[i][1]);
     }
 
-    spool = 0;
-
-    for (i = 0; i < NGX_QNA_METRICS_WORKERS; i++) {
-        spool += m->spool[i];
-    }
+    /* read from the spools themselves: a worker's own count dies with it */
+    spool = ngx_qna_trail_spooled();
 
     ngx_qna_page_head(&pg, "qna_redis_errors_total", "counter",
                       "Redis commands that failed or timed out, and lost "
@@ -760,7 +818,7 @@ ngx_qna_metrics_sandbox(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
     ngx_qna_page(&pg, "qna_postgres_resent_total %uA\n", m->postgres_again);
     ngx_qna_page_head(&pg, "qna_trail_spool_bytes", "gauge",
                       "Audit-trail records waiting on disk for PostgreSQL.");
-    ngx_qna_page(&pg, "qna_trail_spool_bytes %uA\n", spool);
+    ngx_qna_page(&pg, "qna_trail_spool_bytes %O\n", spool);
     ngx_qna_page_head(&pg, "qna_ratelimit_refused_total", "counter",
                       "Requests refused by qna_rate_limit (429).");
     ngx_qna_page(&pg, "qna_ratelimit_refused_total %uA\n", m->rate_refused);
@@ -780,7 +838,9 @@ ngx_qna_metrics_sandbox(ngx_http_request_t *r, ngx_qna_sandbox_rc_e rc,
             continue;
         }
 
-        ngx_sprintf(labels, "qna_sandbox_%s%Z", fields[i]);
+        /* a counter's name ends in _total */
+        ngx_sprintf(labels, "qna_sandbox_%s%s%Z", fields[i],
+                    ngx_strcmp(fields[i], "executions") == 0 ? "_total" : "");
         ngx_qna_page_head(&pg, (char *) labels,
                           ngx_strcmp(fields[i], "executions") == 0
                           ? "counter" : "gauge",

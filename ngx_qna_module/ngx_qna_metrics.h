@@ -31,7 +31,6 @@
 #define NGX_QNA_VENDOR_OUTCOMES   5
 
 #define NGX_QNA_METRICS_PROVIDERS 16
-#define NGX_QNA_METRICS_WORKERS   64
 
 
 ngx_int_t ngx_qna_metrics_init(ngx_conf_t *cf);
@@ -48,7 +47,6 @@ void ngx_qna_metrics_tokens(ngx_uint_t provider, int64_t prompt,
 void ngx_qna_metrics_redis_error(void);
 void ngx_qna_metrics_postgres_error(void);
 void ngx_qna_metrics_postgres_batch(ngx_uint_t queries, ngx_uint_t again);
-void ngx_qna_metrics_spool(off_t bytes);
 void ngx_qna_metrics_rate_limit(ngx_uint_t refused, ngx_uint_t unavailable);
 
 

@@ -30,7 +30,7 @@ ngx_qna_models_handler(ngx_http_request_t *r)
     ngx_qna_llm_provider_t  **link, *p;
 
     rc = ngx_qna_http_get_only(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -109,7 +109,7 @@ ngx_qna_debug_prompt_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_qna_http_get_only(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 

@@ -694,6 +694,7 @@ ngx_qna_create_loc_conf(ngx_conf_t *cf)
     conf->debug = NGX_CONF_UNSET;
     conf->auth = NGX_CONF_UNSET_UINT;
     conf->auth_role = NGX_CONF_UNSET_UINT;
+    conf->auth_role_above = NGX_CONF_UNSET_UINT;
     conf->exec_unisolated = NGX_CONF_UNSET;
     conf->rate = NGX_CONF_UNSET_PTR;
     conf->cors = NGX_CONF_UNSET_PTR;
@@ -709,6 +710,7 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_qna_loc_conf_t *prev = parent;
     ngx_qna_loc_conf_t *conf = child;
 
+    ngx_uint_t            role;
     ngx_qna_main_conf_t  *qmcf;
 
     ngx_conf_merge_ptr_value(conf->sandbox, prev->sandbox, NULL);
@@ -724,16 +726,23 @@ ngx_qna_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->exec_unisolated, prev->exec_unisolated, 0);
 
     /*
-     * Left unset on the way down, so that a location's handler gives the
-     * default: an explicit qna_auth_role anywhere above still wins.
+     * A location's own qna_auth_role is what it needs.  One inherited from
+     * above raises the handler's default but never lowers it: "viewer"
+     * for a whole server must not open /execute or the debug endpoints.
      */
-    if (conf->auth_role == NGX_CONF_UNSET_UINT) {
-        conf->auth_role = prev->auth_role;
+    conf->auth_role_above = (prev->auth_role != NGX_CONF_UNSET_UINT)
+                            ? prev->auth_role : prev->auth_role_above;
+
+    role = ngx_qna_access_handler_role(conf->handler);
+
+    if (conf->auth_role != NGX_CONF_UNSET_UINT) {
+        role = conf->auth_role;
+
+    } else if (conf->auth_role_above != NGX_CONF_UNSET_UINT) {
+        role = ngx_max(role, conf->auth_role_above);
     }
 
-    conf->role_required = (conf->auth_role != NGX_CONF_UNSET_UINT)
-                          ? conf->auth_role
-                          : ngx_qna_access_handler_role(conf->handler);
+    conf->role_required = role;
 
     if ((conf->handler == NGX_QNA_HANDLER_DEBUG_TOOLS
          || conf->handler == NGX_QNA_HANDLER_DEBUG_PROMPT)

@@ -116,7 +116,8 @@ typedef struct {
     ngx_flag_t                  debug;          /* /debug answers */
 
     ngx_uint_t                  auth;           /* qna_auth off | jwt */
-    ngx_uint_t                  auth_role;      /* qna_auth_role, or unset */
+    ngx_uint_t                  auth_role;      /* qna_auth_role, set here */
+    ngx_uint_t                  auth_role_above; /* the nearest above */
     ngx_uint_t                  role_required;  /* ... or the handler's */
     ngx_flag_t                  exec_unisolated;
     void                       *rate;           /* ngx_qna_rate_t */

@@ -33,7 +33,7 @@ ngx_qna_openapi_handler(ngx_http_request_t *r)
     ngx_str_t  type = ngx_string("application/json");
 
     rc = ngx_qna_http_get_only(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 

@@ -274,21 +274,24 @@ ngx_qna_rate_send(ngx_http_request_t *r, ngx_qna_ctx_t *ctx,
 
     /*
      * {prefix}rl:{policy}:{endpoint}:{who}, the global one without who;
-     * who is the user, or without authentication the client's address
+     * who is u:{user}, or without authentication ip:{client's address}:
+     * the prefixes keep a user named like an address off its budget
      */
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_qna_module);
 
-    if (qlcf->auth == NGX_QNA_AUTH_OFF) {
-        who.len = sizeof("ip:") - 1 + r->connection->addr_text.len;
-        who.data = ngx_pnalloc(r->pool, who.len);
-        if (who.data == NULL) {
-            return NGX_ERROR;
-        }
+    who.len = (qlcf->auth == NGX_QNA_AUTH_OFF)
+              ? sizeof("ip:") - 1 + r->connection->addr_text.len
+              : sizeof("u:") - 1 + ctx->user.len;
+    who.data = ngx_pnalloc(r->pool, who.len);
+    if (who.data == NULL) {
+        return NGX_ERROR;
+    }
 
+    if (qlcf->auth == NGX_QNA_AUTH_OFF) {
         ngx_sprintf(who.data, "ip:%V", &r->connection->addr_text);
 
     } else {
-        who = ctx->user;
+        ngx_sprintf(who.data, "u:%V", &ctx->user);
     }
 
     for (i = 0; i < rate->n; i++) {

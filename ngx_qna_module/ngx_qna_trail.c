@@ -26,6 +26,7 @@
 
 
 #define NGX_QNA_TRAIL_REPLAY   1000     /* ms between replay attempts */
+#define NGX_QNA_TRAIL_ADOPT    5        /* s between looks for orphans */
 #define NGX_QNA_TRAIL_LINE_MAX (4 * 1024 * 1024)
 
 
@@ -253,6 +254,7 @@ typedef struct {
     ngx_uint_t                  replaying;
     ngx_uint_t                  lost;
     ngx_uint_t                  full;        /* a record did not fit */
+    time_t                      adopt_at;
     ngx_event_t                 timer;
     ngx_log_t                  *log;
     u_char                     *line;        /* the record replayed */
@@ -271,7 +273,7 @@ static ngx_int_t ngx_qna_trail_spool(ngx_uint_t stmt, json_t *params);
 static void ngx_qna_trail_replay(ngx_event_t *ev);
 static void ngx_qna_trail_replayed(PGresult *res, const char *error,
     void *data);
-static void ngx_qna_trail_adopt(ngx_cycle_t *cycle);
+static void ngx_qna_trail_adopt(ngx_log_t *log);
 
 
 /* qna_trail_spool DIR [max=64m] [full=drop|refuse]; */
@@ -367,11 +369,11 @@ ngx_qna_trail_init_process(ngx_cycle_t *cycle, ngx_qna_trail_conf_t *tcf)
 
     if (ngx_fd_info(w->fd, &fi) != NGX_FILE_ERROR) {
         w->size = ngx_file_size(&fi);
-        ngx_qna_metrics_spool(w->size);
     }
 
     /* what workers that are gone could not write */
-    ngx_qna_trail_adopt(cycle);
+    ngx_qna_trail_adopt(cycle->log);
+    w->adopt_at = ngx_time() + NGX_QNA_TRAIL_ADOPT;
 
     w->spooling = (w->size > 0);
 
@@ -399,6 +401,56 @@ ngx_qna_trail_exit_process(void)
         ngx_close_file(w->fd);
         w->fd = NGX_INVALID_FILE;
     }
+}
+
+
+/* what waits in the spools of every worker, for /metrics */
+
+/* a worker's spool is "trail.PID.spool" in the spool directory */
+static ngx_inline ngx_uint_t
+ngx_qna_trail_is_spool(u_char *name, size_t len)
+{
+    return len >= sizeof("trail.1.spool") - 1
+           && ngx_strncmp(name, "trail.", 6) == 0
+           && ngx_strncmp(name + len - 6, ".spool", 6) == 0;
+}
+
+
+off_t
+ngx_qna_trail_spooled(void)
+{
+    off_t                    total;
+    u_char                  *name, path[NGX_MAX_PATH];
+    size_t                   len;
+    ngx_dir_t                dir;
+    ngx_file_info_t          fi;
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+
+    if (w->conf == NULL || ngx_open_dir(&w->conf->dir, &dir) == NGX_ERROR) {
+        return 0;
+    }
+
+    total = 0;
+
+    while (ngx_read_dir(&dir) != NGX_ERROR) {
+        name = ngx_de_name(&dir);
+        len = ngx_de_namelen(&dir);
+
+        if (!ngx_qna_trail_is_spool(name, len)) {
+            continue;
+        }
+
+        ngx_snprintf(path, sizeof(path), "%V/%*s%Z", &w->conf->dir, len,
+                     name);
+
+        if (ngx_file_info(path, &fi) != NGX_FILE_ERROR) {
+            total += ngx_file_size(&fi);
+        }
+    }
+
+    ngx_close_dir(&dir);
+
+    return total;
 }
 
 
@@ -528,7 +580,6 @@ ngx_qna_trail_spool(ngx_uint_t stmt, json_t *params)
     }
 
     w->size += len;
-    ngx_qna_metrics_spool(w->size);
     w->spooling = 1;
 
     return NGX_OK;
@@ -553,6 +604,16 @@ ngx_qna_trail_replay(ngx_event_t *ev)
         return;
     }
 
+    /*
+     * Workers of an earlier generation (a reload) may leave spools they had
+     * no time to replay: taken over once they are gone.
+     */
+    if (!w->spooling && ngx_time() >= w->adopt_at) {
+        w->adopt_at = ngx_time() + NGX_QNA_TRAIL_ADOPT;
+        ngx_qna_trail_adopt(w->log);
+        w->spooling = (w->size > 0);
+    }
+
     if (!w->spooling || !ngx_qna_pg_ready()) {
         goto later;
     }
@@ -561,7 +622,6 @@ ngx_qna_trail_replay(ngx_event_t *ev)
         /* all of it is in the database: the spool starts again empty */
         if (ftruncate(w->fd, 0) == 0) {
             w->size = 0;
-            ngx_qna_metrics_spool(w->size);
             w->offset = 0;
             w->spooling = 0;
             w->full = 0;
@@ -725,7 +785,7 @@ ngx_qna_trail_replayed(PGresult *res, const char *error, void *data)
 /* spools of workers that are gone, appended to this one's, then removed */
 
 static void
-ngx_qna_trail_adopt(ngx_cycle_t *cycle)
+ngx_qna_trail_adopt(ngx_log_t *log)
 {
     u_char                  *name, path[NGX_MAX_PATH];
     size_t                   len;
@@ -744,10 +804,7 @@ ngx_qna_trail_adopt(ngx_cycle_t *cycle)
         name = ngx_de_name(&dir);
         len = ngx_de_namelen(&dir);
 
-        if (len < sizeof("trail.1.spool") - 1
-            || ngx_strncmp(name, "trail.", 6) != 0
-            || ngx_strncmp(name + len - 6, ".spool", 6) != 0)
-        {
+        if (!ngx_qna_trail_is_spool(name, len)) {
             continue;
         }
 
@@ -771,7 +828,6 @@ ngx_qna_trail_adopt(ngx_cycle_t *cycle)
             }
 
             w->size += n;
-            ngx_qna_metrics_spool(w->size);
         }
 
         ngx_close_file(fd);
@@ -779,7 +835,7 @@ ngx_qna_trail_adopt(ngx_cycle_t *cycle)
         if (n == 0) {
             (void) ngx_delete_file(path);
 
-            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "qna trail: took over the spool of worker %i",
                           pid);
         }

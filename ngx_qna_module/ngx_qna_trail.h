@@ -39,6 +39,7 @@ ngx_int_t ngx_qna_trail_init_process(ngx_cycle_t *cycle,
     ngx_qna_trail_conf_t *tcf);
 void ngx_qna_trail_exit_process(void);
 ngx_int_t ngx_qna_trail_accepting(void);
+off_t ngx_qna_trail_spooled(void);
 void ngx_qna_trail_write(ngx_uint_t stmt, json_t *params);
 
 

@@ -72,6 +72,35 @@ ngx_qna_turn_text(ngx_pool_t *pool, json_t *v)
 
 
 /*
+ * The audit's ids: nginx's own request id (the one execution ids are made
+ * from), and the one the client or an edge sent, when it was kept.
+ */
+
+static json_t *
+ngx_qna_turn_trail_ids(ngx_http_request_t *r, json_t *details)
+{
+    ngx_str_t  own, rid;
+
+    own = ngx_qna_own_request_id(r);
+    rid = ngx_qna_request_id(r);
+
+    if (details == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(details, "request_id", ngx_qna_json_str(&own));
+
+    if (rid.len != own.len || ngx_strncmp(rid.data, own.data, own.len) != 0)
+    {
+        json_object_set_new(details, "client_request_id",
+                            ngx_qna_json_str(&rid));
+    }
+
+    return details;
+}
+
+
+/*
  * A run's records.  Its start (13 parameters) is written only if the run
  * is still going NGX_QNA_TRAIL_START_DELAY ms later: most runs are over
  * by then and are written whole, in one statement.  The outcome's part
@@ -279,12 +308,10 @@ static json_t *
 ngx_qna_turn_trail_base(ngx_qna_turn_t *t)
 {
     json_t              *details, *start;
-    ngx_str_t            rid;
     ngx_http_request_t  *r = t->request;
 
-    rid = ngx_qna_request_id(r);
-    details = json_pack("{s:s?, s:s%}", "family", t->plan.family,
-                        "request_id", rid.data, rid.len);
+    details = ngx_qna_turn_trail_ids(r,
+                  json_pack("{s:s?}", "family", t->plan.family));
 
     /* no script: the question was never planned */
     start = json_pack("[s%, s, s%, s%, s, s%, s, o, o, o, o, o, o]",
@@ -317,15 +344,13 @@ void
 ngx_qna_turn_trail_pending(ngx_qna_turn_t *t)
 {
     json_t              *details, *pending;
-    ngx_str_t            rid;
     ngx_http_request_t  *r = t->request;
 
     if (ngx_qna_pg_conf() == NULL) {
         return;
     }
 
-    rid = ngx_qna_request_id(r);
-    details = json_pack("{s:s%}", "request_id", rid.data, rid.len);
+    details = ngx_qna_turn_trail_ids(r, json_object());
 
     pending = json_pack("[s%, s, s%, s%, s, s%, o, o, o, o]",
                         t->user.data, t->user.len,

@@ -50,7 +50,7 @@ ngx_qna_users_handler(ngx_http_request_t *r)
     ngx_http_core_loc_conf_t  *clcf;
 
     rc = ngx_qna_http_get_only(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 

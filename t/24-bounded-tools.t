@@ -141,8 +141,10 @@ for my $what (sort keys %heavy) {
     my $h = $s->http(GET => '/health');
     my $took = time - $t0;
     is_success($h, '/health sent right after them');
-    # the old support and resistance (lookback x prices) took 1.6 s alone
-    ok $took < 0.5, sprintf('  answered in %.3f s (under 0.5 s)', $took);
+    # the old support and resistance (lookback x prices) took 1.6 s alone;
+    # the time is shown, not asserted: tests never assert on wall-clock
+    # speed (bench/tools measures it), the caps below are what bound it
+    note sprintf('/health answered in %.3f s behind them', $took);
 
     for (@inflight) {
         my ($what, $sock) = @$_;

@@ -169,6 +169,16 @@ EOF
     like $body, qr/^qna_llm_requests_total\{provider="gpt",outcome="refused"\} 1$/m, '  one refused';
     my ($tokens) = $body =~ /^qna_llm_tokens_total\{provider="gpt",kind="prompt"\} (\d+)$/m;
     ok $tokens && $tokens > 0, "  prompt tokens counted";
+
+    # a reload that renames the provider: its slot starts again
+    ($l->{nginx_http} = $l->{nginx_http}) =~ s/provider gpt /provider gpt2 /;
+    $l->{nginx_http} =~ s/qna_planner gpt;/qna_planner gpt2;/;
+    $l->write_configs;
+    $l->reload_nginx;
+    sleep 1;
+    $body = $l->http(GET => '/metrics')->{body};
+    like $body, qr/^qna_llm_requests_total\{provider="gpt2",outcome="ok"\} 0$/m, 'renamed by a reload: its counts start again';
+    unlike $body, qr/provider="gpt"/, '  the old name is gone';
     $l->stop;
     log_is_clean($l);
 }

@@ -71,6 +71,8 @@ sub lines_of {
                      headers => { 'X-Request-Id' => 'exec_chosen' });
     is $x->{json}{request_id}, 'exec_chosen', '  with a kept id';
     like $x->{json}{data}{execution_id}, qr/^exec_[0-9a-f]{32}$/, '  whose execution id is still nginx\'s own';
+    my ($kept) = log_lines($s, 'access.log', sub { $_[0]{request_id} eq 'exec_chosen' });
+    is "exec_$kept->{nginx_request_id}", $x->{json}{data}{execution_id}, '  and the log has both ids';
 }
 
 # an LLM planner is sent the trace, with this request as its parent

@@ -57,6 +57,12 @@ sub sample {
     sample(POST => '/analyze', $s->analyze('What is the weather in Paris?'));
     sample(POST => '/analyze', $s->analyze($q, session_id => 'nope'));
     is_error($s->http(GET => '/analyze'), 405, 'METHOD_NOT_ALLOWED', 'GET /analyze: 405, as the document says of every endpoint');
+    for my $path ('/metrics', '/openapi.json', '/models', '/users/me', '/executions', "/conversation/$a->{session_id}",
+                  '/debug/mcp-tools', '/health', '/ready') {
+        my $r = $s->http(PUT => $path, body => '{}');
+        is_error($r, 405, 'METHOD_NOT_ALLOWED', "PUT $path");
+        like $r->{headers}{allow} // '', qr/GET/, '  Allow: GET';
+    }
     sample(POST => '/execute', $s->execute(script => "result = 1\n"));
     sample(POST => '/execute', $s->execute(script => "import os\nresult = 1\n"));
     sample(POST => '/execute', $s->execute(script => "result = 1\n", timeout_seconds => 0));
@@ -125,7 +131,10 @@ EOF
        'https://ops.example.com:8443', '  another, with its port';
     $r = $c->http(GET => '/health', headers => { Origin => 'https://evil.example.com' });
     is $r->{headers}{'access-control-allow-origin'}, undef, 'another origin: nothing';
-    is $c->http(GET => '/health')->{headers}{'access-control-allow-origin'}, undef, 'no Origin: nothing';
+    is $r->{headers}{vary}, 'Origin', '  but Vary: Origin, so no shared cache hands this copy to an allowed one';
+    $r = $c->http(GET => '/health');
+    is $r->{headers}{'access-control-allow-origin'}, undef, 'no Origin: nothing';
+    is $r->{headers}{vary}, 'Origin', '  Vary: Origin too';
     $r = $c->http(POST => '/analyze', body => 'not json', headers => $app);
     is $r->{status}, 400, 'an error';
     is $r->{headers}{'access-control-allow-origin'}, 'https://app.example.com', '  a page can read it too';

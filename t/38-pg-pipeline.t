@@ -69,4 +69,38 @@ is_success($s->analyze('What is the price of MSFT?'), 'PostgreSQL takes new reco
 $s->stop;
 log_is_clean($s);
 
+# a reload while records wait in the spools: the workers of the new
+# generation take over the old ones' spools once those have exited
+{
+    my $r = QnA::Stack->new(name => 'pipeline-reload', workers => 2, postgres => 1)->start;
+    sleep 0.1 until ($r->http(GET => '/health')->{json}{data}{components}{postgres}{status} // '') eq 'up';
+    $r->stop_postgres;
+    my @ids;
+    for my $i (1 .. 12) {
+        my $a = $r->http(POST => '/analyze', json => { question => sprintf('What is the %d-day SMA of MSFT?', 10 + $i) });
+        push @ids, $a->{json}{data}{execution_id} if ($a->{status} // 0) == 200;
+    }
+    is scalar(@ids), 12, 'PostgreSQL down: twelve analyses answered, their records spooled';
+    my @spools = grep { -s $_ } glob($r->dir . '/spool/*.spool');
+    ok @spools >= 1, '  in ' . scalar(@spools) . ' spool(s)';
+    like $r->http(GET => '/metrics')->{body}, qr/^qna_trail_spool_bytes [1-9]\d*$/m, '  /metrics counts them';
+
+    # one worker now: the old generation exits, its spools left behind
+    $r->{workers} = 1;
+    $r->write_configs;
+    $r->reload_nginx;
+    sleep 1;
+    $r->start_postgres;
+    my $list = join ',', map { "'$_'" } @ids;
+    is $r->wait_psql("SELECT count(*) FROM executions WHERE id IN ($list)", 12, 30), 12,
+       'after the reload and PostgreSQL\'s return: all twelve recorded';
+    my $until = time + 15;
+    sleep 0.2 until time > $until || !grep { -s $_ } glob($r->dir . '/spool/*.spool');
+    is scalar(grep { -s $_ } glob($r->dir . '/spool/*.spool')), 0, '  no spool left with records';
+    like $r->http(GET => '/metrics')->{body}, qr/^qna_trail_spool_bytes 0$/m, '  /metrics says so';
+    like $r->error_log, qr/took over the spool of worker/, '  the new generation took over the old one\'s';
+    $r->stop;
+    log_is_clean($r);
+}
+
 done_testing;

@@ -74,7 +74,10 @@ sub _new_york {
 
 sub next_daily_bar {
     my ($now, $crypto) = @_;
-    return (int($now / 86400) + 1) * 86400 + 300 if $crypto;
+    if ($crypto) {
+        my $close = int($now / 86400) * 86400 + 300;
+        return $close > $now ? $close : $close + 86400;
+    }
     my $midnight = int(($now + _new_york($now)) / 86400) * 86400;
     for my $d (0 .. 7) {
         my $day = $midnight + $d * 86400;
