@@ -250,6 +250,24 @@ ngx_mcp_policy_needed(ngx_http_request_t *r, ngx_uint_t family)
 }
 
 
+/*
+ * The role each family needs, one digit each: an answer planned under
+ * this policy may be given again while the digits stay the same.
+ */
+
+u_char *
+ngx_mcp_policy_digest(ngx_http_request_t *r, u_char *p)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_MCP_FAMILIES; i++) {
+        *p++ = (u_char) ('0' + ngx_mcp_policy_needed(r, i) % 10);
+    }
+
+    return p;
+}
+
+
 ngx_int_t
 ngx_mcp_policy_tool(ngx_http_request_t *r, ngx_mcp_tool_t *tool,
     ngx_uint_t role, ngx_uint_t *needed)

@@ -49,6 +49,9 @@ ngx_int_t ngx_mcp_policy_tool(ngx_http_request_t *r, ngx_mcp_tool_t *tool,
 ngx_int_t ngx_mcp_policy_name(ngx_http_request_t *r, const char *name,
     size_t len, ngx_uint_t role, ngx_uint_t *needed);
 
+/* NGX_MCP_FAMILIES digits: the role each family needs */
+u_char *ngx_mcp_policy_digest(ngx_http_request_t *r, u_char *p);
+
 /* every tool "role" may call, by name: the list sandboxd relays */
 json_t *ngx_mcp_policy_tools(ngx_http_request_t *r, ngx_uint_t role);
 

@@ -22,6 +22,27 @@
 #define NGX_QNA_EXPANSION_TTL   600
 
 
+#define NGX_QNA_WORDS_MAX       64
+
+
+/* a normalised question's content words, to compare it with others */
+typedef struct {
+    ngx_str_t                   text;
+    ngx_str_t                   word[NGX_QNA_WORDS_MAX];
+    ngx_uint_t                  n;
+} ngx_qna_words_t;
+
+
+/* one of the user's earlier questions */
+typedef struct {
+    ngx_str_t                   question;
+    ngx_str_t                   normalized;
+    ngx_str_t                   session;
+    ngx_str_t                   timestamp;
+    ngx_str_t                   execution_id;
+} ngx_qna_question_t;
+
+
 typedef struct {
     ngx_http_request_t         *request;
 
@@ -40,16 +61,21 @@ typedef struct {
     /* the session's last turn, and the user's earlier questions */
     ngx_str_t                   last_question;
     ngx_str_t                   last_symbol;
-    json_t                     *questions;    /* newest first */
+    ngx_array_t                *questions;    /* ngx_qna_question_t,
+                                                 newest first */
 
     json_t                     *context;      /* what the answer says */
     ngx_qna_plan_t              plan;
     ngx_str_t                   exec_id;
     u_char                      cache_key[128];
+    u_char                      answer_key[128];  /* ngx_qna_hit.c */
+    size_t                      answer_key_len;   /* 0: none */
     u_char                      qhash[65];    /* the execution cache's */
     u_char                      phash[65];    /* keys, hex; "" for none */
     size_t                      cache_key_len;
     time_t                      cache_ttl;    /* 0: not cached */
+    time_t                      result_stored;   /* a cached result's */
+    time_t                      result_expires;  /* times, if known */
     ngx_msec_t                  plan_started;
     unsigned                    plan_timed:1;
 
@@ -101,7 +127,13 @@ ngx_int_t ngx_qna_history_send(ngx_qna_conv_t *cv);
 
 /* ngx_qna_context.c */
 void ngx_qna_normalize(ngx_str_t *in, u_char *out, size_t *len);
+void ngx_qna_words(ngx_str_t *norm, ngx_qna_words_t *w);
+double ngx_qna_similarity_words(ngx_qna_words_t *wa, ngx_str_t *b);
 double ngx_qna_similarity(ngx_str_t *a, ngx_str_t *b);
+u_char *ngx_qna_question_line(ngx_pool_t *pool, ngx_qna_question_t *q,
+    size_t *len);
+ngx_int_t ngx_qna_question_parse(ngx_pool_t *pool, u_char *s, size_t len,
+    ngx_qna_question_t *q);
 ngx_int_t ngx_qna_is_followup(ngx_str_t *norm);
 
 /* ngx_qna_freshness.c: how long a plan's answer may be cached */
@@ -116,6 +148,8 @@ void ngx_qna_turn_respond(ngx_qna_turn_t *t);
 void ngx_qna_turn_fail(ngx_qna_turn_t *t, ngx_int_t rc);
 void ngx_qna_turn_builtin(ngx_qna_turn_t *t);
 void ngx_qna_turn_context(ngx_qna_turn_t *t);
+ngx_int_t ngx_qna_turn_related(ngx_qna_turn_t *t);
+void ngx_qna_turn_cache(ngx_qna_turn_t *t, ngx_uint_t outcome);
 
 /* ngx_qna_turn_llm.c: the plan of an LLM, and its corrections */
 void ngx_qna_turn_llm(ngx_qna_turn_t *t, json_t *feedback);
@@ -134,6 +168,10 @@ ngx_int_t ngx_qna_session_load(ngx_qna_turn_t *t);
 ngx_int_t ngx_qna_session_expand(ngx_qna_turn_t *t, ngx_str_t *id,
     ngx_str_t *text, ngx_str_t *etext);
 void ngx_qna_session_store(ngx_qna_turn_t *t);
+void ngx_qna_session_took(ngx_qna_turn_t *t, redisReply *reply,
+    const char *error);
+ngx_int_t ngx_qna_session_questions(ngx_qna_turn_t *t, redisReply *list);
+size_t ngx_qna_session_title(ngx_qna_turn_t *t);
 json_t *ngx_qna_session_summary(ngx_qna_turn_t *t);
 
 /* ngx_qna_turn_trail.c: the turn in the audit trail */

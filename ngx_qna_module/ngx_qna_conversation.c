@@ -390,12 +390,13 @@ ngx_qna_conv_context_reply(redisReply *reply, const char *error, void *data)
     ngx_qna_conv_t *cv = data;
 
     size_t                i, j;
-    json_t               *messages, *expanded, *questions, *similar, *m, *q,
-                         *body, *mine, *n, *c;
+    json_t               *messages, *expanded, *similar, *m, *body, *mine,
+                         *c;
     double                score, best;
-    redisReply           *h, *k, *v;
+    redisReply           *h, *k, *v, *questions;
     ngx_int_t             rc;
     ngx_str_t             a, b;
+    ngx_qna_question_t    q;
     ngx_connection_t     *conn;
     ngx_http_request_t   *r;
     ngx_qna_main_conf_t  *qmcf;
@@ -427,7 +428,7 @@ ngx_qna_conv_context_reply(redisReply *reply, const char *error, void *data)
 
     messages = ngx_qna_conv_json_list(reply->element[2]);
     expanded = ngx_qna_conv_json_list(reply->element[3]);
-    questions = ngx_qna_conv_json_list(reply->element[4]);
+    questions = reply->element[4];
     similar = json_array();
     mine = json_array();
 
@@ -457,44 +458,46 @@ ngx_qna_conv_context_reply(redisReply *reply, const char *error, void *data)
      * The user's questions of other sessions that resemble this one's;
      * none for anonymous callers: those sessions are other people's.
      */
-    if (ngx_qna_access_anonymous(r)) {
-        json_array_clear(questions);
-    }
+    for (i = 0; questions->type == REDIS_REPLY_ARRAY
+                && i < questions->elements
+                && !ngx_qna_access_anonymous(r); i++)
+    {
+        v = questions->element[i];
 
-    json_array_foreach(questions, i, q) {
-        n = json_object_get(q, "normalized");
-
-        if (!json_is_string(n)
+        if (v->type != REDIS_REPLY_STRING
             || json_array_size(similar) >= NGX_QNA_SIMILAR_SHOWN
-            || ngx_qna_json_str_eq(json_object_get(q, "session_id"),
-                                   &cv->session))
+            || ngx_qna_question_parse(r->pool, (u_char *) v->str, v->len,
+                                      &q) != NGX_OK
+            || (q.session.len == cv->session.len
+                && ngx_strncmp(q.session.data, cv->session.data,
+                               q.session.len) == 0))
         {
             continue;
         }
 
-        b.data = (u_char *) json_string_value(n);
-        b.len = json_string_length(n);
         best = 0;
 
         json_array_foreach(mine, j, c) {
             a.data = (u_char *) json_string_value(c);
             a.len = json_string_length(c);
-            score = ngx_qna_similarity(&a, &b);
+            score = ngx_qna_similarity(&a, &q.normalized);
             best = ngx_max(best, score);
         }
 
         if (best * 100 >= (double) qmcf->similarity) {
             json_array_append_new(similar,
-                json_pack("{s:O?, s:f, s:O?, s:O?}",
-                          "question", json_object_get(q, "question"),
+                json_pack("{s:s%, s:f, s:s%, s:o}",
+                          "question", q.question.data, q.question.len,
                           "similarity_score",
                               (double) (int) (best * 1000 + 0.5) / 1000,
-                          "session_id", json_object_get(q, "session_id"),
-                          "timestamp", json_object_get(q, "timestamp")));
+                          "session_id", q.session.data, q.session.len,
+                          "timestamp",
+                              q.timestamp.len
+                              ? ngx_qna_json_str(&q.timestamp)
+                              : json_null()));
         }
     }
 
-    json_decref(questions);
     json_decref(mine);
 
     body = json_pack("{s:s%, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}}",

@@ -107,7 +107,7 @@ static const char  *ngx_qna_les[NGX_QNA_BUCKETS] = {
 };
 
 static const char  *ngx_qna_cache_names[NGX_QNA_CACHE_OUTCOMES] = {
-    "redis", "postgres", "miss", "bypass", "off"
+    "redis", "postgres", "miss", "bypass", "off", "answer"
 };
 
 static const char  *ngx_qna_vendor_names[NGX_QNA_VENDOR_OUTCOMES] = {

@@ -20,7 +20,8 @@
 #define NGX_QNA_CACHE_MISS        2
 #define NGX_QNA_CACHE_BYPASS      3   /* Cache-Control: no-cache */
 #define NGX_QNA_CACHE_OFF         4   /* not cacheable, or no store */
-#define NGX_QNA_CACHE_OUTCOMES    5
+#define NGX_QNA_CACHE_ANSWER      5   /* the whole answer given again */
+#define NGX_QNA_CACHE_OUTCOMES    6
 
 /* where a vendor's answer came from */
 #define NGX_QNA_VENDOR_WORKER     0

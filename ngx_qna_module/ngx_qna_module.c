@@ -12,6 +12,7 @@
 #include "ngx_qna_curl.h"
 #include "ngx_qna_access.h"
 #include "ngx_qna_context.h"
+#include "ngx_qna_hit.h"
 #include "ngx_qna_llm.h"
 #include "ngx_qna_metrics.h"
 
@@ -657,6 +658,7 @@ ngx_qna_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_qna_session_init(cf) != NGX_OK
+        || ngx_qna_hit_init(cf) != NGX_OK
         || ngx_qna_conversation_init(cf) != NGX_OK
         || ngx_qna_confirm_init(cf) != NGX_OK
         || ngx_qna_metrics_init(cf) != NGX_OK

@@ -153,6 +153,10 @@ const char *ngx_qna_error_name(ngx_qna_error_e code);
 json_t *ngx_qna_json_str(ngx_str_t *s);
 ngx_uint_t ngx_qna_json_str_eq(json_t *v, ngx_str_t *s);
 json_t *ngx_qna_json_now(void);
+#define NGX_QNA_NOW_LEN  sizeof("2026-01-01T00:00:00.000Z")
+u_char *ngx_qna_now_text(u_char *p);
+ngx_int_t ngx_qna_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *text);
 
 /* request entry points, one file each */
 ngx_int_t ngx_qna_analyze_handler(ngx_http_request_t *r);

@@ -153,22 +153,28 @@ ngx_qna_json_str_eq(json_t *v, ngx_str_t *s)
 
 /* now, as every answer and record says it: 2026-01-01T00:00:00.000Z */
 
-json_t *
-ngx_qna_json_now(void)
+u_char *
+ngx_qna_now_text(u_char *p)
 {
-    u_char      *p;
     ngx_tm_t     tm;
     ngx_time_t  *tp;
-    u_char       ts[sizeof("2026-01-01T00:00:00.000Z")];
 
     tp = ngx_timeofday();
     ngx_gmtime(tp->sec, &tm);
 
-    p = ngx_sprintf(ts, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                    tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec);
+    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                       tp->msec);
+}
 
-    return json_stringn((char *) ts, p - ts);
+
+json_t *
+ngx_qna_json_now(void)
+{
+    u_char  ts[NGX_QNA_NOW_LEN];
+
+    return json_stringn((char *) ts, ngx_qna_now_text(ts) - ts);
 }
 
 
@@ -207,6 +213,19 @@ ngx_qna_send(ngx_http_request_t *r, ngx_uint_t status, json_t *body)
 
     json_decref(body);
 
+    return ngx_qna_send_text(r, status, &text);
+}
+
+
+/* an envelope made already, with "timestamp" and "request_id" in it */
+
+ngx_int_t
+ngx_qna_send_text(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *text)
+{
+    ngx_str_t  rid;
+
+    rid = ngx_qna_request_id(r);
+
     if (ngx_qna_http_add_header(r, "X-Request-Id", &rid) != NGX_OK
         || ngx_qna_http_add_header(r, "Cache-Control", &ngx_qna_no_store)
            != NGX_OK)
@@ -214,8 +233,8 @@ ngx_qna_send(ngx_http_request_t *r, ngx_uint_t status, json_t *body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_qna_http_send(r, status, &ngx_qna_json_type, text.data,
-                             text.len);
+    return ngx_qna_http_send(r, status, &ngx_qna_json_type, text->data,
+                             text->len);
 }
 
 

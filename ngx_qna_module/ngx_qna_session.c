@@ -11,7 +11,8 @@
  *   {p}user:{user}:questions   list, newest first, for related questions
  *   {p}user:{user}:sessions    sorted set by last activity
  *   {p}expansion:{id}          a proposal, 10 minutes
- *   {p}result:{sha256}         a result, 24 hours
+ *   {p}result:{sha256}         a result, while its data is fresh
+ *   {p}answer:{sha256}         a whole answer, as long (ngx_qna_hit.c)
  *
  * All but the proposal and the result live 7 days from the last turn.
  */
@@ -23,6 +24,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_context.h"
 #include "ngx_qna_http.h"
+#include "ngx_qna_hit.h"
 
 
 #define NGX_QNA_QUESTIONS_LOADED  50
@@ -61,6 +63,15 @@ static const char  ngx_qna_store_lua[] =
     "for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[10]) end\n"
     "if ARGV[11] ~= '' then\n"
     "  redis.call('SET', KEYS[5], ARGV[11], 'EX', ARGV[12])\n"
+    "end\n"
+    "if #ARGV > 13 then\n"
+    "  local f = {}\n"
+    "  for i, name in ipairs(" NGX_QNA_HIT_NAMES_LUA ") do\n"
+    "    f[#f + 1] = name\n"
+    "    f[#f + 1] = ARGV[13 + i]\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[6], unpack(f))\n"
+    "  redis.call('EXPIRE', KEYS[6], ARGV[12])\n"
     "end\n"
     "return 1\n";
 
@@ -190,6 +201,69 @@ ngx_qna_session_loaded(redisReply *reply, const char *error, void *data)
 {
     ngx_qna_turn_t *t = data;
 
+    ngx_connection_t  *c = t->request->connection;
+
+    t->eval = NULL;
+
+    ngx_qna_session_took(t, reply, error);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the user's earlier questions, newest first, from their list in Redis */
+
+ngx_int_t
+ngx_qna_session_questions(ngx_qna_turn_t *t, redisReply *list)
+{
+    size_t               i;
+    ngx_int_t            rc;
+    redisReply          *e;
+    ngx_qna_question_t  *q;
+
+    t->questions = ngx_array_create(t->request->pool,
+                                    ngx_max(list->elements, 1),
+                                    sizeof(ngx_qna_question_t));
+    if (t->questions == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < list->elements; i++) {
+        e = list->element[i];
+
+        if (e->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        q = ngx_array_push(t->questions);
+        if (q == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_qna_question_parse(t->request->pool, (u_char *) e->str,
+                                    e->len, q);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            t->questions->nelts--;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * What the session's load said: {0 new or 1 known, last question, last
+ * symbol, the user's questions, the last messages}, or {2}, another
+ * user's.  Plans the turn, or answers NOT_FOUND.
+ */
+
+void
+ngx_qna_session_took(ngx_qna_turn_t *t, redisReply *reply, const char *error)
+{
     size_t               i;
     json_t              *q;
     redisReply          *e;
@@ -198,7 +272,6 @@ ngx_qna_session_loaded(redisReply *reply, const char *error, void *data)
 
     r = t->request;
     c = r->connection;
-    t->eval = NULL;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 1
@@ -217,7 +290,6 @@ ngx_qna_session_loaded(redisReply *reply, const char *error, void *data)
             ngx_qna_send_error(r, NGX_QNA_NOT_FOUND, "No such session",
                                json_pack("{s:s}", "field", "session_id"),
                                NULL));
-        ngx_http_run_posted_requests(c);
         return;
     }
 
@@ -242,24 +314,12 @@ ngx_qna_session_loaded(redisReply *reply, const char *error, void *data)
         }
 
         e = reply->element[3];
-        t->questions = json_array();
 
-        if (t->questions && e->type == REDIS_REPLY_ARRAY) {
-            for (i = 0; i < e->elements; i++) {
-                if (e->element[i]->type != REDIS_REPLY_STRING) {
-                    continue;
-                }
-
-                q = json_loadb(e->element[i]->str, e->element[i]->len, 0,
-                               NULL);
-
-                if (json_is_object(q)) {
-                    json_array_append_new(t->questions, q);
-
-                } else {
-                    json_decref(q);
-                }
-            }
+        if (e->type == REDIS_REPLY_ARRAY
+            && ngx_qna_session_questions(t, e) != NGX_OK)
+        {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
         }
 
         /* the last turns, for a planner that reads them */
@@ -290,7 +350,6 @@ ngx_qna_session_loaded(redisReply *reply, const char *error, void *data)
 plan:
 
     ngx_qna_turn_plan(t);
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -398,19 +457,94 @@ ngx_qna_session_summary(ngx_qna_turn_t *t)
 }
 
 
+/* a new session's title: its first question, up to 80 bytes */
+
+size_t
+ngx_qna_session_title(ngx_qna_turn_t *t)
+{
+    size_t  tl;
+
+    tl = ngx_min(t->question.len, 80);
+
+    /* not in the middle of a UTF-8 sequence */
+    while (tl && tl < t->question.len && (t->question.data[tl] & 0xc0) == 0x80)
+    {
+        tl--;
+    }
+
+    return tl;
+}
+
+
+/* the result cache's entry: {result, execution_time_ms, metadata, ...} */
+
+static ngx_int_t
+ngx_qna_session_result(ngx_qna_turn_t *t, json_t *now, ngx_str_t *text)
+{
+    json_t     *cache;
+    ngx_int_t   rc;
+
+    cache = json_pack("{s:O, s:O?, s:O?, s:O, s:I, s:I}",
+                      "result", json_object_get(t->answer, "result"),
+                      "execution_time_ms",
+                          json_object_get(t->answer, "execution_time_ms"),
+                      "metadata", json_object_get(t->answer, "metadata"),
+                      "timestamp", now,
+                      "stored", (json_int_t) ngx_time(),
+                      "expires", (json_int_t) (ngx_time() + t->cache_ttl));
+
+    rc = cache ? ngx_qna_json_dump(t->request->pool, cache, text) : NGX_ERROR;
+
+    json_decref(cache);
+
+    return rc;
+}
+
+
+/* the arguments of the store script, in its ARGV's order after KEYS */
+
+typedef struct {
+    const char                 *argv[NGX_QNA_STORE_ARGS];
+    size_t                      len[NGX_QNA_STORE_ARGS];
+    ngx_uint_t                  n;
+} ngx_qna_store_args_t;
+
+
+static void
+ngx_qna_store_arg(ngx_qna_store_args_t *a, u_char *data, size_t len)
+{
+    a->argv[a->n] = data ? (char *) data : "";
+    a->len[a->n] = data ? len : 0;
+    a->n++;
+}
+
+
+#define ngx_qna_store_str(a, s)  ngx_qna_store_arg(a, (s)->data, (s)->len)
+
+
 void
 ngx_qna_session_store(ngx_qna_turn_t *t)
 {
-    u_char              *p;
-    size_t               len[18];
-    json_t              *now, *um, *am, *qe, *cache;
-    ngx_int_t            rc;
-    ngx_str_t            tu, ta, tq, tc, ms;
-    const char          *argv[18];
-    ngx_http_request_t  *r = t->request;
-    ngx_time_t          *tp;
-    u_char               nowms[NGX_INT64_LEN], ttl[NGX_INT_T_LEN],
-                         rttl[NGX_INT_T_LEN];
+    u_char                *p;
+    size_t                 n;
+    json_t                *now, *um, *am;
+    ngx_int_t              rc;
+    time_t                 life;
+    ngx_str_t              tu, ta, tc, ms, last, line;
+    ngx_uint_t             i;
+    ngx_time_t            *tp;
+    ngx_qna_question_t     qe;
+    ngx_http_request_t    *r = t->request;
+    ngx_qna_store_args_t  *a;
+    u_char                 nowms[NGX_INT64_LEN], ttl[NGX_INT_T_LEN],
+                           rttl[NGX_INT_T_LEN];
+
+    a = ngx_palloc(r->pool, sizeof(ngx_qna_store_args_t));
+    if (a == NULL) {
+        goto failed;
+    }
+
+    a->n = 0;
 
     now = ngx_qna_json_now();
 
@@ -430,141 +564,119 @@ ngx_qna_session_store(ngx_qna_turn_t *t)
                    "symbol", t->plan.symbol,
                    "cache_hit", (int) t->cache_hit);
 
-    qe = json_pack("{s:s%, s:s%, s:s%, s:O, s:s%}",
-                   "question", t->question.data, t->question.len,
-                   "normalized", t->normalized.data, t->normalized.len,
-                   "session_id", t->session.data, t->session.len,
-                   "timestamp", now,
-                   "execution_id", t->exec_id.data, t->exec_id.len);
-
-    cache = NULL;
-
-    /* kept as long as its data is fresh (ngx_qna_freshness.c), or not */
-    if (t->error == NULL && !t->cache_hit && t->cache_ttl > 0) {
-        cache = json_pack("{s:O, s:O?, s:O?, s:O, s:I}",
-                          "result", json_object_get(t->answer, "result"),
-                          "execution_time_ms",
-                              json_object_get(t->answer,
-                                              "execution_time_ms"),
-                          "metadata", json_object_get(t->answer, "metadata"),
-                          "timestamp", now,
-                          "stored", (json_int_t) ngx_time());
-    }
-
-    json_decref(now);
+    qe.question = t->question;
+    qe.normalized = t->normalized;
+    qe.session = t->session;
+    qe.execution_id = t->exec_id;
+    qe.timestamp.data = (u_char *) json_string_value(now);
+    qe.timestamp.len = json_string_length(now);
 
     ngx_str_null(&tc);
 
-    if (um == NULL || am == NULL || qe == NULL
+    /* kept as long as its data is fresh (ngx_qna_freshness.c), or not */
+    rc = (t->error == NULL && !t->cache_hit && t->cache_ttl > 0)
+         ? ngx_qna_session_result(t, now, &tc) : NGX_OK;
+
+    if (rc != NGX_OK || um == NULL || am == NULL
         || ngx_qna_json_dump(r->pool, um, &tu) != NGX_OK
         || ngx_qna_json_dump(r->pool, am, &ta) != NGX_OK
-        || ngx_qna_json_dump(r->pool, qe, &tq) != NGX_OK
-        || (cache && ngx_qna_json_dump(r->pool, cache, &tc) != NGX_OK))
+        || (line.data = ngx_qna_question_line(r->pool, &qe, &line.len))
+           == NULL)
     {
+        json_decref(now);
         json_decref(um);
         json_decref(am);
-        json_decref(qe);
-        json_decref(cache);
-        json_object_set_new(t->answer, "session_stored", json_false());
-        ngx_qna_turn_respond(t);
-        return;
+        goto failed;
     }
 
+    json_decref(now);
     json_decref(um);
     json_decref(am);
-    json_decref(qe);
-    json_decref(cache);
 
     tp = ngx_timeofday();
     ms.data = nowms;
     ms.len = ngx_sprintf(nowms, "%T%03M", tp->sec, tp->msec) - nowms;
 
-    argv[0] = "5";
-    len[0] = 1;
-    argv[1] = (char *) ngx_qna_session_key(
-                  r->pool, "session:", &t->session, "", &len[1]);
-    argv[2] = (char *) ngx_qna_session_key(
-                  r->pool, "session:", &t->session, ":messages", &len[2]);
-    argv[3] = (char *) ngx_qna_session_key(
-                  r->pool, "user:", &t->user, ":questions", &len[3]);
-    argv[4] = (char *) ngx_qna_session_key(
-                  r->pool, "user:", &t->user, ":sessions", &len[4]);
-    argv[5] = (char *) t->cache_key;
-    len[5] = t->cache_key_len;
+    /* numkeys, then the keys */
+    ngx_qna_store_arg(a, (u_char *) "6", 1);
 
-    if (argv[1] == NULL || argv[2] == NULL || argv[3] == NULL
-        || argv[4] == NULL)
+    for (i = 0; i < 4; i++) {
+        p = ngx_qna_session_key(r->pool, i < 2 ? "session:" : "user:",
+                                i < 2 ? &t->session : &t->user,
+                                i == 0 ? "" : i == 1 ? ":messages"
+                                : i == 2 ? ":questions" : ":sessions", &n);
+        if (p == NULL) {
+            goto failed;
+        }
+
+        ngx_qna_store_arg(a, p, n);
+    }
+
+    ngx_qna_store_arg(a, t->cache_key, t->cache_key_len);
+    ngx_qna_store_arg(a, t->answer_key, t->answer_key_len);
+
+    /* ARGV[1] to ARGV[6]: who, where, when, the two messages, the line */
+    ngx_qna_store_str(a, &t->user);
+    ngx_qna_store_str(a, &t->session);
+    ngx_qna_store_str(a, &ms);
+    ngx_qna_store_str(a, &tu);
+    ngx_qna_store_str(a, &ta);
+    ngx_qna_store_str(a, &line);
+
+    /* ARGV[7]: the last turn a follow-up builds on, a question planned */
+    ngx_str_null(&last);
+
+    if (t->error == NULL) {
+        /* a follow-up's question is the previous one, with its symbol */
+        last = json_object_get(t->context, "follow_up") ? t->last_question
+                                                        : t->question;
+    }
+
+    ngx_qna_store_str(a, &last);
+
+    /* ARGV[8] to ARGV[10]: symbol, family, the session's lifetime */
+    ngx_qna_store_arg(a, (u_char *) t->plan.symbol,
+                      ngx_strlen(t->plan.symbol));
+    ngx_qna_store_arg(a, (u_char *) (t->plan.family ? t->plan.family : ""),
+                      t->plan.family ? ngx_strlen(t->plan.family) : 0);
+    ngx_qna_store_arg(a, ttl,
+                      ngx_sprintf(ttl, "%d", NGX_QNA_SESSION_TTL) - ttl);
+
+    /* ARGV[11], ARGV[12]: the result and its lifetime (the answer's too) */
+    ngx_qna_store_str(a, &tc);
+
+    life = t->cache_ttl;
+
+    if (tc.len == 0 && t->result_expires) {
+        /* an answer made from a cached result lives as long as it */
+        life = t->result_expires - ngx_time();
+    }
+
+    ngx_qna_store_arg(a, rttl,
+                      ngx_sprintf(rttl, "%T", ngx_max(life, 1)) - rttl);
+
+    /* ARGV[13]: the title */
+    ngx_qna_store_arg(a, t->question.data, ngx_qna_session_title(t));
+
+    /* ARGV[14] on: the whole answer, to be given again (ngx_qna_hit.c) */
+    if (life > 0
+        && ngx_qna_hit_fields(t, a->argv + a->n, a->len + a->n) == NGX_OK)
     {
-        ngx_qna_turn_respond(t);
+        a->n += NGX_QNA_HIT_FIELDS;
+    }
+
+    rc = ngx_qna_redis_eval(&t->eval, r->connection->log,
+                            &ngx_qna_store_script, ngx_qna_session_stored,
+                            t, (int) a->n, a->argv, a->len);
+
+    if (rc == NGX_OK) {
         return;
     }
 
-    argv[6] = (char *) t->user.data;
-    len[6] = t->user.len;
-    argv[7] = (char *) t->session.data;
-    len[7] = t->session.len;
-    argv[8] = (char *) ms.data;
-    len[8] = ms.len;
-    argv[9] = (char *) tu.data;
-    len[9] = tu.len;
-    argv[10] = (char *) ta.data;
-    len[10] = ta.len;
-    argv[11] = (char *) tq.data;
-    len[11] = tq.len;
+failed:
 
-    /* the last turn a follow-up builds on: a question that was planned */
-    argv[12] = (char *) (t->error ? (u_char *) "" : t->question.data);
-    len[12] = t->error ? 0 : t->question.len;
-
-    if (json_object_get(t->context, "follow_up") && t->error == NULL) {
-        /* the follow-up's question is the previous one, with its symbol */
-        argv[12] = (char *) t->last_question.data;
-        len[12] = t->last_question.len;
-    }
-
-    argv[13] = t->plan.symbol;
-    len[13] = ngx_strlen(t->plan.symbol);
-    argv[14] = t->plan.family ? t->plan.family : "";
-    len[14] = ngx_strlen(argv[14]);
-    argv[15] = (char *) ttl;
-    len[15] = ngx_sprintf(ttl, "%d", NGX_QNA_SESSION_TTL) - ttl;
-    argv[16] = (char *) (tc.len ? tc.data : (u_char *) "");
-    len[16] = tc.len;
-    argv[17] = (char *) rttl;
-    len[17] = ngx_sprintf(rttl, "%T", ngx_max(t->cache_ttl, 1)) - rttl;
-
-    /* the title: the session's first question, up to 80 bytes */
-    p = t->question.data;
-
-    {
-        const char  *args[19];
-        size_t       lens[19];
-        size_t       i, tl;
-
-        for (i = 0; i < 18; i++) {
-            args[i] = argv[i];
-            lens[i] = len[i];
-        }
-
-        tl = ngx_min(t->question.len, 80);
-
-        /* not in the middle of a UTF-8 sequence */
-        while (tl && tl < t->question.len && (p[tl] & 0xc0) == 0x80) {
-            tl--;
-        }
-
-        args[18] = (char *) p;
-        lens[18] = tl;
-
-        rc = ngx_qna_redis_eval(&t->eval, r->connection->log,
-                                &ngx_qna_store_script, ngx_qna_session_stored,
-                                t, 19, args, lens);
-    }
-
-    if (rc != NGX_OK) {
-        json_object_set_new(t->answer, "session_stored", json_false());
-        ngx_qna_turn_respond(t);
-    }
+    json_object_set_new(t->answer, "session_stored", json_false());
+    ngx_qna_turn_respond(t);
 }
 
 

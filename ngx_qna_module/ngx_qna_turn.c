@@ -25,6 +25,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_access.h"
 #include "ngx_qna_context.h"
+#include "ngx_qna_hit.h"
 #include "ngx_qna_http.h"
 #include "ngx_qna_llm.h"
 #include "ngx_qna_metrics.h"
@@ -45,7 +46,6 @@ static void ngx_qna_turn_progress(ngx_http_request_t *r, json_t *event,
 static void ngx_qna_turn_ran(ngx_http_request_t *r, void *data,
     json_t *answer, json_t *error);
 static void ngx_qna_turn_cleanup(void *data);
-static void ngx_qna_turn_cache(ngx_qna_turn_t *t, ngx_uint_t outcome);
 
 
 /* qna_context_similarity 0.5; the threshold of a related question */
@@ -154,6 +154,13 @@ ngx_qna_turn_begin(ngx_qna_turn_t *t)
 
     if (!t->store) {
         ngx_qna_turn_plan(t);
+        return;
+    }
+
+    /* the same question asked before: perhaps its whole answer */
+    ngx_qna_hit_key(t);
+
+    if (ngx_qna_hit_lookup(t) == NGX_OK) {
         return;
     }
 
@@ -333,26 +340,120 @@ ngx_qna_turn_expand(ngx_qna_turn_t *t, const char *family)
 }
 
 
+static json_t *
+ngx_qna_turn_earlier(ngx_qna_question_t *q, double score, ngx_uint_t scored)
+{
+    json_t  *o;
+
+    o = json_pack("{s:s%}", "question", q->question.data, q->question.len);
+
+    if (o != NULL && scored) {
+        json_object_set_new(o, "similarity_score",
+                            json_real((double) (int) (score * 1000 + 0.5)
+                                      / 1000));
+    }
+
+    if (o != NULL) {
+        json_object_set_new(o, "session_id", ngx_qna_json_str(&q->session));
+        json_object_set_new(o, "execution_id",
+                            q->execution_id.len
+                            ? ngx_qna_json_str(&q->execution_id)
+                            : json_null());
+        json_object_set_new(o, "timestamp",
+                            q->timestamp.len ? ngx_qna_json_str(&q->timestamp)
+                                             : json_null());
+    }
+
+    return o;
+}
+
+
+/*
+ * The context's duplicate_of (the same question asked before) and
+ * similar_previous_questions (up to three related ones), from the user's
+ * earlier questions.
+ */
+
+ngx_int_t
+ngx_qna_turn_related(ngx_qna_turn_t *t)
+{
+    double                score;
+    json_t               *similar, *dup;
+    ngx_uint_t            i, anonymous;
+    ngx_qna_words_t       words;
+    ngx_qna_question_t   *q, *first;
+    ngx_qna_main_conf_t  *qmcf;
+    ngx_http_request_t   *r = t->request;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_qna_module);
+
+    similar = json_array();
+    if (similar == NULL) {
+        return NGX_ERROR;
+    }
+
+    first = NULL;
+    anonymous = ngx_qna_access_anonymous(r);
+    ngx_qna_words(&t->normalized, &words);
+
+    q = t->questions ? t->questions->elts : NULL;
+
+    for (i = 0; t->questions && i < t->questions->nelts; i++) {
+
+        /*
+         * Anonymous callers all have one name: another session's question
+         * is somebody else's, with their ids; only this session's count.
+         */
+        if (anonymous
+            && (q[i].session.len != t->session.len
+                || ngx_strncmp(q[i].session.data, t->session.data,
+                               t->session.len) != 0))
+        {
+            continue;
+        }
+
+        score = ngx_qna_similarity_words(&words, &q[i].normalized);
+
+        if (score >= 1.0 && first == NULL) {
+            first = &q[i];
+        }
+
+        if (score * 100 >= (double) qmcf->similarity
+            && json_array_size(similar) < NGX_QNA_SIMILAR_MAX)
+        {
+            json_array_append_new(similar,
+                                  ngx_qna_turn_earlier(&q[i], score, 1));
+        }
+    }
+
+    dup = first ? ngx_qna_turn_earlier(first, 0, 0) : json_null();
+
+    if (json_object_set_new(t->context, "similar_previous_questions", similar)
+        != 0
+        || json_object_set_new(t->context, "duplicate_of", dup) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* duplicates and related questions, then the cache or the sandbox */
 
 void
 ngx_qna_turn_context(ngx_qna_turn_t *t)
 {
     u_char                *p;
-    size_t                 i, len;
-    json_t                *q, *n, *similar, *dup, *params;
-    double                 score;
-    ngx_uint_t             anonymous;
+    size_t                 len;
+    json_t                *denied, *params;
     ngx_qna_ctx_t         *ctx;
-    ngx_str_t              other, text;
-    ngx_qna_main_conf_t   *qmcf;
+    ngx_str_t              text;
     ngx_http_request_t    *r = t->request;
     const char            *argv[2];
     size_t                 lens[2];
     u_char                 hash[SHA256_DIGEST_LENGTH];
     SHA256_CTX             sha;
-
-    qmcf = ngx_http_get_module_main_conf(r, ngx_http_qna_module);
 
     /* planned: once, whatever corrections follow */
     if (!t->plan_timed) {
@@ -375,73 +476,19 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     }
 
     /* a plan that needs what the caller may not use: before any cache */
-    similar = ngx_qna_tools_forbidden(r, t->plan.mcp_calls);
+    denied = ngx_qna_tools_forbidden(r, t->plan.mcp_calls);
 
-    if (similar != NULL) {
+    if (denied != NULL) {
         ngx_qna_turn_refuse(t, NGX_QNA_FORBIDDEN,
                             "Your role may not call a tool this question "
-                            "needs", similar, NULL);
+                            "needs", denied, NULL);
         return;
     }
 
-    similar = json_array();
-    dup = NULL;
-    anonymous = ngx_qna_access_anonymous(r);
-
-    json_array_foreach(t->questions, i, q) {
-        n = json_object_get(q, "normalized");
-        if (!json_is_string(n)) {
-            continue;
-        }
-
-        /*
-         * Anonymous callers all have one name: another session's question
-         * is somebody else's, with their ids; only this session's count.
-         */
-        if (anonymous && !ngx_qna_json_str_eq(
-                             json_object_get(q, "session_id"), &t->session))
-        {
-            continue;
-        }
-
-        other.data = (u_char *) json_string_value(n);
-        other.len = json_string_length(n);
-
-        score = ngx_qna_similarity(&t->normalized, &other);
-
-        if (score >= 1.0 && dup == NULL) {
-            dup = q;
-        }
-
-        if (score * 100 >= (double) qmcf->similarity
-            && json_array_size(similar) < NGX_QNA_SIMILAR_MAX)
-        {
-            json_array_append_new(similar,
-                json_pack("{s:O?, s:f, s:O?, s:O?, s:O?}",
-                          "question", json_object_get(q, "question"),
-                          "similarity_score",
-                              (double) (int) (score * 1000 + 0.5) / 1000,
-                          "session_id", json_object_get(q, "session_id"),
-                          "execution_id", json_object_get(q, "execution_id"),
-                          "timestamp", json_object_get(q, "timestamp")));
-        }
+    if (ngx_qna_turn_related(t) != NGX_OK) {
+        ngx_qna_turn_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
-
-    json_object_set_new(t->context, "similar_previous_questions",
-                        similar ? similar : json_array());
-    json_object_set_new(t->context, "duplicate_of",
-                        dup ? json_pack("{s:O?, s:O?, s:O?, s:O?}",
-                                        "question",
-                                            json_object_get(dup, "question"),
-                                        "session_id",
-                                            json_object_get(dup,
-                                                            "session_id"),
-                                        "execution_id",
-                                            json_object_get(dup,
-                                                            "execution_id"),
-                                        "timestamp",
-                                            json_object_get(dup, "timestamp"))
-                            : json_null());
 
     params = t->plan.params;
     t->cache_ttl = ngx_qna_freshness(&t->plan, ngx_time());
@@ -702,9 +749,16 @@ ngx_qna_turn_cached(redisReply *reply, const char *error, void *data)
 
         v = json_object_get(cached, "stored");
         if (json_is_integer(v)) {
+            t->result_stored = (time_t) json_integer_value(v);
             json_object_set_new(meta, "cache_age_s",
                 json_integer(ngx_max((json_int_t) ngx_time()
                                      - json_integer_value(v), 0)));
+        }
+
+        /* results stored before they said when they expire: unknown */
+        v = json_object_get(cached, "expires");
+        if (json_is_integer(v) && t->result_stored) {
+            t->result_expires = (time_t) json_integer_value(v);
         }
 
         json_object_set_new(t->answer, "metadata", meta);
@@ -871,13 +925,13 @@ ngx_qna_turn_fail(ngx_qna_turn_t *t, ngx_int_t rc)
 
 /* where the answer came from, told once: $qna_cache and the metrics */
 
-static void
+void
 ngx_qna_turn_cache(ngx_qna_turn_t *t, ngx_uint_t outcome)
 {
     ngx_qna_ctx_t  *ctx;
 
     static const char  *names[NGX_QNA_CACHE_OUTCOMES] = {
-        "HIT_REDIS", "HIT_POSTGRES", "MISS", "BYPASS", "OFF"
+        "HIT_REDIS", "HIT_POSTGRES", "MISS", "BYPASS", "OFF", "HIT_ANSWER"
     };
 
     ctx = ngx_http_get_module_ctx(t->request, ngx_http_qna_module);
@@ -912,7 +966,6 @@ ngx_qna_turn_cleanup(void *data)
 
     json_decref(t->answer);
     json_decref(t->error);
-    json_decref(t->questions);
     json_decref(t->context);
     json_decref(t->plan.params);
     json_decref(t->plan.mcp_calls);

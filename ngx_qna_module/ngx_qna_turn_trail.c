@@ -12,6 +12,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_qna_access.h"
 #include "ngx_qna_context.h"
+#include "ngx_qna_hit.h"
 #include "ngx_qna_http.h"
 
 
@@ -518,6 +519,97 @@ ngx_qna_turn_trail_finish(ngx_qna_turn_t *t)
         json_decref(t->error);
         t->error = NULL;
     }
+}
+
+
+/*
+ * An answer given again (ngx_qna_hit.c): written whole, from the pieces
+ * it was given from, as the same answer planned and found in the cache
+ * would be.  The strings are the Redis reply's, each ending with '\0'.
+ */
+
+static json_t *
+ngx_qna_turn_hit_str(ngx_str_t *s)
+{
+    return s->len ? json_stringn((char *) s->data, s->len) : json_null();
+}
+
+
+void
+ngx_qna_turn_trail_hit(ngx_qna_turn_t *t, ngx_qna_hit_t *hit)
+{
+    u_char              *p;
+    json_t              *details, *whole;
+    ngx_str_t           *f, trace, text;
+    ngx_http_request_t  *r = t->request;
+
+    if (ngx_qna_pg_conf() == NULL) {
+        return;
+    }
+
+    ngx_qna_turn_trail_planned(t);
+
+    f = hit->field;
+
+    trace.data = ngx_pnalloc(r->pool,
+                             sizeof("{\"planner\":\"builtin\","
+                                    "\"data_sources\":,\"cache_hit\":true,"
+                                    "\"corrections\":0}")
+                             + f[NGX_QNA_HIT_SOURCES].len);
+    if (trace.data == NULL) {
+        return;
+    }
+
+    p = ngx_cpymem(trace.data, "{\"planner\":\"builtin\",",
+                   sizeof("{\"planner\":\"builtin\",") - 1);
+
+    if (f[NGX_QNA_HIT_SOURCES].len) {
+        p = ngx_sprintf(p, "\"data_sources\":%V,", &f[NGX_QNA_HIT_SOURCES]);
+    }
+
+    p = ngx_cpymem(p, "\"cache_hit\":true,\"corrections\":0}",
+                   sizeof("\"cache_hit\":true,\"corrections\":0}") - 1);
+    trace.len = p - trace.data;
+
+    details = ngx_qna_turn_trail_ids(r,
+                  json_pack("{s:s%}", "family", f[NGX_QNA_HIT_FAMILY].data,
+                            f[NGX_QNA_HIT_FAMILY].len));
+
+    if (details == NULL
+        || ngx_qna_json_dump(r->pool, details, &text) != NGX_OK)
+    {
+        json_decref(details);
+        return;
+    }
+
+    json_decref(details);
+
+    /* WHOLE's 24: the start's 13, then the outcome's 11 */
+    whole = json_pack("[s%, s, s%, s%, s, s%, s, o, o, o, o, o, s%,"
+                      " s, o, n, o, s%, o, o, o, n, n, s]",
+                      t->user.data, t->user.len,
+                      ngx_qna_turn_role(t),
+                      t->session.data, t->session.len,
+                      t->exec_id.data, t->exec_id.len,
+                      "analyze",
+                      t->question.data, t->question.len,
+                      "builtin",
+                      ngx_qna_turn_hit_str(&f[NGX_QNA_HIT_SCRIPT]),
+                      ngx_qna_turn_hit_str(&f[NGX_QNA_HIT_PARAMS]),
+                      ngx_qna_turn_client(r),
+                      ngx_qna_turn_agent(r),
+                      ngx_qna_json_now(),
+                      text.data, text.len,
+                      "success",
+                      ngx_qna_turn_hit_str(&f[NGX_QNA_HIT_RESULT]),
+                      ngx_qna_turn_hit_str(&f[NGX_QNA_HIT_MADE]),
+                      trace.data, trace.len,
+                      ngx_qna_turn_hit_str(&f[NGX_QNA_HIT_MS]),
+                      ngx_qna_json_now(),
+                      ngx_qna_turn_hit_str(&f[NGX_QNA_HIT_SUMMARY]),
+                      "0");
+
+    ngx_qna_trail_write(NGX_QNA_TRAIL_WHOLE, whole);
 }
 
 

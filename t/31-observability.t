@@ -71,11 +71,13 @@ is_error($s->http(GET => '/limited'), 429, 'RATE_LIMIT_EXCEEDED', '  refused the
     is metric($m, 'qna_http_requests_total{endpoint="other",status="404"}'), 1, 'one 404';
     is metric($m, 'qna_http_requests_total{endpoint="health",status="429"}'), 1, 'one 429 of the limited location';
     is metric($m, 'qna_ratelimit_refused_total'), 1, '  counted as a refusal';
-    is metric($m, 'qna_result_cache_total{layer="redis"}'), 2, 'two answers from Redis';
+    is metric($m, 'qna_result_cache_total{layer="answer"}'), 2, 'two answers given again whole from Redis';
+    is metric($m, 'qna_result_cache_total{layer="redis"}'), 0, '  none planned and found in the result cache';
     is metric($m, 'qna_result_cache_total{layer="miss"}'), 2, 'two computed';
     is metric($m, 'qna_analyze_duration_seconds_count'), 4, 'the /analyze histogram counted them';
     is metric($m, 'qna_analyze_duration_seconds_bucket{le="+Inf"}'), 4, '  +Inf is the count';
-    is metric($m, 'qna_plan_duration_seconds_count'), 4, 'four plans timed';
+    # the same question again is answered whole from Redis, never planned
+    is metric($m, 'qna_plan_duration_seconds_count'), 2, 'two plans timed: the answers given again were not planned';
     is metric($m, 'qna_execution_duration_seconds_count'), 2, 'two executions timed';
     is metric($m, 'qna_mcp_tool_duration_seconds_count{tool="calculate_volatility"}'), 1,
        'the relayed tool calls timed by tool';
@@ -101,7 +103,7 @@ is_error($s->http(GET => '/limited'), 429, 'RATE_LIMIT_EXCEEDED', '  refused the
     my @an = grep { $_->{uri} eq '/analyze' && $_->{status} == 200 } @lines;
     is scalar(@an), 4, 'the access log: one JSON line per analysis';
     is "$an[0]{user} $an[0]{role} $an[0]{planner} $an[0]{cache}", 'anonymous viewer builtin MISS', '  who, planned by whom, computed';
-    is $an[1]{cache}, 'HIT_REDIS', '  the next from Redis';
+    is $an[1]{cache}, 'HIT_ANSWER', '  the next given again from Redis';
     like $an[0]{execution_id}, qr/^exec_[0-9a-f]{32}$/, '  with its execution';
     my @lim = grep { $_->{uri} eq '/limited' } @lines;
     is join(' ', map { $_->{ratelimit} } @lim), 'PASSED REJECTED', '  the limiter\'s verdicts';
