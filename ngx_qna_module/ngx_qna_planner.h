@@ -33,6 +33,24 @@ typedef struct {
 } ngx_qna_plan_error_t;
 
 
+#define NGX_QNA_MAX_TOKENS  128
+
+
+typedef struct {
+    u_char                     *orig;          /* as typed */
+    u_char                     *low;           /* lower-cased */
+    size_t                      len;
+} ngx_qna_token_t;
+
+
+typedef struct {
+    ngx_qna_token_t             tok[NGX_QNA_MAX_TOKENS];
+    ngx_uint_t                  n;
+    u_char                     *low;           /* whole question, lower */
+    size_t                      len;
+} ngx_qna_words_t;
+
+
 /* the inputs a family's script and explanation are built from */
 typedef struct {
     char                        symbol[16];
@@ -66,6 +84,19 @@ ngx_int_t ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
 ngx_int_t ngx_qna_planner_symbol(ngx_pool_t *pool, ngx_str_t *text,
     char *symbol, size_t size);
 json_t *ngx_qna_planner_suggestions(void);
+
+/* ngx_qna_planner_words.c: the tokens and how they read */
+void ngx_qna_words(ngx_str_t *q, u_char *low, ngx_qna_words_t *w);
+ngx_int_t ngx_qna_is(ngx_qna_words_t *w, ngx_uint_t i, const char *word);
+ngx_int_t ngx_qna_contains(ngx_qna_words_t *w, const char *kw);
+ngx_int_t ngx_qna_number(ngx_qna_words_t *w, ngx_uint_t i, double *v,
+    ngx_int_t *pct);
+ngx_int_t ngx_qna_unit(ngx_qna_words_t *w, ngx_uint_t i);
+
+/* ngx_qna_planner_params.c: what the tokens name */
+void ngx_qna_period(ngx_qna_words_t *w, ngx_qna_plan_input_t *in);
+void ngx_qna_counts(ngx_qna_words_t *w, ngx_qna_plan_input_t *in);
+void ngx_qna_symbol(ngx_qna_words_t *w, ngx_qna_plan_input_t *in);
 
 /* ngx_qna_planner_python.c: the scripts */
 extern const char  ngx_qna_py_price[];
