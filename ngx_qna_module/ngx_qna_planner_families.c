@@ -12,6 +12,7 @@
 
 
 #define NGX_QNA_MAX_DAYS  750     /* the bars tool serves three years */
+#define NGX_QNA_CHART     260     /* sessions a chart shows, at most */
 
 
 static ngx_int_t ngx_qna_fam_price(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
@@ -200,6 +201,15 @@ ngx_qna_history(ngx_int_t period)
 }
 
 
+/* enough bars for a chart of a moving window over its 260 sessions */
+
+static ngx_int_t
+ngx_qna_chart_history(ngx_int_t period)
+{
+    return ngx_min(period + NGX_QNA_CHART - 1, NGX_QNA_MAX_DAYS);
+}
+
+
 static ngx_int_t
 ngx_qna_fam_price(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
@@ -322,7 +332,7 @@ ngx_qna_fam_sma(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
 {
     u_char     title[64];
-    ngx_int_t  period;
+    ngx_int_t  period, history;
 
     period = in->period > 0 ? in->period : 50;
 
@@ -333,12 +343,15 @@ ngx_qna_fam_sma(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
         return NGX_DECLINED;
     }
 
+    history = ngx_qna_chart_history(period);
+
     ngx_snprintf(title, sizeof(title), "%i-day SMA of %s%Z", period,
                  in->symbol);
 
     if (ngx_qna_plan_make(pool, plan, "sma", (char *) title, ngx_qna_py_sma,
-                          json_pack("{s:s, s:I}", "symbol", in->symbol,
-                                    "period", (json_int_t) period),
+                          json_pack("{s:s, s:I, s:I}", "symbol", in->symbol,
+                                    "period", (json_int_t) period,
+                                    "history_days", (json_int_t) history),
                           json_pack("[s, s]", "alpaca_market_stocks_bars",
                                     "calculate_sma"),
                           err)
@@ -349,9 +362,11 @@ ngx_qna_fam_sma(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
 
     return ngx_qna_plan_explain(pool, plan,
         "This analysis fetches the last %i daily bars of %s with "
-        "alpaca_market_stocks_bars and averages their closing prices with "
-        "calculate_sma, then compares the last close with that average.",
-        period, in->symbol);
+        "alpaca_market_stocks_bars and runs calculate_sma over the closing "
+        "prices: each value is the mean of %i closes, the latest one of the "
+        "last %i. It compares the last close with it; the chart shows the "
+        "closes and the average over the last sessions.",
+        history, in->symbol, period, period);
 }
 
 
@@ -512,7 +527,7 @@ ngx_qna_fam_bollinger(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
 {
     u_char     title[64];
-    ngx_int_t  period;
+    ngx_int_t  period, history;
 
     period = in->period > 0 ? in->period : 20;
 
@@ -523,13 +538,17 @@ ngx_qna_fam_bollinger(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
         return NGX_DECLINED;
     }
 
+    history = ngx_qna_chart_history(period);
+
     ngx_snprintf(title, sizeof(title), "Bollinger bands of %s%Z", in->symbol);
 
     if (ngx_qna_plan_make(pool, plan, "bollinger", (char *) title,
                           ngx_qna_py_bollinger,
-                          json_pack("{s:s, s:I, s:f}", "symbol", in->symbol,
+                          json_pack("{s:s, s:I, s:f, s:I}",
+                                    "symbol", in->symbol,
                                     "period", (json_int_t) period,
-                                    "std_dev", 2.0),
+                                    "std_dev", 2.0,
+                                    "history_days", (json_int_t) history),
                           json_pack("[s, s]", "alpaca_market_stocks_bars",
                                     "calculate_bollinger_bands"),
                           err)
@@ -541,9 +560,10 @@ ngx_qna_fam_bollinger(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     return ngx_qna_plan_explain(pool, plan,
         "This analysis fetches the last %i daily bars of %s with "
         "alpaca_market_stocks_bars and calls calculate_bollinger_bands: the "
-        "middle band is their %i-day SMA, the outer bands 2 population "
-        "standard deviations above and below it.",
-        period, in->symbol, period);
+        "middle band is the %i-day SMA of the closes, the outer bands 2 "
+        "population standard deviations of the same %i closes above and "
+        "below it; the chart shows them over the last sessions.",
+        history, in->symbol, period, period);
 }
 
 

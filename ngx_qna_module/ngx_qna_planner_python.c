@@ -24,9 +24,31 @@
 #define NGX_QNA_PY_RETURNS                                                    \
     "returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]\n"
 
+/*
+ * A chart shows the last 260 sessions at most: the answer stays small and
+ * a year of daily bars fits.  tail() aligns a series that ends on the last
+ * close (every indicator's does) on the chart's dates, None before it
+ * starts.
+ */
+#define NGX_QNA_PY_CHART                                                      \
+    "\n"                                                                      \
+    "# the chart: the last 260 sessions at most\n"                            \
+    "x = [bar[\"t\"][:10] for bar in days][-260:]\n"                          \
+    "\n"                                                                      \
+    "\n"                                                                      \
+    "def tail(values):\n"                                                     \
+    "    values = list(values)[-len(x):]\n"                                   \
+    "    return [None] * (len(x) - len(values)) + values\n"                   \
+    "\n"                                                                      \
+    "\n"
+
+#define NGX_QNA_PY_CHART_ROW(what)                                            \
+    "        {\"key\": \"chart\", \"value\": chart,\n"                        \
+    "         \"description\": " what "},\n"
+
 #define NGX_QNA_PY_SOURCE                                                     \
-    "        {\"key\": \"data_source\",\n"                                     \
-    "         \"value\": bars[\"metadata\"][\"source\"],\n"                    \
+    "        {\"key\": \"data_source\",\n"                                    \
+    "         \"value\": bars[\"metadata\"][\"source\"],\n"                   \
     "         \"description\": \"Market data vendor\"},\n"
 
 
@@ -65,6 +87,9 @@ const char  ngx_qna_py_volatility[] =
     NGX_QNA_PY_BARS("PARAMS[\"period_days\"] + 1")
     NGX_QNA_PY_RETURNS
     "vol = mcp_client.call(\"calculate_volatility\", {\"returns\": returns})\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"close\", \"values\": tail(closes)}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period_days']}-day volatility of "
@@ -81,6 +106,7 @@ const char  ngx_qna_py_volatility[] =
     "        {\"key\": \"period\", \"value\": span,\n"
     "         \"description\": f\"{len(closes)} daily closes\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes of {symbol}, the returns' prices\"")
     "    ],\n"
     "}\n";
 
@@ -106,6 +132,10 @@ const char  ngx_qna_py_top_volatile[] =
     "    mcp_client.progress(f\"volatility of {stock['symbol']}\")\n"
     "\n"
     "ranked.sort(key=lambda row: (-row[0], row[1]))\n"
+    "top = ranked[:PARAMS[\"count\"]]\n"
+    "chart = {\"type\": \"bars\", \"labels\": [row[1] for row in top],\n"
+    "         \"values\": [row[0] for row in top],\n"
+    "         \"y_label\": \"annualized volatility\"}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"Top {PARAMS['count']} most volatile of the "
@@ -115,25 +145,36 @@ const char  ngx_qna_py_top_volatile[] =
     "        {\"key\": f\"rank_{i + 1}\", \"value\": symbol,\n"
     "         \"description\": f\"Volatility: {v * 100:.1f}%, "
                 "Volume: {volume / 1e6:.1f}M shares\"}\n"
-    "        for i, (v, symbol, volume) in "
-                "enumerate(ranked[:PARAMS[\"count\"]])\n"
+    "        for i, (v, symbol, volume) in enumerate(top)\n"
+    "    ] + [\n"
+    NGX_QNA_PY_CHART_ROW("\"Annualized volatility of each, most volatile "
+                         "first\"")
     "    ],\n"
     "}\n";
 
 
 const char  ngx_qna_py_sma[] =
-    NGX_QNA_PY_BARS("PARAMS[\"period\"]")
+    "# more history than the period: the chart shows the average over time\n"
+    NGX_QNA_PY_BARS("PARAMS[\"history_days\"]")
     "sma = mcp_client.call(\"calculate_sma\",\n"
     "                      {\"prices\": closes,\n"
     "                       \"period\": PARAMS[\"period\"]})\n"
     "last = closes[-1]\n"
+    "window = f\"{days[-PARAMS['period']]['t'][:10]} to "
+                "{days[-1]['t'][:10]}\"\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"close\", \"values\": tail(closes)},\n"
+    "                    {\"name\": f\"SMA {PARAMS['period']}\",\n"
+    "                     \"values\": tail(sma[\"values\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day simple moving average of "
                 "{symbol}\",\n"
     "    \"body\": [\n"
     "        {\"key\": \"sma\", \"value\": sma[\"latest\"],\n"
-    "         \"description\": f\"Mean of the daily closes, {span}\"},\n"
+    "         \"description\": f\"Mean of the last {PARAMS['period']} daily "
+                "closes, {window}\"},\n"
     "        {\"key\": \"last_close\", \"value\": last,\n"
     "         \"description\": f\"Close of {days[-1]['t'][:10]}\"},\n"
     "        {\"key\": \"distance_percent\",\n"
@@ -141,6 +182,8 @@ const char  ngx_qna_py_sma[] =
     "         \"description\": \"Last close above (+) or below (-) the "
                 "average, in percent\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes and their {PARAMS['period']}-day "
+                         "SMA, {len(x)} sessions\"")
     "    ],\n"
     "}\n";
 
@@ -152,6 +195,11 @@ const char  ngx_qna_py_ema[] =
     "                      {\"prices\": closes,\n"
     "                       \"period\": PARAMS[\"period\"]})\n"
     "last = closes[-1]\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"close\", \"values\": tail(closes)},\n"
+    "                    {\"name\": f\"EMA {PARAMS['period']}\",\n"
+    "                     \"values\": tail(ema[\"values\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day exponential moving "
@@ -166,6 +214,8 @@ const char  ngx_qna_py_ema[] =
     "         \"description\": \"Last close above (+) or below (-) the "
                 "average, in percent\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes and their {PARAMS['period']}-day "
+                         "EMA, {len(x)} sessions\"")
     "    ],\n"
     "}\n";
 
@@ -175,6 +225,11 @@ const char  ngx_qna_py_rsi[] =
     "rsi = mcp_client.call(\"calculate_rsi\",\n"
     "                      {\"prices\": closes,\n"
     "                       \"period\": PARAMS[\"period\"]})\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"RSI\",\n"
+    "         \"thresholds\": [30, 70],\n"
+    "         \"series\": [{\"name\": f\"RSI {PARAMS['period']}\",\n"
+    "                     \"values\": tail(rsi[\"values\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day RSI of {symbol}\",\n"
@@ -186,6 +241,8 @@ const char  ngx_qna_py_rsi[] =
     "        {\"key\": \"period\", \"value\": span,\n"
     "         \"description\": f\"{len(closes)} daily closes\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"RSI over {len(x)} sessions, with the 30 and 70 "
+                         "levels\"")
     "    ],\n"
     "}\n";
 
@@ -198,6 +255,14 @@ const char  ngx_qna_py_macd[] =
     "                        \"slow_period\": PARAMS[\"slow_period\"],\n"
     "                        \"signal_period\": PARAMS[\"signal_period\"]})\n"
     "latest = macd[\"latest\"]\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"macd\", \"values\": "
+                            "tail(macd[\"macd\"])},\n"
+    "                    {\"name\": \"signal\", \"values\": "
+                            "tail(macd[\"signal\"])},\n"
+    "                    {\"name\": \"histogram\",\n"
+    "                     \"values\": tail(macd[\"histogram\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"MACD ({PARAMS['fast_period']}, "
@@ -213,17 +278,28 @@ const char  ngx_qna_py_macd[] =
     "        {\"key\": \"trend\", \"value\": macd[\"trend\"],\n"
     "         \"description\": \"Bullish when MACD is above its signal\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"MACD, signal and histogram over {len(x)} "
+                         "sessions\"")
     "    ],\n"
     "}\n";
 
 
 const char  ngx_qna_py_bollinger[] =
-    NGX_QNA_PY_BARS("PARAMS[\"period\"]")
+    "# more history than the period: the chart shows the bands over time\n"
+    NGX_QNA_PY_BARS("PARAMS[\"history_days\"]")
     "bands = mcp_client.call(\"calculate_bollinger_bands\",\n"
     "                        {\"prices\": closes, \"period\": "
                               "PARAMS[\"period\"],\n"
     "                         \"std_dev\": PARAMS[\"std_dev\"]})\n"
     "latest = bands[\"latest\"]\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"close\", \"values\": tail(closes)},\n"
+    "                    {\"name\": f\"SMA {PARAMS['period']}\",\n"
+    "                     \"values\": tail(bands[\"middle\"])}],\n"
+    "         \"bands\": [{\"name\": \"Bollinger\", "
+                          "\"upper\": tail(bands[\"upper\"]),\n"
+    "                    \"lower\": tail(bands[\"lower\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"Bollinger bands ({PARAMS['period']} days, "
@@ -240,6 +316,8 @@ const char  ngx_qna_py_bollinger[] =
     "         \"description\": f\"%B = {latest['percent_b']:.2f} (0 at the "
                 "lower band, 1 at the upper)\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes in their bands, {len(x)} "
+                         "sessions\"")
     "    ],\n"
     "}\n";
 
@@ -251,6 +329,10 @@ const char  ngx_qna_py_atr[] =
     "                       \"low\": [bar[\"l\"] for bar in days],\n"
     "                       \"close\": closes,\n"
     "                       \"period\": PARAMS[\"period\"]})\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": f\"ATR {PARAMS['period']}\",\n"
+    "                     \"values\": tail(atr[\"values\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day average true range of "
@@ -265,6 +347,7 @@ const char  ngx_qna_py_atr[] =
     "        {\"key\": \"last_close\", \"value\": closes[-1],\n"
     "         \"description\": f\"Close of {days[-1]['t'][:10]}\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"ATR over {len(x)} sessions\"")
     "    ],\n"
     "}\n";
 
@@ -322,6 +405,18 @@ const char  ngx_qna_py_drawdown[] =
     NGX_QNA_PY_BARS("PARAMS[\"lookback_days\"]")
     "dd = mcp_client.call(\"calculate_max_drawdown\", {\"prices\": closes})\n"
     "\n"
+    "# the drawdown of each day, for the chart: below the running peak\n"
+    "peak = closes[0]\n"
+    "drawdown = []\n"
+    "for close in closes:\n"
+    "    peak = max(peak, close)\n"
+    "    drawdown.append(close / peak - 1)\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"fraction of "
+                "the peak\",\n"
+    "         \"series\": [{\"name\": \"drawdown\", "
+                            "\"values\": tail(drawdown)}]}\n"
+    "\n"
     "result = {\n"
     "    \"description\": f\"Maximum drawdown of {symbol}, {span}\",\n"
     "    \"body\": [\n"
@@ -335,6 +430,8 @@ const char  ngx_qna_py_drawdown[] =
     "         \"description\": f\"Close of "
                 "{days[dd['trough_index']]['t'][:10]}\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Fall below the running peak, {len(x)} "
+                         "sessions\"")
     "    ],\n"
     "}\n";
 
@@ -366,6 +463,11 @@ const char  ngx_qna_py_most_active[] =
     "actives = mcp_client.call(\"alpaca_market_screener_most_actives\",\n"
     "                          {\"limit\": PARAMS[\"count\"], "
                                "\"by\": \"volume\"})\n"
+    "stocks = actives[\"data\"][\"most_actives\"]\n"
+    "chart = {\"type\": \"bars\", \"labels\": [stock[\"symbol\"] for stock "
+                "in stocks],\n"
+    "         \"values\": [stock[\"volume\"] for stock in stocks],\n"
+    "         \"y_label\": \"shares traded\"}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"Most active stocks by volume, "
@@ -375,7 +477,9 @@ const char  ngx_qna_py_most_active[] =
     "        {\"key\": f\"rank_{i + 1}\", \"value\": stock[\"symbol\"],\n"
     "         \"description\": f\"Volume: {stock['volume'] / 1e6:.1f}M "
                 "shares, {stock['change_percent']:+.2f}%\"}\n"
-    "        for i, stock in "
-                "enumerate(actives[\"data\"][\"most_actives\"])\n"
+    "        for i, stock in enumerate(stocks)\n"
+    "    ] + [\n"
+    NGX_QNA_PY_CHART_ROW("\"Volume of the latest session, most active "
+                         "first\"")
     "    ],\n"
     "}\n";
