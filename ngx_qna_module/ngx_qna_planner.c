@@ -1,14 +1,16 @@
 
 /*
  * The builtin planner's reading of a question: which family it belongs
- * to, and the symbol, period, count and levels it names.  Plain rules over
- * words; anything it cannot place is declined with examples, never guessed.
+ * to (by its words, the specific before the general), and what a follow-up
+ * ("And for MSFT?") does to it.  Plain rules over words; anything it cannot
+ * place is declined with examples, never guessed.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_qna_module.h"
 #include "ngx_qna_planner.h"
+#include "ngx_mcp_vendor.h"
 
 
 typedef struct {
@@ -23,6 +25,37 @@ static ngx_qna_keyword_t  ngx_qna_keywords[] = {
     { "most active", "most_active" },
     { "most traded", "most_active" },
     { "highest volume", "most_active" },
+    { "my portfolio", "account" },
+    { "account", "account" },
+    { "balance", "account" },
+    { "buying power", "account" },
+    { "position", "account" },
+    { "holdings", "account" },
+    { "correlat", "correlation" },
+    { "optimi", "portfolio" },
+    { "allocat", "portfolio" },
+    { "portfolio", "portfolio" },
+    { "golden cross", "crossover" },
+    { "death cross", "crossover" },
+    { " cross", "crossover" },
+    { " crosses", "crossover" },
+    { " crossed", "crossover" },
+    { " crossing", "crossover" },
+    { " crossover", "crossover" },
+    { " crossovers", "crossover" },
+    { "support", "support_resistance" },
+    { "resistance", "support_resistance" },
+    { "news", "news" },
+    { "headline", "news" },
+    { "dividend yield", "fundamentals" },
+    { "fundamental", "fundamentals" },
+    { "52-week", "fundamentals" },
+    { "52 week", "fundamentals" },
+    { "key stat", "fundamentals" },
+    { "company profile", "fundamentals" },
+    { "dividend", "dividends" },
+    { " split", "splits" },
+    { " splits", "splits" },
     { "bollinger", "bollinger" },
     { "macd", "macd" },
     { " rsi", "rsi" },
@@ -41,6 +74,23 @@ static ngx_qna_keyword_t  ngx_qna_keywords[] = {
     { "moving average", "sma" },
     { " sma", "sma" },
     { "volatil", "volatility" },
+    /* a crypto pair by itself is its price; with an analysis, refused */
+    { "crypto", "crypto" },
+    { "bitcoin", "crypto" },
+    { "ethereum", "crypto" },
+    { "solana", "crypto" },
+    { "litecoin", "crypto" },
+    { "dogecoin", "crypto" },
+    { "avalanche", "crypto" },
+    { "ripple", "crypto" },
+    { " btc", "crypto" },
+    { " eth", "crypto" },
+    { " ether", "crypto" },
+    { " sol", "crypto" },
+    { " ltc", "crypto" },
+    { " avax", "crypto" },
+    { " doge", "crypto" },
+    { " xrp", "crypto" },
     { "price", "price" },
     { "quote", "price" },
     { "trading at", "price" },
@@ -49,28 +99,10 @@ static ngx_qna_keyword_t  ngx_qna_keywords[] = {
 };
 
 
-/* what seed 000 offers but this planner does not answer yet */
+/* what the tools could answer but this planner does not yet */
 static ngx_qna_keyword_t  ngx_qna_not_yet[] = {
-    { "correlat", "correlation between stocks" },
-    { "optimi", "portfolio optimization" },
-    { "portfolio", "portfolio analysis" },
-    { "cross", "moving-average crossovers" },
-    { "support", "support and resistance levels" },
-    { "resistance", "support and resistance levels" },
-    { "news", "news" },
-    { "headline", "news" },
-    { "fundamental", "fundamentals" },
-    { "earnings", "fundamentals" },
-    { "dividend", "dividends" },
-    { "split", "stock splits" },
-    { "account", "trading accounts" },
-    { "balance", "trading accounts" },
-    { "position", "trading positions" },
+    { "earnings", "earnings" },
     { "orders", "trading orders" },
-    { "crypto", "crypto currencies" },
-    { "bitcoin", "crypto currencies" },
-    { "btc", "crypto currencies" },
-    { "ethereum", "crypto currencies" },
     { NULL, NULL }
 };
 
@@ -125,13 +157,31 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
     ngx_memzero(&in, sizeof(ngx_qna_plan_input_t));
     in.period = -1;
     in.count = -1;
+    in.words = w;
+    in.follow = symbol;
+    in.today = ngx_mcp_reference_today();
 
     ngx_qna_period(w, &in);
     ngx_qna_counts(w, &in);
 
+    /* a price is a stock's or a crypto pair's: whichever a follow-up names */
+    if (symbol != NULL && ngx_strcmp(fam->name, "crypto") == 0
+        && !ngx_qna_crypto(symbol))
+    {
+        fam = ngx_qna_family("price");
+    }
+
     plan->family = fam->name;
 
-    if (fam->needs_symbol) {
+    if (fam->symbols == NGX_QNA_SYMBOLS_NONE && symbol != NULL) {
+        ngx_snprintf((u_char *) err->message, sizeof(err->message),
+                     "The previous question names no stock for %s to "
+                     "replace: ask a whole question about %s%Z",
+                     symbol, symbol);
+        return NGX_DECLINED;
+    }
+
+    if (fam->symbols == NGX_QNA_SYMBOLS_ONE) {
         if (symbol != NULL) {
             /* a follow-up: the previous question about another symbol */
             ngx_cpystrn((u_char *) in.symbol, (u_char *) symbol,
@@ -150,11 +200,18 @@ ngx_qna_planner_builtin(ngx_pool_t *pool, ngx_str_t *question,
             return NGX_DECLINED;
         }
 
-        if (ngx_strchr(in.symbol, '/')) {
-            ngx_snprintf((u_char *) err->message, sizeof(err->message),
-                         "The builtin planner does not answer questions "
-                         "about crypto currencies yet%Z");
-            return NGX_DECLINED;
+        if (ngx_qna_crypto(in.symbol)) {
+            if (ngx_strcmp(fam->name, "price") != 0) {
+                ngx_snprintf((u_char *) err->message, sizeof(err->message),
+                             "Of a crypto pair the builtin planner answers "
+                             "the price, as in \"What is the price of "
+                             "BTC/USD?\", not this%Z");
+                return NGX_DECLINED;
+            }
+
+            fam = ngx_qna_family("crypto");
+            plan->family = fam->name;
+            in.follow = in.symbol;
         }
     }
 

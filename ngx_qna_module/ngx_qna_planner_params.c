@@ -1,7 +1,8 @@
 
 /*
- * The builtin planner's parameters: the symbol, period, count and levels
- * a question names, read from its words (ngx_qna_planner_words.c).
+ * The builtin planner's parameters: the periods, counts, levels and years
+ * a question names, read from its words (ngx_qna_planner_words.c).  Its
+ * symbols are ngx_qna_planner_symbols.c's.
  */
 
 #include <ngx_config.h>
@@ -10,46 +11,38 @@
 #include "ngx_qna_planner.h"
 
 
-typedef struct {
-    const char                 *name;
-    const char                 *symbol;
-} ngx_qna_alias_t;
-
-
-static ngx_qna_alias_t  ngx_qna_aliases[] = {
-    { "apple", "AAPL" }, { "microsoft", "MSFT" }, { "google", "GOOGL" },
-    { "alphabet", "GOOGL" }, { "amazon", "AMZN" }, { "nvidia", "NVDA" },
-    { "meta", "META" }, { "facebook", "META" }, { "tesla", "TSLA" },
-    { "intel", "INTC" }, { "ibm", "IBM" }, { "oracle", "ORCL" },
-    { "netflix", "NFLX" }, { "adobe", "ADBE" }, { "salesforce", "CRM" },
-    { "qualcomm", "QCOM" }, { "broadcom", "AVGO" }, { "cisco", "CSCO" },
-    { "jpmorgan", "JPM" }, { "visa", "V" }, { "mastercard", "MA" },
-    { "coca-cola", "KO" }, { "coke", "KO" }, { "pepsi", "PEP" },
-    { "pepsico", "PEP" }, { "walmart", "WMT" }, { "disney", "DIS" },
-    { "exxon", "XOM" }, { "chevron", "CVX" }, { "pfizer", "PFE" },
-    { "costco", "COST" }, { "s&p", "SPY" }, { "nasdaq", "QQQ" },
-    { NULL, NULL }
+/* words before a period that make it the span looked at, not a window */
+static const char  *ngx_qna_span_words[] = {
+    "over", "last", "past", "previous", "trailing", "within", "during", "in",
+    "this", NULL
 };
 
 
-/* upper-case words that are not tickers */
-static const char  *ngx_qna_not_symbols[] = {
-    "SMA", "EMA", "RSI", "MACD", "ATR", "VAR", "VAR?", "USD", "ETF", "ETFS",
-    "US", "USA", "I", "A", "AND", "OR", "THE", "OF", "FOR", "PE", "EPS",
-    "YTD", "CEO", "AI", "OK", "TOP", "WHAT", "IS", "HOW", "VS", "S&P",
-    "NYSE", "NASDAQ", "DAY", "DAYS", "ATH", NULL
-};
+static void
+ngx_qna_period_add(ngx_qna_words_t *w, ngx_qna_plan_input_t *in,
+    ngx_int_t days, ngx_uint_t start, ngx_uint_t end, ngx_uint_t span)
+{
+    ngx_qna_period_t  *p;
+
+    if (in->nperiods == NGX_QNA_MAX_PERIODS) {
+        return;
+    }
+
+    p = &in->periods[in->nperiods++];
+    p->days = days;
+    p->start = start;
+    p->end = end;
+    p->span = span
+              || (start > 0 && ngx_qna_is_any(w, start - 1,
+                                              ngx_qna_span_words));
+}
 
 
-/* lower-case words after "of" / "for" that are not tickers either */
-static const char  *ngx_qna_not_names[] = {
-    "the", "a", "an", "my", "our", "this", "that", "it", "its", "all",
-    "each", "me", "us", "them", "stock", "stocks", "share", "shares",
-    "today", "now", "last", "past", "days", "day", "week", "month", "year",
-    "price", "prices", "risk", "index", "market", "returns", "return",
-    "over", "in", "on", "to", "at", "and", "or", NULL
-};
-
+/*
+ * Every period a question names, in order: "30d", "6m", "1y" in one word,
+ * "30 days", "3 trading months", "last year".  The first is the period of
+ * most families; the crossover reads two windows and a span.
+ */
 
 void
 ngx_qna_period(ngx_qna_words_t *w, ngx_qna_plan_input_t *in)
@@ -77,8 +70,10 @@ ngx_qna_period(ngx_qna_words_t *w, ngx_qna_plan_input_t *in)
                 }
 
                 if (unit && k <= 4) {
-                    in->period = ngx_atoi(w->tok[i].low, k) * unit;
-                    return;
+                    ngx_qna_period_add(w, in,
+                                       ngx_atoi(w->tok[i].low, k) * unit,
+                                       i, i, 0);
+                    continue;
                 }
             }
         }
@@ -95,8 +90,9 @@ ngx_qna_period(ngx_qna_words_t *w, ngx_qna_plan_input_t *in)
             unit = ngx_qna_unit(w, j);
 
             if (unit) {
-                in->period = (ngx_int_t) v * unit;
-                return;
+                ngx_qna_period_add(w, in, (ngx_int_t) v * unit, i, j, 0);
+                i = j;
+                continue;
             }
         }
 
@@ -107,10 +103,14 @@ ngx_qna_period(ngx_qna_words_t *w, ngx_qna_plan_input_t *in)
             unit = ngx_qna_unit(w, i + 1);
 
             if (unit > 1) {
-                in->period = unit;
-                return;
+                ngx_qna_period_add(w, in, unit, i, i + 1, 1);
+                i++;
             }
         }
+    }
+
+    if (in->nperiods) {
+        in->period = in->periods[0].days;
     }
 }
 
@@ -198,79 +198,43 @@ ngx_qna_counts(ngx_qna_words_t *w, ngx_qna_plan_input_t *in)
 }
 
 
-static ngx_int_t
-ngx_qna_ticker_like(ngx_qna_token_t *t, ngx_int_t upper_only)
+/*
+ * The calendar year a question names: "in 2025", or "last year" and "this
+ * year" counted from the reference data's today (the sample's world ends
+ * in 2026); 0 when none.
+ */
+
+ngx_int_t
+ngx_qna_year(ngx_qna_words_t *w, time_t today)
 {
-    size_t       k;
-    ngx_uint_t   letters;
-    const char  **s;
+    double      v;
+    ngx_int_t   pct;
+    ngx_tm_t    tm;
+    ngx_uint_t  i;
 
-    if (t->len == 0 || t->len > 10 || !ngx_qna_isalpha(t->orig[0])) {
-        return 0;
-    }
+    ngx_gmtime(today, &tm);
 
-    letters = 0;
+    for (i = 0; i < w->n; i++) {
+        if (w->tok[i].len == 4 && ngx_qna_number(w, i, &v, &pct) && !pct
+            && v >= 1900 && v <= 2100 && v == (double) (ngx_int_t) v)
+        {
+            return (ngx_int_t) v;
+        }
 
-    for (k = 0; k < t->len; k++) {
-        if (t->orig[k] >= 'A' && t->orig[k] <= 'Z') {
-            letters++;
-
-        } else if (t->orig[k] >= 'a' && t->orig[k] <= 'z') {
-            if (upper_only) {
-                return 0;
+        if (ngx_qna_is(w, i + 1, "year")) {
+            if (ngx_qna_is(w, i, "last") || ngx_qna_is(w, i, "previous")
+                || ngx_qna_is(w, i, "past"))
+            {
+                return tm.ngx_tm_year - 1;
             }
 
-            letters++;
-
-        } else if (!ngx_qna_isdigit(t->orig[k]) && t->orig[k] != '.') {
-            return 0;
+            if (ngx_qna_is(w, i, "this")) {
+                return tm.ngx_tm_year;
+            }
         }
-    }
 
-    if (letters == 0) {
-        return 0;
-    }
-
-    for (s = ngx_qna_not_symbols; *s; s++) {
-        if (ngx_strlen(*s) == t->len
-            && ngx_strncasecmp((u_char *) *s, t->orig, t->len) == 0)
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static void
-ngx_qna_set_symbol(ngx_qna_plan_input_t *in, u_char *s, size_t len)
-{
-    size_t  k;
-
-    if (len >= sizeof(in->symbol)) {
-        len = sizeof(in->symbol) - 1;
-    }
-
-    for (k = 0; k < len; k++) {
-        in->symbol[k] = (char) ngx_toupper(s[k]);
-    }
-
-    in->symbol[len] = '\0';
-}
-
-
-static ngx_int_t
-ngx_qna_alias(ngx_qna_words_t *w, ngx_uint_t i, ngx_qna_plan_input_t *in)
-{
-    ngx_uint_t  k;
-
-    for (k = 0; ngx_qna_aliases[k].name; k++) {
-        if (ngx_qna_is(w, i, ngx_qna_aliases[k].name)) {
-            ngx_cpystrn((u_char *) in->symbol,
-                        (u_char *) ngx_qna_aliases[k].symbol,
-                        sizeof(in->symbol));
-            return 1;
+        if (ngx_qna_is(w, i, "ytd")) {
+            return tm.ngx_tm_year;
         }
     }
 
@@ -278,61 +242,114 @@ ngx_qna_alias(ngx_qna_words_t *w, ngx_uint_t i, ngx_qna_plan_input_t *in)
 }
 
 
-static ngx_int_t
-ngx_qna_preposition(ngx_qna_words_t *w, ngx_uint_t i)
+/* "5 latest headlines", "the last 3 news items", "top 10 news": or -1 */
+
+ngx_int_t
+ngx_qna_news_count(ngx_qna_words_t *w)
 {
-    return ngx_qna_is(w, i, "of") || ngx_qna_is(w, i, "for")
-           || ngx_qna_is(w, i, "on") || ngx_qna_is(w, i, "about");
+    double      v;
+    ngx_int_t   pct;
+    ngx_uint_t  i;
+
+    static const char  *items[] = {
+        "news", "headlines", "headline", "articles", "article", "stories",
+        "story", "items", "item", "latest", "recent", "newest", NULL
+    };
+
+    for (i = 0; i < w->n; i++) {
+        if (ngx_qna_number(w, i, &v, &pct) && !pct && v >= 1 && v <= 1000
+            && v == (double) (ngx_int_t) v
+            && ngx_qna_is_any(w, i + 1, items))
+        {
+            return (ngx_int_t) v;
+        }
+
+        if ((ngx_qna_is(w, i, "latest") || ngx_qna_is(w, i, "last")
+             || ngx_qna_is(w, i, "recent") || ngx_qna_is(w, i, "top"))
+            && ngx_qna_number(w, i + 1, &v, &pct) && !pct
+            && v >= 1 && v <= 1000 && v == (double) (ngx_int_t) v
+            && !ngx_qna_unit(w, i + 2))
+        {
+            return (ngx_int_t) v;
+        }
+    }
+
+    return -1;
 }
 
 
-void
-ngx_qna_symbol(ngx_qna_words_t *w, ngx_qna_plan_input_t *in)
+/*
+ * Support and resistance's window, the prices on each side of a level:
+ * "10-day lookback", "a lookback of 10", "window of 3 bars"; or -1.
+ * "used" is the period it was read from (NGX_QNA_MAX_PERIODS: none), which
+ * is then not the span of history looked at.
+ */
+
+ngx_int_t
+ngx_qna_sr_lookback(ngx_qna_plan_input_t *in, ngx_uint_t *used)
 {
-    ngx_uint_t    i;
-    const char  **s;
+    double            v;
+    ngx_int_t         pct;
+    ngx_uint_t        i, j, k;
+    ngx_qna_words_t  *w = in->words;
 
-    /* "... of TSLA", "... for AMZN": the clearest place for a ticker */
-    for (i = 0; i + 1 < w->n; i++) {
-        if (ngx_qna_preposition(w, i)
-            && ngx_qna_ticker_like(&w->tok[i + 1], 1))
-        {
-            ngx_qna_set_symbol(in, w->tok[i + 1].orig, w->tok[i + 1].len);
-            return;
-        }
-    }
+    static const char  *bars[] = {
+        "bar", "bars", "session", "sessions", "candle", "candles", "point",
+        "points", "price", "prices", NULL
+    };
 
-    for (i = 0; i < w->n; i++) {
-        if (w->tok[i].len >= 2 && ngx_qna_ticker_like(&w->tok[i], 1)) {
-            ngx_qna_set_symbol(in, w->tok[i].orig, w->tok[i].len);
-            return;
-        }
-    }
+    *used = NGX_QNA_MAX_PERIODS;
 
     for (i = 0; i < w->n; i++) {
-        if (ngx_qna_alias(w, i, in)) {
-            return;
-        }
-    }
+        j = i + 1;
 
-    /* "price of aapl": a short word after "of" that is not English */
-    for (i = 0; i + 1 < w->n; i++) {
-        if (!ngx_qna_preposition(w, i)
-            || w->tok[i + 1].len > 5
-            || !ngx_qna_ticker_like(&w->tok[i + 1], 0))
+        if (ngx_qna_is(w, i, "look") && ngx_qna_is(w, j, "back")) {
+            j++;
+
+        } else if (!ngx_qna_is(w, i, "lookback")
+                   && !ngx_qna_is(w, i, "window"))
         {
             continue;
         }
 
-        for (s = ngx_qna_not_names; *s; s++) {
-            if (ngx_qna_is(w, i + 1, *s)) {
-                break;
+        /* before it: "10-day lookback", "10-bar window", "10 lookback" */
+        for (k = 0; i > 0 && k < in->nperiods; k++) {
+            if (in->periods[k].end == i - 1) {
+                *used = k;
+                return in->periods[k].days;
             }
         }
 
-        if (*s == NULL) {
-            ngx_qna_set_symbol(in, w->tok[i + 1].orig, w->tok[i + 1].len);
-            return;
+        /* digits: "a lookback" is not a lookback of 1 */
+        if (i > 1 && ngx_qna_is_any(w, i - 1, bars)
+            && ngx_qna_isdigit(w->tok[i - 2].low[0])
+            && ngx_qna_number(w, i - 2, &v, &pct) && !pct)
+        {
+            return (ngx_int_t) v;
+        }
+
+        if (i > 0 && ngx_qna_isdigit(w->tok[i - 1].low[0])
+            && ngx_qna_number(w, i - 1, &v, &pct) && !pct)
+        {
+            return (ngx_int_t) v;
+        }
+
+        /* after it: "lookback of 10", "window is 3 days" */
+        if (ngx_qna_is(w, j, "of") || ngx_qna_is(w, j, "is")) {
+            j++;
+        }
+
+        if (ngx_qna_number(w, j, &v, &pct) && !pct) {
+            for (k = 0; k < in->nperiods; k++) {
+                if (in->periods[k].start == j) {
+                    *used = k;
+                    return in->periods[k].days;
+                }
+            }
+
+            return (ngx_int_t) v;
         }
     }
+
+    return -1;
 }

@@ -8,48 +8,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_qna_planner.h"
-
-
-/* Python shared by the families that work on one symbol's daily bars */
-
-#define NGX_QNA_PY_BARS(limit)                                                \
-    "symbol = PARAMS[\"symbol\"]\n"                                           \
-    "bars = mcp_client.call(\"alpaca_market_stocks_bars\",\n"                 \
-    "                       {\"symbol\": symbol, \"timeframe\": \"1Day\",\n"  \
-    "                        \"limit\": " limit "})\n"                        \
-    "days = bars[\"data\"][\"bars\"]\n"                                       \
-    "closes = [bar[\"c\"] for bar in days]\n"                                 \
-    "span = f\"{days[0]['t'][:10]} to {days[-1]['t'][:10]}\"\n"
-
-#define NGX_QNA_PY_RETURNS                                                    \
-    "returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]\n"
-
-/*
- * A chart shows the last 260 sessions at most: the answer stays small and
- * a year of daily bars fits.  tail() aligns a series that ends on the last
- * close (every indicator's does) on the chart's dates, None before it
- * starts.
- */
-#define NGX_QNA_PY_CHART                                                      \
-    "\n"                                                                      \
-    "# the chart: the last 260 sessions at most\n"                            \
-    "x = [bar[\"t\"][:10] for bar in days][-260:]\n"                          \
-    "\n"                                                                      \
-    "\n"                                                                      \
-    "def tail(values):\n"                                                     \
-    "    values = list(values)[-len(x):]\n"                                   \
-    "    return [None] * (len(x) - len(values)) + values\n"                   \
-    "\n"                                                                      \
-    "\n"
-
-#define NGX_QNA_PY_CHART_ROW(what)                                            \
-    "        {\"key\": \"chart\", \"value\": chart,\n"                        \
-    "         \"description\": " what "},\n"
-
-#define NGX_QNA_PY_SOURCE                                                     \
-    "        {\"key\": \"data_source\",\n"                                    \
-    "         \"value\": bars[\"metadata\"][\"source\"],\n"                   \
-    "         \"description\": \"Market data vendor\"},\n"
+#include "ngx_qna_planner_python.h"
 
 
 const char  ngx_qna_py_price[] =
@@ -106,7 +65,7 @@ const char  ngx_qna_py_volatility[] =
     "        {\"key\": \"period\", \"value\": span,\n"
     "         \"description\": f\"{len(closes)} daily closes\"},\n"
     NGX_QNA_PY_SOURCE
-    NGX_QNA_PY_CHART_ROW("f\"Daily closes of {symbol}, the returns' prices\"")
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes of {symbol}, {span}\"")
     "    ],\n"
     "}\n";
 

@@ -78,6 +78,21 @@ ngx_qna_is(ngx_qna_words_t *w, ngx_uint_t i, const char *word)
 }
 
 
+/* one of a NULL-terminated list of words */
+
+ngx_int_t
+ngx_qna_is_any(ngx_qna_words_t *w, ngx_uint_t i, const char **words)
+{
+    for ( /* void */ ; *words; words++) {
+        if (ngx_qna_is(w, i, *words)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* " rsi" matches at a word start: a leading space stands for a boundary */
 
 ngx_int_t

@@ -9,6 +9,7 @@ use Test::More;
 use JSON::PP;
 use QnA::Stack;
 use QnA::Check;
+use QnA::Answer qw(sr_reference);
 
 my $s = QnA::Stack->new(name => 'analytics')->start;
 my $json = JSON::PP->new->canonical;
@@ -237,35 +238,6 @@ PY
 # a multiple of 1/100 or an integer, so Perl and C read the same doubles
 # and the levels compare exactly.
 {
-    sub sr_reference {
-        my ($p, $lb) = @_;
-        my (@lo, @hi);
-        for my $i ($lb .. $#$p - $lb) {
-            my ($min, $max) = ($p->[$i], $p->[$i]);
-            for my $j ($i - $lb .. $i + $lb) {
-                $min = $p->[$j] if $p->[$j] < $min;
-                $max = $p->[$j] if $p->[$j] > $max;
-            }
-            push @lo, $p->[$i] if $p->[$i] == $min && $max > $min;
-            push @hi, $p->[$i] if $p->[$i] == $max && $min < $max;
-        }
-        my $last = $p->[-1];
-        my ($ns, $nr);
-        for (@lo) { $ns = $_ if $_ <= $last && (!defined $ns || $_ > $ns) }
-        for (@hi) { $nr = $_ if $_ >= $last && (!defined $nr || $_ < $nr) }
-        my $merge = sub {
-            my (@kept, $k);
-            for my $v (sort { $a <=> $b } @_) {
-                next if defined $k && !($v > $k * 1.005);
-                push @kept, $v;
-                $k = $v;
-            }
-            return \@kept;
-        };
-        return { support => $merge->(@lo), resistance => $merge->(@hi),
-                 nearest_support => $ns, nearest_resistance => $nr };
-    }
-
     sub same_numbers {
         my ($got, $want) = @_;
         return 0 unless ref $got eq 'ARRAY' && @$got == @$want;

@@ -13,6 +13,7 @@ use QnA::Check;
 
 our @EXPORT = qw(ask bars_of closes_of returns_of mean sample_sd pop_sd ema
                  row rows chart line_chart_ok bars_chart_ok heatmap_chart_ok);
+our @EXPORT_OK = qw(sr_reference);
 
 # the plan's contract: family, tools, a top-level PARAMS, an explanation,
 # sample data, recorded calls
@@ -64,6 +65,38 @@ sub ema {
     return @out;
 }
 
+# support and resistance by brute force, window by window: prices[i] is a
+# support when it is the lowest of the lb prices on each side and they are
+# not all equal; levels within 0.5% merge, the first of a cluster stays
+sub sr_reference {
+    my ($p, $lb) = @_;
+    my (@lo, @hi);
+    for my $i ($lb .. $#$p - $lb) {
+        my ($min, $max) = ($p->[$i], $p->[$i]);
+        for my $j ($i - $lb .. $i + $lb) {
+            $min = $p->[$j] if $p->[$j] < $min;
+            $max = $p->[$j] if $p->[$j] > $max;
+        }
+        push @lo, $p->[$i] if $p->[$i] == $min && $max > $min;
+        push @hi, $p->[$i] if $p->[$i] == $max && $min < $max;
+    }
+    my $last = $p->[-1];
+    my ($ns, $nr);
+    for (@lo) { $ns = $_ if $_ <= $last && (!defined $ns || $_ > $ns) }
+    for (@hi) { $nr = $_ if $_ >= $last && (!defined $nr || $_ < $nr) }
+    my $merge = sub {
+        my (@kept, $k);
+        for my $v (sort { $a <=> $b } @_) {
+            next if defined $k && !($v > $k * 1.005);
+            push @kept, $v;
+            $k = $v;
+        }
+        return \@kept;
+    };
+    return { support => $merge->(@lo), resistance => $merge->(@hi),
+             nearest_support => $ns, nearest_resistance => $nr };
+}
+
 sub row {
     my ($d, $key) = @_;
     my ($r) = grep { $_->{key} eq $key } @{ $d->{result}{body} || [] };
@@ -82,7 +115,8 @@ sub chart {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     my @c = grep { $_->{key} eq 'chart' } @{ $d->{result}{body} || [] };
     is scalar(@c), 1, '  one chart row';
-    is $d->{result}{body}[-1]{key}, 'chart', '  the last one';
+    my $body = $d->{result}{body} || [];
+    is @$body ? $body->[-1]{key} : undef, 'chart', '  the last one';
     ok length($c[0]{description} // '') > 10, '  described' if @c;
     return @c ? $c[0]{value} : {};
 }
@@ -93,7 +127,8 @@ sub _numbers_or_null {
 }
 
 # line(chart, name, series => [names], points => n, bands => [names],
-#      thresholds => [...]): the series by name
+#      thresholds => [...], markers => [...], levels => [...]): the series
+# by name
 sub line_chart_ok {
     my ($c, $name, %o) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -122,6 +157,8 @@ sub line_chart_ok {
         ok !exists $c->{bands}, '  no bands';
     }
     is_deeply $c->{thresholds}, $o{thresholds}, "  thresholds @{ $o{thresholds} }" if $o{thresholds};
+    is_deeply $c->{markers}, $o{markers}, '  markers: ' . scalar(@{ $o{markers} }) if $o{markers};
+    is_deeply $c->{levels}, $o{levels}, '  levels: ' . scalar(@{ $o{levels} }) if $o{levels};
     return \%v;
 }
 
