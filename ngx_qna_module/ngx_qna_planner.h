@@ -218,7 +218,7 @@ extern const char  ngx_qna_py_dividends[];
 extern const char  ngx_qna_py_splits[];
 extern const char  ngx_qna_py_account[];
 
-/* ngx_qna_planner_families.c: one builder per family */
+/* ngx_qna_planner_families.c: the table of the families */
 extern ngx_qna_family_t  ngx_qna_families[];
 ngx_qna_family_t *ngx_qna_family(const char *name);
 

@@ -1,8 +1,9 @@
 
 /*
- * The Python of the builtin planner's families: each script reads its
- * inputs from PARAMS (written above it by ngx_qna_planner_families.c) and
- * leaves its answer in a top-level `result`.
+ * The Python of the builtin planner's families of one symbol's indicators
+ * and risk: each script reads its inputs from PARAMS (written above it by
+ * ngx_qna_plan_make()) and leaves its answer in a top-level `result`, a
+ * series ending on a chart row.
  */
 
 #include <ngx_config.h>

@@ -521,6 +521,10 @@ for my $case (['How correlated is AAPL?', qr/two stocks or more/],
               ['What is the price of crypto?', qr/Which crypto pair\?/],
               ['What is the 30-day volatility of BTC/USD?', qr/Of a crypto pair the builtin planner answers the price/],
               ['the 60 latest headlines about NVDA', qr/number of news items must be between 1 and 50/],
+              ['news about ' . join(' ', qw(AAPL MSFT GOOGL AMZN NVDA META TSLA AMD INTC IBM ORCL NFLX ADBE CRM QCOM
+                                            AVGO CSCO JPM BAC WFC GS)), qr/News of at most 20 stocks/],
+              ['Optimize a portfolio of ' . join(', ', qw(AAPL MSFT GOOGL AMZN NVDA META TSLA AMD INTC IBM ORCL NFLX
+                                                          ADBE CRM QCOM AVGO CSCO JPM BAC WFC GS)), qr/at most 20 stocks/],
               ['Show the fundamentals', qr/Which stock\?/],
               ['What dividends were paid last year?', qr/Which stock\?/]) {
     my ($q, $re) = @$case;
