@@ -43,15 +43,21 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
 
     { "calculate_rsi", "analytics", "Relative strength index",
       "RSI with Wilder smoothing (TA-Lib): the first average gain and loss "
-      "are simple means of the first `period` changes. Above 70 is "
-      "overbought, below 30 oversold.",
+      "are simple means of the first `period` price changes, then each is "
+      "avg = (avg * (period - 1) + x) / period (alpha 1/period, not "
+      "2/(period+1)). values[0] belongs to prices[period], the last to the "
+      "last price. Above 70 is overbought, below 30 oversold.",
       NGX_MCP_PRICES_PERIOD(14), ngx_mcp_rsi,
       NGX_MCP_OUT_SERIES_AND("signal") },
 
     { "calculate_macd", "analytics", "MACD",
       "MACD line = EMA(fast) - EMA(slow), signal = EMA(signal_period) of the "
       "MACD line, histogram = MACD - signal; EMAs seeded by SMAs. Defaults "
-      "12/26/9.",
+      "12/26/9. The three arrays are aligned and of one length: element 0 "
+      "of macd, signal and histogram belongs to prices[slow_period + "
+      "signal_period - 2], the last to the last price (the MACD line's "
+      "first signal_period - 1 values, which have no signal yet, are left "
+      "out). Needs slow_period + signal_period - 1 prices.",
       "{\"type\":\"object\",\"properties\":{"
         "\"prices\":" NGX_MCP_NUMBERS ","
         "\"fast_period\":" NGX_MCP_PERIOD(1, 12) ","
@@ -63,7 +69,9 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
 
     { "calculate_bollinger_bands", "analytics", "Bollinger bands",
       "Middle band = SMA(period); upper and lower = middle +- std_dev times "
-      "the population standard deviation of the same window.",
+      "the population standard deviation (ddof=0, as TA-Lib) of the same "
+      "window. upper[i], middle[i] and lower[i] belong to "
+      "prices[i + period - 1].",
       "{\"type\":\"object\",\"properties\":{"
         "\"prices\":" NGX_MCP_NUMBERS ","
         "\"period\":" NGX_MCP_PERIOD(2, 20) ","
@@ -74,8 +82,11 @@ ngx_mcp_tool_t  ngx_mcp_indicator_tools[] = {
       NGX_MCP_OUT4("upper", "middle", "lower", "latest") },
 
     { "calculate_atr", "analytics", "Average true range",
-      "Average true range with Wilder smoothing (TA-Lib): true ranges from "
-      "the second bar on, the first ATR is their simple mean over `period`.",
+      "Average true range with Wilder smoothing (TA-Lib): a true range for "
+      "each bar from the second on (bar 0 has no previous close), the first "
+      "ATR is the simple mean of the first `period` of them and belongs to "
+      "bar `period`; then atr = (atr * (period - 1) + tr) / period. Needs "
+      "period + 1 bars.",
       "{\"type\":\"object\",\"properties\":{"
         "\"high\":" NGX_MCP_NUMBERS ","
         "\"low\":" NGX_MCP_NUMBERS ","

@@ -35,13 +35,27 @@ ngx_mcp_tool_t  ngx_mcp_portfolio_tools[] = {
 
     { "calculate_correlation_matrix", "analytics", "Correlation matrix",
       "Pearson correlation of the simple periodic returns of each price "
-      "series (all of the same length, at least 3 prices), symbols in the "
-      "order given. 2 to 50 series, at most 200000 prices in all.",
+      "series (all of the same length, at least 3 positive prices, oldest "
+      "first). Give the series in exactly one of two forms: \"series\", a "
+      "list of {\"symbol\", \"prices\"} (the matrix follows the list's "
+      "order), or \"price_series\", an object symbol -> prices (the "
+      "object's order). 2 to 50 series, at most 200000 prices in all; "
+      "observations is the number of returns (prices - 1).",
       "{\"type\":\"object\",\"properties\":{"
+        "\"series\":{\"type\":\"array\",\"items\":{"
+          "\"type\":\"object\",\"properties\":{"
+            "\"symbol\":{\"type\":\"string\",\"minLength\":1,"
+              "\"maxLength\":64},"
+            "\"prices\":" NGX_MCP_NUMBERS "},"
+          "\"required\":[\"symbol\",\"prices\"],"
+          "\"additionalProperties\":false},"
+          "\"minItems\":2,\"maxItems\":50,"
+          "\"description\":\"[{symbol, prices}], prices oldest first; "
+            "or give price_series\"},"
         "\"price_series\":{\"type\":\"object\",\"additionalProperties\":"
           NGX_MCP_NUMBERS ",\"minProperties\":2,\"maxProperties\":50,"
-          "\"description\":\"symbol -> prices, oldest first\"}},"
-      "\"required\":[\"price_series\"]}",
+          "\"description\":\"symbol -> prices, oldest first; or give "
+            "series\"}}}",
       ngx_mcp_correlation,
       NGX_MCP_OUT3("symbols", "matrix", "observations") },
 
@@ -126,59 +140,212 @@ ngx_mcp_pearson(const double *dx, double sxx, const double *dy, double syy,
 }
 
 
-/* the values of an object's or an array's series, before any is read */
+/* the values of an array's series, before any is read */
 
 static size_t
 ngx_mcp_series_values(json_t *series)
 {
-    size_t       i, total;
-    json_t      *v;
-    const char  *key;
+    size_t   i, total;
+    json_t  *v;
 
     total = 0;
 
-    if (json_is_object(series)) {
-        json_object_foreach(series, key, v) {
-            total += json_array_size(v);
-        }
-
-    } else {
-        json_array_foreach(series, i, v) {
-            total += json_array_size(v);
-        }
+    json_array_foreach(series, i, v) {
+        total += json_array_size(v);
     }
 
     return total;
 }
 
 
-static json_t *
-ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
+/*
+ * The series of a correlation, from either form: "price_series", an object
+ * symbol -> prices, or "series", a list of {"symbol", "prices"} (what a
+ * script builds in a loop, and an order that no JSON library reshuffles).
+ * "where" is how an error names a series.
+ */
+
+typedef struct {
+    const char                 *symbol;
+    json_t                     *prices;
+    char                        name[48];      /* of its prices argument */
+    char                        where[96];
+} ngx_mcp_corr_series_t;
+
+
+static ngx_int_t
+ngx_mcp_correlation_list(json_t *list, ngx_mcp_corr_series_t *s,
+    ngx_mcp_tool_error_t *err)
 {
-    size_t        i, j, k, n, len, m;
-    json_t       *series, *v, *syms, *matrix, *row;
-    double      **r, *p, *sxx, *c;
-    const char   *key;
+    size_t       i, j;
+    json_t      *item, *v;
+    const char  *key, *sym;
 
-    series = json_object_get(args, "price_series");
+    json_array_foreach(list, i, item) {
+        if (!json_is_object(item)) {
+            ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                              "argument \"series\"[%zu] must be an object "
+                              "{\"symbol\": string, \"prices\": [numbers]}",
+                              i);
+            return NGX_ERROR;
+        }
 
-    if (!json_is_object(series) || json_object_size(series) < 2
-        || json_object_size(series) > NGX_MCP_MAX_ASSETS)
+        json_object_foreach(item, key, v) {
+            if (ngx_strcmp(key, "symbol") != 0
+                && ngx_strcmp(key, "prices") != 0)
+            {
+                ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                                  "argument \"series\"[%zu] has an unknown "
+                                  "key \"%.32s\": only \"symbol\" and "
+                                  "\"prices\"", i, key);
+                return NGX_ERROR;
+            }
+        }
+
+        v = json_object_get(item, "symbol");
+        sym = json_string_value(v);
+
+        if (sym == NULL || sym[0] == '\0' || json_string_length(v) > 64) {
+            ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                              "argument \"series\"[%zu].symbol must be a "
+                              "string of 1 to 64 characters", i);
+            return NGX_ERROR;
+        }
+
+        for (j = 0; j < i; j++) {
+            if (ngx_strcmp(s[j].symbol, sym) == 0) {
+                ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                                  "argument \"series\"[%zu].symbol \"%s\" "
+                                  "repeats \"series\"[%zu]", i, sym, j);
+                return NGX_ERROR;
+            }
+        }
+
+        s[i].symbol = sym;
+        s[i].prices = json_object_get(item, "prices");
+        snprintf(s[i].name, sizeof(s[i].name), "series[%zu].prices", i);
+        snprintf(s[i].where, sizeof(s[i].where), "\"series\"[%zu] (\"%s\")",
+                 i, sym);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_mcp_correlation_args(json_t *args, ngx_pool_t *pool,
+    ngx_mcp_corr_series_t **out, size_t *m, const char **arg,
+    ngx_mcp_tool_error_t *err)
+{
+    size_t                  k;
+    json_t                 *object, *list, *v;
+    const char             *key;
+    ngx_mcp_corr_series_t  *s;
+
+    object = json_object_get(args, "price_series");
+    list = json_object_get(args, "series");
+
+    if (json_is_null(object)) {
+        object = NULL;
+    }
+
+    if (json_is_null(list)) {
+        list = NULL;
+    }
+
+    if (object != NULL && list != NULL) {
+        ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                          "give either argument \"price_series\" or "
+                          "\"series\", not both");
+        return NGX_ERROR;
+    }
+
+    if (object == NULL && list == NULL) {
+        ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                          "argument \"series\" (or \"price_series\") is "
+                          "required");
+        return NGX_ERROR;
+    }
+
+    if (list != NULL) {
+        if (!json_is_array(list) || json_array_size(list) < 2
+            || json_array_size(list) > NGX_MCP_MAX_ASSETS)
+        {
+            ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                              "argument \"series\" must be a list of 2 to %d "
+                              "objects {\"symbol\", \"prices\"}",
+                              NGX_MCP_MAX_ASSETS);
+            return NGX_ERROR;
+        }
+
+    } else if (!json_is_object(object) || json_object_size(object) < 2
+               || json_object_size(object) > NGX_MCP_MAX_ASSETS)
     {
         ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
                           "argument \"price_series\" must map 2 to %d "
                           "symbols to price arrays", NGX_MCP_MAX_ASSETS);
+        return NGX_ERROR;
+    }
+
+    *m = list ? json_array_size(list) : json_object_size(object);
+    *arg = list ? "series" : "price_series";
+
+    s = ngx_palloc(pool, *m * sizeof(ngx_mcp_corr_series_t));
+    if (s == NULL) {
+        ngx_mcp_nomem(err);
+        return NGX_ERROR;
+    }
+
+    if (list != NULL) {
+        if (ngx_mcp_correlation_list(list, s, err) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        k = 0;
+
+        json_object_foreach(object, key, v) {
+            s[k].symbol = key;
+            s[k].prices = v;
+            snprintf(s[k].name, sizeof(s[k].name), "%s", key);
+            snprintf(s[k].where, sizeof(s[k].where),
+                     "\"price_series\": \"%s\"", key);
+            k++;
+        }
+    }
+
+    *out = s;
+
+    return NGX_OK;
+}
+
+
+static json_t *
+ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
+{
+    size_t                  i, j, k, n, len, m, total;
+    json_t                 *syms, *matrix, *row;
+    double                **r, *p, *sxx, *c;
+    const char             *arg;
+    ngx_mcp_corr_series_t  *s;
+
+    if (ngx_mcp_correlation_args(args, pool, &s, &m, &arg, err) != NGX_OK) {
         return NULL;
     }
 
-    if (ngx_mcp_series_values(series) > NGX_MCP_MAX_VALUES) {
+    total = 0;
+
+    for (k = 0; k < m; k++) {
+        total += json_array_size(s[k].prices);
+    }
+
+    if (total > NGX_MCP_MAX_VALUES) {
         ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
-                          "argument \"price_series\" holds more than %d "
-                          "prices in all", NGX_MCP_MAX_VALUES);
+                          "argument \"%s\" holds more than %d prices in all",
+                          arg, NGX_MCP_MAX_VALUES);
         return NULL;
     }
 
-    m = json_object_size(series);
     r = ngx_palloc(pool, m * sizeof(double *));
     sxx = ngx_palloc(pool, m * sizeof(double));
     syms = json_array();
@@ -188,14 +355,14 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     }
 
     len = 0;
-    k = 0;
 
-    json_object_foreach(series, key, v) {
+    for (k = 0; k < m; k++) {
         json_t  *one;
 
-        one = json_pack("{s:O}", key, v);
+        one = json_pack("{s:O?}", s[k].name, s[k].prices);
         if (one == NULL
-            || ngx_mcp_arg_numbers(one, key, 3, pool, &p, &n, err) != NGX_OK)
+            || ngx_mcp_arg_numbers(one, s[k].name, 3, pool, &p, &n, err)
+               != NGX_OK)
         {
             json_decref(one);
             json_decref(syms);
@@ -210,8 +377,8 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         if (k > 0 && n != len) {
             json_decref(syms);
             ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
-                              "argument \"price_series\": \"%s\" has %zu "
-                              "prices, the others %zu", key, n, len);
+                              "argument %s has %zu prices, the others %zu",
+                              s[k].where, n, len);
             return NULL;
         }
 
@@ -223,22 +390,23 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
             return ngx_mcp_nomem(err);
         }
 
-        for (i = 1; i < n; i++) {
-            if (p[i - 1] <= 0) {
+        for (i = 0; i < n; i++) {
+            if (p[i] <= 0) {
                 json_decref(syms);
                 ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
-                                  "argument \"price_series\": \"%s\" has a "
-                                  "price that is not positive", key);
+                                  "argument %s has a price that is not "
+                                  "positive", s[k].where);
                 return NULL;
             }
 
-            r[k][i - 1] = p[i] / p[i - 1] - 1.0;
+            if (i > 0) {
+                r[k][i - 1] = p[i] / p[i - 1] - 1.0;
+            }
         }
 
         ngx_mcp_centre(r[k], n - 1, &sxx[k]);
 
-        json_array_append_new(syms, json_string(key));
-        k++;
+        json_array_append_new(syms, json_string(s[k].symbol));
     }
 
     /* the pairs' product sums: the work that grows with m squared */

@@ -8,6 +8,8 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_mcp_module.h"
 #include "ngx_mcp_tools.h"
 #include "ngx_mcp_vendor.h"
 
@@ -103,6 +105,27 @@ ngx_mcp_tool_t  ngx_mcp_reference_tools[] = {
 
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
+
+
+/*
+ * "Today" as the reference tools see it: the sample's latest session (its
+ * dividends are counted back from there), or the clock's when EODHD
+ * answers.  The planner reads "last year" against it.
+ */
+
+time_t
+ngx_mcp_reference_today(void)
+{
+    ngx_mcp_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_mcp_module);
+
+    if (mcf != NULL && mcf->reference == NGX_MCP_VENDOR_EODHD) {
+        return ngx_time();
+    }
+
+    return ngx_mcp_sample_end();
+}
 
 
 static const char *

@@ -26,9 +26,12 @@ static json_t *ngx_mcp_var(json_t *args, ngx_pool_t *pool,
 ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
 
     { "calculate_volatility", "analytics", "Volatility",
-      "Standard deviation of returns (sample, ddof=1), over the last "
-      "`period` returns when given; annualized with sqrt(252) unless "
-      "annualize is false (empyrical convention).",
+      "Standard deviation of simple periodic returns (sample, ddof=1). "
+      "`period` is a number of returns, not of prices (N returns come from "
+      "N + 1 prices): the last `period` of them are used, all when it is "
+      "not given. Annualized with sqrt(252) (daily returns) unless "
+      "annualize is false (empyrical convention); daily_volatility is "
+      "never annualized.",
       NGX_MCP_RETURNS(",\"period\":{\"type\":\"integer\",\"minimum\":2,"
                       "\"maximum\":" NGX_MCP_STR(NGX_MCP_MAX_ARRAY) ","
                       "\"description\":\"at most the number of returns\"},"
@@ -39,7 +42,10 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
 
     { "calculate_sharpe_ratio", "analytics", "Sharpe ratio",
       "Annualized Sharpe ratio (empyrical): mean(r - rf) / std(r - rf, "
-      "ddof=1) * sqrt(252), rf = risk_free_rate / 252 (an annual rate).",
+      "ddof=1) * sqrt(252) of daily returns r, rf = risk_free_rate / 252. "
+      "risk_free_rate is an annual rate as a fraction (0.04 for 4%), "
+      "between -1 and 1. annual_return is mean(r) * 252, annual_volatility "
+      "std(r, ddof=1) * sqrt(252).",
       NGX_MCP_RETURNS(",\"risk_free_rate\":{\"type\":\"number\","
                       "\"default\":0}"),
       ngx_mcp_sharpe,
@@ -48,8 +54,10 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
 
     { "calculate_sortino_ratio", "analytics", "Sortino ratio",
       "Annualized Sortino ratio (empyrical): mean(r - t) * 252 / "
-      "(sqrt(mean(min(r - t, 0)^2)) * sqrt(252)), t = target_return per "
-      "period.",
+      "(sqrt(mean(min(r - t, 0)^2)) * sqrt(252)) of daily returns r. "
+      "target_return t is per period (a daily return as a fraction, not an "
+      "annual rate); the downside deviation averages over all the returns, "
+      "not only those below t, and is annualized.",
       NGX_MCP_RETURNS(",\"target_return\":{\"type\":\"number\","
                       "\"default\":0}"),
       ngx_mcp_sortino,
@@ -57,7 +65,9 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
 
     { "calculate_max_drawdown", "analytics", "Maximum drawdown",
       "Largest peak-to-trough fall of a price series, as a negative "
-      "fraction (empyrical), with the peak and trough positions.",
+      "fraction (empyrical): -0.25 is a fall of 25% from the running peak, "
+      "0 when the prices never fell below one. peak_index and trough_index "
+      "are positions in prices.",
       "{\"type\":\"object\",\"properties\":{"
         "\"prices\":" NGX_MCP_NUMBERS "},"
       "\"required\":[\"prices\"]}",
@@ -66,9 +76,12 @@ ngx_mcp_tool_t  ngx_mcp_risk_tools[] = {
           "trough_price") },
 
     { "calculate_var", "analytics", "Value at risk",
-      "Historical value at risk: the (1 - confidence) percentile of the "
-      "returns with linear interpolation (empyrical value_at_risk), a "
-      "negative return; also the expected shortfall beyond it.",
+      "Historical one-period value at risk: the (1 - confidence) quantile "
+      "of the returns, with numpy's default linear interpolation (position "
+      "(n - 1) * (1 - confidence) in the sorted returns; empyrical "
+      "value_at_risk). It is a return, negative for a loss: -0.03 means a "
+      "3% loss is exceeded on (1 - confidence) of the periods. "
+      "expected_shortfall is the mean of the returns at or below it.",
       NGX_MCP_RETURNS(",\"confidence\":{\"type\":\"number\","
                       "\"exclusiveMinimum\":0,\"exclusiveMaximum\":1,"
                       "\"default\":0.95}"),

@@ -56,6 +56,12 @@ extern ngx_mcp_vendor_t   ngx_mcp_vendor_csv;
 extern ngx_mcp_vendor_t  *ngx_mcp_market_vendor;
 
 
+/* ngx_mcp_vendor_sample.c */
+time_t ngx_mcp_sample_end(void);
+
+/* ngx_mcp_reference.c: the day "last year" is counted from */
+time_t ngx_mcp_reference_today(void);
+
 /* ngx_mcp_vendor_csv.c: read with the configuration, used by workers */
 void *ngx_mcp_csv_load(ngx_conf_t *cf, ngx_str_t *folder);
 void ngx_mcp_vendor_csv_use(void *csv);

@@ -275,6 +275,15 @@ ngx_mcp_sample_daily_bars(const char *symbol, size_t limit, ngx_pool_t *pool,
 }
 
 
+/* the sample's latest session: its world ends there */
+
+time_t
+ngx_mcp_sample_end(void)
+{
+    return ngx_mcp_sample_day(0);
+}
+
+
 static const ngx_mcp_asset_t *
 ngx_mcp_sample_asset(size_t i)
 {

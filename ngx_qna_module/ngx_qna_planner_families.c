@@ -1,17 +1,16 @@
 
 /*
- * The builtin planner's families: for each, the PARAMS it fills, which
- * Python answers from them (ngx_qna_planner_python.c), the tools it may
- * call, and the explanation.  The Python reads every input from PARAMS, so
- * a client can re-run it with other values.
+ * The builtin planner's families, the table of them all, and the builders
+ * of those on one symbol's indicators and risk: for each, the PARAMS it
+ * fills, which Python answers from them (ngx_qna_planner_python.c), the
+ * tools it may call, and the explanation.  The Python reads every input
+ * from PARAMS, so a client can re-run it with other values.  The other
+ * families: ngx_qna_planner_lists.c, _signals.c, _reference.c.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_qna_planner.h"
-
-
-#define NGX_QNA_MAX_DAYS  750     /* the bars tool serves three years */
 
 
 static ngx_int_t ngx_qna_fam_price(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
@@ -45,35 +44,55 @@ static ngx_int_t ngx_qna_fam_most_active(ngx_pool_t *pool,
 
 
 ngx_qna_family_t  ngx_qna_families[] = {
-    { "price", "What is the current price of AAPL?", 1,
-      ngx_qna_fam_price },
-    { "volatility", "What is the 30-day volatility of TSLA?", 1,
-      ngx_qna_fam_volatility },
-    { "top_volatile", "What are the top 5 most volatile stocks today?", 0,
-      ngx_qna_fam_top_volatile },
-    { "sma", "What is the 50-day simple moving average of MSFT?", 1,
-      ngx_qna_fam_sma },
-    { "ema", "Calculate the 20-day EMA for AMZN", 1,
-      ngx_qna_fam_ema },
-    { "rsi", "What is the 14-day RSI of NVDA?", 1,
-      ngx_qna_fam_rsi },
-    { "macd", "Show the MACD for AMD", 1,
-      ngx_qna_fam_macd },
-    { "bollinger", "Bollinger bands for SPY over 20 days", 1,
-      ngx_qna_fam_bollinger },
-    { "atr", "What is the average true range of GOOGL?", 1,
-      ngx_qna_fam_atr },
-    { "sharpe", "What is the Sharpe ratio of QQQ over the last year?", 1,
-      ngx_qna_fam_sharpe },
-    { "sortino", "What is the Sortino ratio of AAPL?", 1,
-      ngx_qna_fam_sortino },
+    { "price", "What is the current price of AAPL?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_price },
+    { "volatility", "What is the 30-day volatility of TSLA?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_volatility },
+    { "top_volatile", "What are the top 5 most volatile stocks today?",
+      NGX_QNA_SYMBOLS_NONE, ngx_qna_fam_top_volatile },
+    { "sma", "What is the 50-day simple moving average of MSFT?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_sma },
+    { "ema", "Calculate the 20-day EMA for AMZN",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_ema },
+    { "rsi", "What is the 14-day RSI of NVDA?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_rsi },
+    { "macd", "Show the MACD for AMD",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_macd },
+    { "bollinger", "Bollinger bands for SPY over 20 days",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_bollinger },
+    { "atr", "What is the average true range of GOOGL?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_atr },
+    { "sharpe", "What is the Sharpe ratio of QQQ over the last year?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_sharpe },
+    { "sortino", "What is the Sortino ratio of AAPL?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_sortino },
     { "max_drawdown",
-      "What was the maximum drawdown of TSLA over the past year?", 1,
-      ngx_qna_fam_drawdown },
-    { "var", "What is the 95% value at risk of SPY?", 1,
-      ngx_qna_fam_var },
-    { "most_active", "Which stocks are most active today?", 0,
-      ngx_qna_fam_most_active },
+      "What was the maximum drawdown of TSLA over the past year?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_drawdown },
+    { "var", "What is the 95% value at risk of SPY?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_var },
+    { "correlation", "How correlated are AAPL, MSFT and GOOGL?",
+      NGX_QNA_SYMBOLS_LIST, ngx_qna_fam_correlation },
+    { "portfolio", "Optimize a portfolio of AAPL, MSFT, NVDA and AMZN",
+      NGX_QNA_SYMBOLS_LIST, ngx_qna_fam_portfolio },
+    { "crossover", "Did the 50-day SMA cross the 200-day SMA for SPY?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_crossover },
+    { "support_resistance", "Find support and resistance levels for AMD",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_support },
+    { "most_active", "Which stocks are most active today?",
+      NGX_QNA_SYMBOLS_NONE, ngx_qna_fam_most_active },
+    { "crypto", "What is the price of BTC/USD?",
+      NGX_QNA_SYMBOLS_ANY, ngx_qna_fam_crypto },
+    { "news", "Latest news about NVDA",
+      NGX_QNA_SYMBOLS_ANY, ngx_qna_fam_news },
+    { "fundamentals", "Show the fundamentals of MSFT",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_fundamentals },
+    { "dividends", "What dividends did KO pay last year?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_dividends },
+    { "splits", "Has AAPL ever split its stock?",
+      NGX_QNA_SYMBOLS_ONE, ngx_qna_fam_splits },
+    { "account", "Show my account balance and open positions",
+      NGX_QNA_SYMBOLS_NONE, ngx_qna_fam_account },
     { NULL, NULL, 0, NULL }
 };
 
@@ -93,135 +112,19 @@ ngx_qna_family(const char *name)
 }
 
 
-/* "PARAMS = {...}" then the body; params is built in the order it reads */
-
-static ngx_int_t
-ngx_qna_plan_make(ngx_pool_t *pool, ngx_qna_plan_t *plan, const char *family,
-    const char *title, const char *body, json_t *params, json_t *calls,
-    ngx_qna_plan_error_t *err)
-{
-    u_char  *p;
-    char    *pj;
-    size_t   len;
-
-    if (params == NULL || calls == NULL) {
-        json_decref(params);
-        json_decref(calls);
-        ngx_snprintf((u_char *) err->message, sizeof(err->message),
-                     "out of memory%Z");
-        return NGX_ERROR;
-    }
-
-    pj = json_dumps(params, JSON_REAL_PRECISION(15));
-    if (pj == NULL) {
-        json_decref(params);
-        json_decref(calls);
-        return NGX_ERROR;
-    }
-
-    len = sizeof("# \n# Generated by the builtin planner.\nPARAMS = \n\n") - 1
-          + ngx_strlen(title) + ngx_strlen(pj) + ngx_strlen(body);
-
-    p = ngx_pnalloc(pool, len);
-    if (p == NULL) {
-        free(pj);
-        json_decref(params);
-        json_decref(calls);
-        return NGX_ERROR;
-    }
-
-    plan->script.data = p;
-    p = ngx_sprintf(p, "# %s\n# Generated by the builtin planner.\n"
-                       "PARAMS = %s\n\n%s", title, pj, body);
-    plan->script.len = p - plan->script.data;
-
-    free(pj);
-
-    plan->family = family;
-    plan->params = params;
-    plan->mcp_calls = calls;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_qna_plan_explain(ngx_pool_t *pool, ngx_qna_plan_t *plan,
-    const char *fmt, ...)
-{
-    u_char   buf[1024], *p;
-    va_list  args;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
-    va_end(args);
-
-    plan->explanation.len = p - buf;
-    plan->explanation.data = ngx_pnalloc(pool, plan->explanation.len);
-
-    if (plan->explanation.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(plan->explanation.data, buf, plan->explanation.len);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_qna_plan_range(ngx_int_t v, ngx_int_t min, ngx_int_t max,
-    const char *what, ngx_qna_plan_error_t *err)
-{
-    if (v >= min && v <= max) {
-        return NGX_OK;
-    }
-
-    ngx_snprintf((u_char *) err->message, sizeof(err->message),
-                 "%s must be between %i and %i, not %i%Z",
-                 what, min, max, v);
-
-    return NGX_DECLINED;
-}
-
-
-static ngx_int_t
-ngx_qna_history(ngx_int_t period)
-{
-    ngx_int_t  h;
-
-    h = period * 3 + 1;
-
-    if (h < 120) {
-        h = 120;
-    }
-
-    return h > NGX_QNA_MAX_DAYS ? NGX_QNA_MAX_DAYS : h;
-}
-
-
 static ngx_int_t
 ngx_qna_fam_price(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
 {
-    u_char  title[64];
-
-    ngx_snprintf(title, sizeof(title), "Current price of %s%Z", in->symbol);
-
-    if (ngx_qna_plan_make(pool, plan, "price", (char *) title,
-                          ngx_qna_py_price,
-                          json_pack("{s:s}", "symbol", in->symbol),
-                          json_pack("[s]", "alpaca_market_stocks_snapshots"),
-                          err)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_qna_plan_explain(pool, plan,
+    static const ngx_qna_lookup_t  price = {
+        "price", "Current price of %s%Z", ngx_qna_py_price,
+        "alpaca_market_stocks_snapshots",
         "This analysis calls alpaca_market_stocks_snapshots for %s and "
         "reports the last trade price with its change since the previous "
-        "session's close.", in->symbol);
+        "session's close."
+    };
+
+    return ngx_qna_fam_lookup(pool, in, plan, err, &price);
 }
 
 
@@ -322,7 +225,7 @@ ngx_qna_fam_sma(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
 {
     u_char     title[64];
-    ngx_int_t  period;
+    ngx_int_t  period, history;
 
     period = in->period > 0 ? in->period : 50;
 
@@ -333,12 +236,15 @@ ngx_qna_fam_sma(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
         return NGX_DECLINED;
     }
 
+    history = ngx_qna_chart_history(period);
+
     ngx_snprintf(title, sizeof(title), "%i-day SMA of %s%Z", period,
                  in->symbol);
 
     if (ngx_qna_plan_make(pool, plan, "sma", (char *) title, ngx_qna_py_sma,
-                          json_pack("{s:s, s:I}", "symbol", in->symbol,
-                                    "period", (json_int_t) period),
+                          json_pack("{s:s, s:I, s:I}", "symbol", in->symbol,
+                                    "period", (json_int_t) period,
+                                    "history_days", (json_int_t) history),
                           json_pack("[s, s]", "alpaca_market_stocks_bars",
                                     "calculate_sma"),
                           err)
@@ -349,9 +255,11 @@ ngx_qna_fam_sma(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
 
     return ngx_qna_plan_explain(pool, plan,
         "This analysis fetches the last %i daily bars of %s with "
-        "alpaca_market_stocks_bars and averages their closing prices with "
-        "calculate_sma, then compares the last close with that average.",
-        period, in->symbol);
+        "alpaca_market_stocks_bars and runs calculate_sma over the closing "
+        "prices: each value is the mean of %i closes, the latest one of the "
+        "last %i. It compares the last close with it; the chart shows the "
+        "closes and the average over the last sessions.",
+        history, in->symbol, period, period);
 }
 
 
@@ -512,7 +420,7 @@ ngx_qna_fam_bollinger(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     ngx_qna_plan_t *plan, ngx_qna_plan_error_t *err)
 {
     u_char     title[64];
-    ngx_int_t  period;
+    ngx_int_t  period, history;
 
     period = in->period > 0 ? in->period : 20;
 
@@ -523,13 +431,17 @@ ngx_qna_fam_bollinger(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
         return NGX_DECLINED;
     }
 
+    history = ngx_qna_chart_history(period);
+
     ngx_snprintf(title, sizeof(title), "Bollinger bands of %s%Z", in->symbol);
 
     if (ngx_qna_plan_make(pool, plan, "bollinger", (char *) title,
                           ngx_qna_py_bollinger,
-                          json_pack("{s:s, s:I, s:f}", "symbol", in->symbol,
+                          json_pack("{s:s, s:I, s:f, s:I}",
+                                    "symbol", in->symbol,
                                     "period", (json_int_t) period,
-                                    "std_dev", 2.0),
+                                    "std_dev", 2.0,
+                                    "history_days", (json_int_t) history),
                           json_pack("[s, s]", "alpaca_market_stocks_bars",
                                     "calculate_bollinger_bands"),
                           err)
@@ -541,20 +453,10 @@ ngx_qna_fam_bollinger(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     return ngx_qna_plan_explain(pool, plan,
         "This analysis fetches the last %i daily bars of %s with "
         "alpaca_market_stocks_bars and calls calculate_bollinger_bands: the "
-        "middle band is their %i-day SMA, the outer bands 2 population "
-        "standard deviations above and below it.",
-        period, in->symbol, period);
-}
-
-
-static ngx_int_t
-ngx_qna_lookback(ngx_qna_plan_input_t *in, ngx_int_t *days,
-    ngx_qna_plan_error_t *err)
-{
-    *days = in->period > 0 ? in->period : 252;
-
-    return ngx_qna_plan_range(*days, 20, NGX_QNA_MAX_DAYS - 1,
-                              "the look-back in trading days", err);
+        "middle band is the %i-day SMA of the closes, the outer bands 2 "
+        "population standard deviations of the same %i closes above and "
+        "below it; the chart shows them over the last sessions.",
+        history, in->symbol, period, period);
 }
 
 
@@ -565,14 +467,9 @@ ngx_qna_fam_sharpe(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     u_char     title[64];
     ngx_int_t  days;
 
-    if (ngx_qna_lookback(in, &days, err) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    if (in->rate < -1.0 || in->rate > 1.0) {
-        ngx_snprintf((u_char *) err->message, sizeof(err->message),
-                     "the risk-free rate must be between -100%% and "
-                     "100%% a year%Z");
+    if (ngx_qna_plan_lookback(in, &days, err) != NGX_OK
+        || ngx_qna_plan_rate(in, err) != NGX_OK)
+    {
         return NGX_DECLINED;
     }
 
@@ -607,7 +504,7 @@ ngx_qna_fam_sortino(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     u_char     title[64];
     ngx_int_t  days;
 
-    if (ngx_qna_lookback(in, &days, err) != NGX_OK) {
+    if (ngx_qna_plan_lookback(in, &days, err) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -642,7 +539,7 @@ ngx_qna_fam_drawdown(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     u_char     title[64];
     ngx_int_t  days;
 
-    if (ngx_qna_lookback(in, &days, err) != NGX_OK) {
+    if (ngx_qna_plan_lookback(in, &days, err) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -677,7 +574,7 @@ ngx_qna_fam_var(ngx_pool_t *pool, ngx_qna_plan_input_t *in,
     double     conf;
     ngx_int_t  days;
 
-    if (ngx_qna_lookback(in, &days, err) != NGX_OK) {
+    if (ngx_qna_plan_lookback(in, &days, err) != NGX_OK) {
         return NGX_DECLINED;
     }
 

@@ -1,33 +1,15 @@
 
 /*
- * The Python of the builtin planner's families: each script reads its
- * inputs from PARAMS (written above it by ngx_qna_planner_families.c) and
- * leaves its answer in a top-level `result`.
+ * The Python of the builtin planner's families of one symbol's indicators
+ * and risk: each script reads its inputs from PARAMS (written above it by
+ * ngx_qna_plan_make()) and leaves its answer in a top-level `result`, a
+ * series ending on a chart row.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_qna_planner.h"
-
-
-/* Python shared by the families that work on one symbol's daily bars */
-
-#define NGX_QNA_PY_BARS(limit)                                                \
-    "symbol = PARAMS[\"symbol\"]\n"                                           \
-    "bars = mcp_client.call(\"alpaca_market_stocks_bars\",\n"                 \
-    "                       {\"symbol\": symbol, \"timeframe\": \"1Day\",\n"  \
-    "                        \"limit\": " limit "})\n"                        \
-    "days = bars[\"data\"][\"bars\"]\n"                                       \
-    "closes = [bar[\"c\"] for bar in days]\n"                                 \
-    "span = f\"{days[0]['t'][:10]} to {days[-1]['t'][:10]}\"\n"
-
-#define NGX_QNA_PY_RETURNS                                                    \
-    "returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]\n"
-
-#define NGX_QNA_PY_SOURCE                                                     \
-    "        {\"key\": \"data_source\",\n"                                     \
-    "         \"value\": bars[\"metadata\"][\"source\"],\n"                    \
-    "         \"description\": \"Market data vendor\"},\n"
+#include "ngx_qna_planner_python.h"
 
 
 const char  ngx_qna_py_price[] =
@@ -65,6 +47,9 @@ const char  ngx_qna_py_volatility[] =
     NGX_QNA_PY_BARS("PARAMS[\"period_days\"] + 1")
     NGX_QNA_PY_RETURNS
     "vol = mcp_client.call(\"calculate_volatility\", {\"returns\": returns})\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"close\", \"values\": tail(closes)}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period_days']}-day volatility of "
@@ -81,6 +66,7 @@ const char  ngx_qna_py_volatility[] =
     "        {\"key\": \"period\", \"value\": span,\n"
     "         \"description\": f\"{len(closes)} daily closes\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes of {symbol}, {span}\"")
     "    ],\n"
     "}\n";
 
@@ -106,6 +92,10 @@ const char  ngx_qna_py_top_volatile[] =
     "    mcp_client.progress(f\"volatility of {stock['symbol']}\")\n"
     "\n"
     "ranked.sort(key=lambda row: (-row[0], row[1]))\n"
+    "top = ranked[:PARAMS[\"count\"]]\n"
+    "chart = {\"type\": \"bars\", \"labels\": [row[1] for row in top],\n"
+    "         \"values\": [row[0] for row in top],\n"
+    "         \"y_label\": \"annualized volatility\"}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"Top {PARAMS['count']} most volatile of the "
@@ -115,25 +105,36 @@ const char  ngx_qna_py_top_volatile[] =
     "        {\"key\": f\"rank_{i + 1}\", \"value\": symbol,\n"
     "         \"description\": f\"Volatility: {v * 100:.1f}%, "
                 "Volume: {volume / 1e6:.1f}M shares\"}\n"
-    "        for i, (v, symbol, volume) in "
-                "enumerate(ranked[:PARAMS[\"count\"]])\n"
+    "        for i, (v, symbol, volume) in enumerate(top)\n"
+    "    ] + [\n"
+    NGX_QNA_PY_CHART_ROW("\"Annualized volatility of each, most volatile "
+                         "first\"")
     "    ],\n"
     "}\n";
 
 
 const char  ngx_qna_py_sma[] =
-    NGX_QNA_PY_BARS("PARAMS[\"period\"]")
+    "# more history than the period: the chart shows the average over time\n"
+    NGX_QNA_PY_BARS("PARAMS[\"history_days\"]")
     "sma = mcp_client.call(\"calculate_sma\",\n"
     "                      {\"prices\": closes,\n"
     "                       \"period\": PARAMS[\"period\"]})\n"
     "last = closes[-1]\n"
+    "window = f\"{days[-PARAMS['period']]['t'][:10]} to "
+                "{days[-1]['t'][:10]}\"\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"close\", \"values\": tail(closes)},\n"
+    "                    {\"name\": f\"SMA {PARAMS['period']}\",\n"
+    "                     \"values\": tail(sma[\"values\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day simple moving average of "
                 "{symbol}\",\n"
     "    \"body\": [\n"
     "        {\"key\": \"sma\", \"value\": sma[\"latest\"],\n"
-    "         \"description\": f\"Mean of the daily closes, {span}\"},\n"
+    "         \"description\": f\"Mean of the last {PARAMS['period']} daily "
+                "closes, {window}\"},\n"
     "        {\"key\": \"last_close\", \"value\": last,\n"
     "         \"description\": f\"Close of {days[-1]['t'][:10]}\"},\n"
     "        {\"key\": \"distance_percent\",\n"
@@ -141,6 +142,8 @@ const char  ngx_qna_py_sma[] =
     "         \"description\": \"Last close above (+) or below (-) the "
                 "average, in percent\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes and their {PARAMS['period']}-day "
+                         "SMA, {len(x)} sessions\"")
     "    ],\n"
     "}\n";
 
@@ -152,6 +155,11 @@ const char  ngx_qna_py_ema[] =
     "                      {\"prices\": closes,\n"
     "                       \"period\": PARAMS[\"period\"]})\n"
     "last = closes[-1]\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"close\", \"values\": tail(closes)},\n"
+    "                    {\"name\": f\"EMA {PARAMS['period']}\",\n"
+    "                     \"values\": tail(ema[\"values\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day exponential moving "
@@ -166,6 +174,8 @@ const char  ngx_qna_py_ema[] =
     "         \"description\": \"Last close above (+) or below (-) the "
                 "average, in percent\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes and their {PARAMS['period']}-day "
+                         "EMA, {len(x)} sessions\"")
     "    ],\n"
     "}\n";
 
@@ -175,6 +185,11 @@ const char  ngx_qna_py_rsi[] =
     "rsi = mcp_client.call(\"calculate_rsi\",\n"
     "                      {\"prices\": closes,\n"
     "                       \"period\": PARAMS[\"period\"]})\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"RSI\",\n"
+    "         \"thresholds\": [30, 70],\n"
+    "         \"series\": [{\"name\": f\"RSI {PARAMS['period']}\",\n"
+    "                     \"values\": tail(rsi[\"values\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day RSI of {symbol}\",\n"
@@ -186,6 +201,8 @@ const char  ngx_qna_py_rsi[] =
     "        {\"key\": \"period\", \"value\": span,\n"
     "         \"description\": f\"{len(closes)} daily closes\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"RSI over {len(x)} sessions, with the 30 and 70 "
+                         "levels\"")
     "    ],\n"
     "}\n";
 
@@ -198,6 +215,14 @@ const char  ngx_qna_py_macd[] =
     "                        \"slow_period\": PARAMS[\"slow_period\"],\n"
     "                        \"signal_period\": PARAMS[\"signal_period\"]})\n"
     "latest = macd[\"latest\"]\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"macd\", \"values\": "
+                            "tail(macd[\"macd\"])},\n"
+    "                    {\"name\": \"signal\", \"values\": "
+                            "tail(macd[\"signal\"])},\n"
+    "                    {\"name\": \"histogram\",\n"
+    "                     \"values\": tail(macd[\"histogram\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"MACD ({PARAMS['fast_period']}, "
@@ -213,17 +238,28 @@ const char  ngx_qna_py_macd[] =
     "        {\"key\": \"trend\", \"value\": macd[\"trend\"],\n"
     "         \"description\": \"Bullish when MACD is above its signal\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"MACD, signal and histogram over {len(x)} "
+                         "sessions\"")
     "    ],\n"
     "}\n";
 
 
 const char  ngx_qna_py_bollinger[] =
-    NGX_QNA_PY_BARS("PARAMS[\"period\"]")
+    "# more history than the period: the chart shows the bands over time\n"
+    NGX_QNA_PY_BARS("PARAMS[\"history_days\"]")
     "bands = mcp_client.call(\"calculate_bollinger_bands\",\n"
     "                        {\"prices\": closes, \"period\": "
                               "PARAMS[\"period\"],\n"
     "                         \"std_dev\": PARAMS[\"std_dev\"]})\n"
     "latest = bands[\"latest\"]\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": \"close\", \"values\": tail(closes)},\n"
+    "                    {\"name\": f\"SMA {PARAMS['period']}\",\n"
+    "                     \"values\": tail(bands[\"middle\"])}],\n"
+    "         \"bands\": [{\"name\": \"Bollinger\", "
+                          "\"upper\": tail(bands[\"upper\"]),\n"
+    "                    \"lower\": tail(bands[\"lower\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"Bollinger bands ({PARAMS['period']} days, "
@@ -240,6 +276,8 @@ const char  ngx_qna_py_bollinger[] =
     "         \"description\": f\"%B = {latest['percent_b']:.2f} (0 at the "
                 "lower band, 1 at the upper)\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Daily closes in their bands, {len(x)} "
+                         "sessions\"")
     "    ],\n"
     "}\n";
 
@@ -251,6 +289,10 @@ const char  ngx_qna_py_atr[] =
     "                       \"low\": [bar[\"l\"] for bar in days],\n"
     "                       \"close\": closes,\n"
     "                       \"period\": PARAMS[\"period\"]})\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"USD\",\n"
+    "         \"series\": [{\"name\": f\"ATR {PARAMS['period']}\",\n"
+    "                     \"values\": tail(atr[\"values\"])}]}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"{PARAMS['period']}-day average true range of "
@@ -265,6 +307,7 @@ const char  ngx_qna_py_atr[] =
     "        {\"key\": \"last_close\", \"value\": closes[-1],\n"
     "         \"description\": f\"Close of {days[-1]['t'][:10]}\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"ATR over {len(x)} sessions\"")
     "    ],\n"
     "}\n";
 
@@ -322,6 +365,18 @@ const char  ngx_qna_py_drawdown[] =
     NGX_QNA_PY_BARS("PARAMS[\"lookback_days\"]")
     "dd = mcp_client.call(\"calculate_max_drawdown\", {\"prices\": closes})\n"
     "\n"
+    "# the drawdown of each day, for the chart: below the running peak\n"
+    "peak = closes[0]\n"
+    "drawdown = []\n"
+    "for close in closes:\n"
+    "    peak = max(peak, close)\n"
+    "    drawdown.append(close / peak - 1)\n"
+    NGX_QNA_PY_CHART
+    "chart = {\"type\": \"line\", \"x\": x, \"y_label\": \"fraction of "
+                "the peak\",\n"
+    "         \"series\": [{\"name\": \"drawdown\", "
+                            "\"values\": tail(drawdown)}]}\n"
+    "\n"
     "result = {\n"
     "    \"description\": f\"Maximum drawdown of {symbol}, {span}\",\n"
     "    \"body\": [\n"
@@ -335,6 +390,8 @@ const char  ngx_qna_py_drawdown[] =
     "         \"description\": f\"Close of "
                 "{days[dd['trough_index']]['t'][:10]}\"},\n"
     NGX_QNA_PY_SOURCE
+    NGX_QNA_PY_CHART_ROW("f\"Fall below the running peak, {len(x)} "
+                         "sessions\"")
     "    ],\n"
     "}\n";
 
@@ -366,6 +423,11 @@ const char  ngx_qna_py_most_active[] =
     "actives = mcp_client.call(\"alpaca_market_screener_most_actives\",\n"
     "                          {\"limit\": PARAMS[\"count\"], "
                                "\"by\": \"volume\"})\n"
+    "stocks = actives[\"data\"][\"most_actives\"]\n"
+    "chart = {\"type\": \"bars\", \"labels\": [stock[\"symbol\"] for stock "
+                "in stocks],\n"
+    "         \"values\": [stock[\"volume\"] for stock in stocks],\n"
+    "         \"y_label\": \"shares traded\"}\n"
     "\n"
     "result = {\n"
     "    \"description\": f\"Most active stocks by volume, "
@@ -375,7 +437,9 @@ const char  ngx_qna_py_most_active[] =
     "        {\"key\": f\"rank_{i + 1}\", \"value\": stock[\"symbol\"],\n"
     "         \"description\": f\"Volume: {stock['volume'] / 1e6:.1f}M "
                 "shares, {stock['change_percent']:+.2f}%\"}\n"
-    "        for i, stock in "
-                "enumerate(actives[\"data\"][\"most_actives\"])\n"
+    "        for i, stock in enumerate(stocks)\n"
+    "    ] + [\n"
+    NGX_QNA_PY_CHART_ROW("\"Volume of the latest session, most active "
+                         "first\"")
     "    ],\n"
     "}\n";

@@ -111,7 +111,7 @@ my $q = 'What is the 30-day volatility of TSLA?';
     my $j = is_error($s->analyze('What is the meaning of life?'), 422, 'UNSUPPORTED_QUESTION', 'off-topic');
     ok scalar(grep { /volatility/ } @{ $j->{recovery_suggestions} }), 'suggestions say what can be asked';
     is_error($s->analyze('What is the volatility?'), 422, 'UNSUPPORTED_QUESTION', 'no symbol');
-    is_error($s->analyze('How correlated are AAPL, MSFT and GOOGL?'), 422, 'UNSUPPORTED_QUESTION', 'a family not built yet');
+    is_error($s->analyze('What are the earnings of AAPL?'), 422, 'UNSUPPORTED_QUESTION', 'what the planner does not answer yet');
     is_error($s->analyze('What is the 1-day volatility of TSLA?'), 422, 'UNSUPPORTED_QUESTION', 'a period out of range');
     is_error($s->analyze('What is the 5000-day volatility of TSLA?'), 422, 'UNSUPPORTED_QUESTION', 'a period too long');
     is_error($s->analyze('Sharpe ratio of AAPL with a risk-free rate of 150%'), 422, 'UNSUPPORTED_QUESTION',

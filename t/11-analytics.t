@@ -9,6 +9,7 @@ use Test::More;
 use JSON::PP;
 use QnA::Stack;
 use QnA::Check;
+use QnA::Answer qw(sr_reference);
 
 my $s = QnA::Stack->new(name => 'analytics')->start;
 my $json = JSON::PP->new->canonical;
@@ -44,6 +45,102 @@ PY
             close_to $r->{matrix}[$i][$j], $want->[$i][$j], "  [$i][$j] matches numpy";
         }
     }
+}
+
+# the list form: the same matrix as the object form, in the list's order
+{
+    my $obj = $s->tool('calculate_correlation_matrix',
+                       { price_series => { A => \@p1, B => \@p2, C => \@p3 } });
+    my $list = $s->tool('calculate_correlation_matrix',
+                        { series => [{ symbol => 'A', prices => \@p1 }, { symbol => 'B', prices => \@p2 },
+                                     { symbol => 'C', prices => \@p3 }] });
+    is_deeply $list, $obj, 'correlation, "series" list: the same answer as "price_series"';
+    my $rev = $s->tool('calculate_correlation_matrix',
+                       { series => [{ symbol => 'C', prices => \@p3 }, { symbol => 'A', prices => \@p1 }] });
+    is_deeply $rev->{symbols}, [qw(C A)], '  symbols in the list\'s order';
+    close_to $rev->{matrix}[0][1], $obj->{matrix}[0][2], '  the pair C, A as A, C';
+    is $rev->{observations}, 119, '  observations: the returns of 120 prices';
+
+    my %t = map { $_->{name} => $_ } @{ $s->mcp('tools/list')->{result}{tools} };
+    my $cm = $t{calculate_correlation_matrix};
+    is $cm->{inputSchema}{properties}{series}{maxItems}, 50, '  the schema: series, at most 50';
+    is_deeply $cm->{inputSchema}{properties}{series}{items}{required}, [qw(symbol prices)], '  of {symbol, prices}';
+    like $cm->{description}, qr/exactly one of two forms/, '  the description says both forms';
+
+    my $err = sub {
+        my ($args, $re, $name) = @_;
+        my $a = $s->mcp('tools/call', { name => 'calculate_correlation_matrix', arguments => $args });
+        my $e = $a->{result}{isError} ? $a->{result}{structuredContent}{error} : { code => 'none', message => '' };
+        is $e->{code}, 'INVALID_ARGUMENT', "$name: INVALID_ARGUMENT";
+        like $e->{message}, $re, '  ' . $re;
+    };
+    my @two = ({ symbol => 'A', prices => \@p1 }, { symbol => 'B', prices => \@p2 });
+    $err->({}, qr/argument "series" \(or "price_series"\) is required/, 'neither form');
+    $err->({ series => \@two, price_series => { A => \@p1, B => \@p2 } },
+           qr/either argument "price_series" or "series", not both/, 'both forms');
+    $err->({ series => { A => \@p1 } }, qr/"series" must be a list of 2 to 50/, 'series an object');
+    $err->({ series => [$two[0]] }, qr/"series" must be a list of 2 to 50/, 'one series');
+    $err->({ series => [(@two) x 26] }, qr/"series" must be a list of 2 to 50/, '52 series');
+    $err->({ series => [$two[0], \@p2] }, qr/"series"\[1\] must be an object \{"symbol"/, 'an item not an object');
+    $err->({ series => [$two[0], { prices => \@p2 }] }, qr/"series"\[1\]\.symbol must be a string/, 'no symbol');
+    $err->({ series => [$two[0], { symbol => 7, prices => \@p2 }] }, qr/"series"\[1\]\.symbol must be a string/,
+           'a symbol not a string');
+    $err->({ series => [$two[0], { symbol => '', prices => \@p2 }] }, qr/"series"\[1\]\.symbol must be a string/,
+           'an empty symbol');
+    $err->({ series => [$two[0], { symbol => 'A', prices => \@p2 }] }, qr/"series"\[1\]\.symbol "A" repeats "series"\[0\]/,
+           'a symbol twice');
+    $err->({ series => [$two[0], { symbol => 'B', prices => \@p2, name => 'x' }] },
+           qr/"series"\[1\] has an unknown key "name"/, 'an unknown key');
+    $err->({ series => [$two[0], { symbol => 'B' }] }, qr/argument "series\[1\]\.prices" is required/, 'no prices');
+    $err->({ series => [$two[0], { symbol => 'B', prices => 'x' }] },
+           qr/argument "series\[1\]\.prices" must be an array of numbers/, 'prices not an array');
+    $err->({ series => [$two[0], { symbol => 'B', prices => [1, 'x', 3] }] },
+           qr/argument "series\[1\]\.prices"\[1\] is not a number/, 'a price not a number');
+    $err->({ series => [$two[0], { symbol => 'B', prices => [1, 2] }] },
+           qr/argument "series\[1\]\.prices" needs at least 3 values/, 'two prices');
+    $err->({ series => [$two[0], { symbol => 'B', prices => [@p2[0 .. 99]] }] },
+           qr/argument "series"\[1\] \("B"\) has 100 prices, the others 120/, 'lengths differ');
+    $err->({ series => [$two[0], { symbol => 'B', prices => [@p2[0 .. 118], 0] }] },
+           qr/argument "series"\[1\] \("B"\) has a price that is not positive/, 'a last price of 0');
+    $err->({ price_series => { A => \@p1, B => [@p2[0 .. 118], -1] } },
+           qr/argument "price_series": "B" has a price that is not positive/, '  the object form too');
+    my @long = map { 100 + $_ % 7 } 1 .. 70_000;
+    $err->({ series => [map { { symbol => "S$_", prices => \@long } } 1 .. 3] },
+           qr/argument "series" holds more than 200000 prices in all/, '3 x 70000 prices');
+}
+
+# each tool says its convention, and the alignment it states holds: the
+# first value of a series is the last one of the shortest prefix it needs
+{
+    my %t = map { $_->{name} => $_->{description} } @{ $s->mcp('tools/list')->{result}{tools} };
+    like $t{calculate_macd}, qr/element 0 of macd, signal and histogram belongs to prices\[slow_period \+ signal_period - 2\]/,
+         'MACD: its alignment';
+    like $t{calculate_volatility}, qr/ddof=1.*`period` is a number of returns.*sqrt\(252\)/s, 'volatility: period, ddof, annualisation';
+    like $t{calculate_rsi}, qr/Wilder.*values\[0\] belongs to prices\[period\]/s, 'RSI: Wilder, its first value';
+    like $t{calculate_atr}, qr/first ATR.*belongs to bar `period`/s, 'ATR: its first value';
+    like $t{calculate_bollinger_bands}, qr/population standard deviation \(ddof=0/, 'Bollinger: population deviation';
+    like $t{calculate_sharpe_ratio}, qr/annual rate as a fraction \(0\.04 for 4%\)/, 'Sharpe: the rate\'s units';
+    like $t{calculate_sortino_ratio}, qr/target_return t is per period/, 'Sortino: the target\'s units';
+    like $t{calculate_var}, qr/linear interpolation \(position \(n - 1\) \* \(1 - confidence\)/, 'VaR: its interpolation';
+    like $t{calculate_max_drawdown}, qr/negative\s+fraction/, 'drawdown: its sign';
+
+    my $m = $s->tool('calculate_macd', { prices => \@p1 });
+    is scalar(@{ $m->{macd} }), 120 - 26 - 9 + 2, 'MACD: 120 - 26 - 9 + 2 values';
+    is scalar(@{ $m->{signal} }) . ' ' . scalar(@{ $m->{histogram} }), '87 87', '  signal and histogram as many';
+    my $first = $s->tool('calculate_macd', { prices => [@p1[0 .. 26 + 9 - 2]] });
+    close_to $m->{macd}[0], $first->{latest}{macd}, '  macd[0] is the MACD at prices[33]';
+    close_to $m->{signal}[0], $first->{latest}{signal}, '  signal[0] too';
+    close_to $m->{histogram}[0], $m->{macd}[0] - $m->{signal}[0], '  histogram[0] = macd[0] - signal[0]', 1e-6;
+    my $r = $s->tool('calculate_rsi', { prices => \@p1, period => 14 });
+    close_to $r->{values}[0], $s->tool('calculate_rsi', { prices => [@p1[0 .. 14]], period => 14 })->{latest},
+             'RSI: values[0] belongs to prices[14]';
+    my @h = map { $_ + 1 } @p1;
+    my @l = map { $_ - 1 } @p1;
+    my $a = $s->tool('calculate_atr', { high => \@h, low => \@l, close => \@p1, period => 14 });
+    is scalar(@{ $a->{values} }), 120 - 14, 'ATR: 120 - 14 values';
+    close_to $a->{values}[0], $s->tool('calculate_atr', { high => [@h[0 .. 14]], low => [@l[0 .. 14]],
+                                                          close => [@p1[0 .. 14]], period => 14 })->{latest},
+             '  values[0] belongs to bar 14';
 }
 
 # optimisation: interior solutions have closed forms to compare with
@@ -141,35 +238,6 @@ PY
 # a multiple of 1/100 or an integer, so Perl and C read the same doubles
 # and the levels compare exactly.
 {
-    sub sr_reference {
-        my ($p, $lb) = @_;
-        my (@lo, @hi);
-        for my $i ($lb .. $#$p - $lb) {
-            my ($min, $max) = ($p->[$i], $p->[$i]);
-            for my $j ($i - $lb .. $i + $lb) {
-                $min = $p->[$j] if $p->[$j] < $min;
-                $max = $p->[$j] if $p->[$j] > $max;
-            }
-            push @lo, $p->[$i] if $p->[$i] == $min && $max > $min;
-            push @hi, $p->[$i] if $p->[$i] == $max && $min < $max;
-        }
-        my $last = $p->[-1];
-        my ($ns, $nr);
-        for (@lo) { $ns = $_ if $_ <= $last && (!defined $ns || $_ > $ns) }
-        for (@hi) { $nr = $_ if $_ >= $last && (!defined $nr || $_ < $nr) }
-        my $merge = sub {
-            my (@kept, $k);
-            for my $v (sort { $a <=> $b } @_) {
-                next if defined $k && !($v > $k * 1.005);
-                push @kept, $v;
-                $k = $v;
-            }
-            return \@kept;
-        };
-        return { support => $merge->(@lo), resistance => $merge->(@hi),
-                 nearest_support => $ns, nearest_resistance => $nr };
-    }
-
     sub same_numbers {
         my ($got, $want) = @_;
         return 0 unless ref $got eq 'ARRAY' && @$got == @$want;
