@@ -157,7 +157,7 @@ ngx_qna_content_words(ngx_str_t *norm, ngx_str_t *words)
 /* a question's content words, once for all it is compared with */
 
 void
-ngx_qna_words(ngx_str_t *norm, ngx_qna_words_t *w)
+ngx_qna_keywords(ngx_str_t *norm, ngx_qna_keywords_t *w)
 {
     w->text = *norm;
     w->n = ngx_qna_content_words(norm, w->word);
@@ -167,7 +167,7 @@ ngx_qna_words(ngx_str_t *norm, ngx_qna_words_t *w)
 /* the Jaccard index of two normalised questions' content words */
 
 double
-ngx_qna_similarity_words(ngx_qna_words_t *wa, ngx_str_t *b)
+ngx_qna_similarity_words(ngx_qna_keywords_t *wa, ngx_str_t *b)
 {
     ngx_str_t   wb[NGX_QNA_WORDS_MAX];
     ngx_uint_t  nb, i, j, common;
@@ -204,9 +204,9 @@ ngx_qna_similarity_words(ngx_qna_words_t *wa, ngx_str_t *b)
 double
 ngx_qna_similarity(ngx_str_t *a, ngx_str_t *b)
 {
-    ngx_qna_words_t  wa;
+    ngx_qna_keywords_t  wa;
 
-    ngx_qna_words(a, &wa);
+    ngx_qna_keywords(a, &wa);
 
     return ngx_qna_similarity_words(&wa, b);
 }

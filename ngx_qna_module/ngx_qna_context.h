@@ -30,7 +30,7 @@ typedef struct {
     ngx_str_t                   text;
     ngx_str_t                   word[NGX_QNA_WORDS_MAX];
     ngx_uint_t                  n;
-} ngx_qna_words_t;
+} ngx_qna_keywords_t;
 
 
 /* one of the user's earlier questions */
@@ -127,8 +127,8 @@ ngx_int_t ngx_qna_history_send(ngx_qna_conv_t *cv);
 
 /* ngx_qna_context.c */
 void ngx_qna_normalize(ngx_str_t *in, u_char *out, size_t *len);
-void ngx_qna_words(ngx_str_t *norm, ngx_qna_words_t *w);
-double ngx_qna_similarity_words(ngx_qna_words_t *wa, ngx_str_t *b);
+void ngx_qna_keywords(ngx_str_t *norm, ngx_qna_keywords_t *w);
+double ngx_qna_similarity_words(ngx_qna_keywords_t *wa, ngx_str_t *b);
 double ngx_qna_similarity(ngx_str_t *a, ngx_str_t *b);
 u_char *ngx_qna_question_line(ngx_pool_t *pool, ngx_qna_question_t *q,
     size_t *len);

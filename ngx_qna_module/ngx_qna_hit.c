@@ -10,9 +10,10 @@
  *                        the result it holds is fresh
  *
  * The key is the question as asked, the caller's role, the roles the
- * tool families need, and the build: the builtin planner is a function
- * of the question alone, so while all four are the same the plan is
- * too, and the role was allowed its tools.  Only turns of the builtin
+ * tool families need, the reference data's year and the build: the
+ * builtin planner is a function of the question and that year alone, so
+ * while all five are the same the plan is too, and the role was allowed
+ * its tools.  Only turns of the builtin
  * planner that are no follow-up are kept, with a result of their own run
  * or one from the result cache that says when it expires; a location
  * with an LLM, Cache-Control: no-cache and event streams go the whole
@@ -33,6 +34,7 @@
 #include "ngx_qna_llm.h"
 #include "ngx_qna_metrics.h"
 #include "ngx_mcp_policy.h"
+#include "ngx_mcp_vendor.h"
 
 
 #define NGX_QNA_HIT_QUESTIONS  50
@@ -205,10 +207,11 @@ ngx_qna_hit_key(ngx_qna_turn_t *t)
     u_char               *p;
     const char           *role;
     ngx_str_t            *build;
+    ngx_tm_t              tm;
     SHA256_CTX            sha;
     ngx_http_request_t   *r = t->request;
     u_char                hash[SHA256_DIGEST_LENGTH],
-                          policy[NGX_MCP_FAMILIES];
+                          policy[NGX_MCP_FAMILIES], year[NGX_INT_T_LEN + 1];
 
     t->answer_key_len = 0;
 
@@ -226,6 +229,11 @@ ngx_qna_hit_key(ngx_qna_turn_t *t)
     SHA256_Update(&sha, "\n", 1);
     SHA256_Update(&sha, policy, ngx_mcp_policy_digest(r, policy) - policy);
     SHA256_Update(&sha, "\n", 1);
+
+    /* the planner reads "last year" against the reference data's year */
+    ngx_gmtime(ngx_mcp_reference_today(), &tm);
+    SHA256_Update(&sha, year, ngx_sprintf(year, "%d\n", tm.ngx_tm_year) - year);
+
     SHA256_Update(&sha, t->question.data, t->question.len);
     SHA256_Final(hash, &sha);
 

@@ -380,7 +380,7 @@ ngx_qna_turn_related(ngx_qna_turn_t *t)
     double                score;
     json_t               *similar, *dup;
     ngx_uint_t            i, anonymous;
-    ngx_qna_words_t       words;
+    ngx_qna_keywords_t       words;
     ngx_qna_question_t   *q, *first;
     ngx_qna_main_conf_t  *qmcf;
     ngx_http_request_t   *r = t->request;
@@ -394,7 +394,7 @@ ngx_qna_turn_related(ngx_qna_turn_t *t)
 
     first = NULL;
     anonymous = ngx_qna_access_anonymous(r);
-    ngx_qna_words(&t->normalized, &words);
+    ngx_qna_keywords(&t->normalized, &words);
 
     q = t->questions ? t->questions->elts : NULL;
 
