@@ -5,7 +5,8 @@
 # keyboard and watch the progress, the rows, charts from edited scripts,
 # PARAMS edited and re-run, an error and its suggestions, the history and
 # traces, axe-core and our own accessibility checks; and, with qna_auth
-# jwt, the sign-in, 401 and 403.  Screenshots of each step are kept in
+# jwt, the sign-in, 401 and 403; with an LLM planner, its plan as it
+# streams.  Screenshots of each step are kept in
 # $RUNTIME/ui-screenshots/.
 
 use strict;
@@ -101,7 +102,7 @@ make_path($shots);
 my @shots;
 
 sub browse {
-    my ($mode, $stack, %env) = @_;
+    my ($mode, $stack, $least, %env) = @_;
     local @ENV{keys %env} = values %env;
     my $url = 'http://127.0.0.1:' . $stack->port;
     my $pid = open(my $out, '-|') // die "fork: $!";
@@ -131,10 +132,10 @@ sub browse {
     close $out;
     is $? >> 8, 0, "$mode: the browser run exited 0";
     ok $end, "$mode: every step ran";
-    ok $checks > 20, "$mode: $checks checks";
+    ok $checks >= $least, "$mode: $checks checks (at least $least)";
 }
 
-browse(main => $s);
+browse(main => $s, 90);
 
 $s->stop;
 log_is_clean($s);
@@ -159,10 +160,26 @@ sleep 0.1 until ($a->http(GET => '/health', headers => $admin)->{json}{data}{com
     is_error($a->http(GET => '/nothing-here', headers => $admin), 404, 'NOT_FOUND', '  404 with one');
 }
 
-browse(auth => $a, UI_TOKEN_VIEWER => $tok{viewer}, UI_TOKEN_MANAGER => $tok{manager});
+browse(auth => $a, 25, UI_TOKEN_VIEWER => $tok{viewer}, UI_TOKEN_MANAGER => $tok{manager});
 
 $a->stop;
 log_is_clean($a);
+
+# --- an LLM planner: its plan as it streams ------------------------------------
+
+my $lport = QnA::Stack::free_port();
+my $l = QnA::Stack->new(name => 'ui-llm', workers => 1, nginx_http => <<"EOF");
+    qna_llm_provider gpt openai url=http://127.0.0.1:$lport/v1 model=gpt-mock key_file=llm.key timeout=5s;
+    qna_planner gpt builtin;
+EOF
+QnA::Stack::write_file($l->dir . '/llm.key', "mock-llm-key\n");
+$l->start_mock(llm => $lport);
+$l->start;
+
+browse(llm => $l, 10);
+
+$l->stop;
+log_is_clean($l);
 
 ok @shots >= 12, scalar(@shots) . ' screenshots';
 ok !grep({ !-s $_ } @shots), '  each one written';

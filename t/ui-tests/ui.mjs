@@ -9,6 +9,8 @@
 //   node ui.mjs auth URL SHOTS       qna_auth jwt: sign-in, 401, 403
 //                                    (tokens in UI_TOKEN_VIEWER and
 //                                    UI_TOKEN_MANAGER)
+//   node ui.mjs llm URL SHOTS        an LLM planner (t/mock/llm.pl): its
+//                                    plan as it streams, a correction
 
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -24,7 +26,7 @@ const script = (name) => readFileSync(join(here, 'scripts', `${name}.py`), 'utf8
 
 const [mode, base, shots] = process.argv.slice(2);
 if (!mode || !base || !shots) {
-  console.error('usage: node ui.mjs main|auth URL SCREENSHOT-DIR');
+  console.error('usage: node ui.mjs main|auth|llm URL SCREENSHOT-DIR');
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -715,9 +717,43 @@ async function auth() {
   });
 }
 
+// ============================================================================
+
+async function llm() {
+  await step('an LLM\'s plan as it streams', async () => {
+    await open('/');
+    await page.focus('#question');
+    // the mock's first script raises: the model is told and corrects it
+    await page.keyboard.type('What was the last close of AAPL? [crash]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#progress li[data-event="done"]', { timeout: WAIT });
+    const p = await page.evaluate(() => ({
+      events: [...document.querySelectorAll('#progress li')].map((l) => l.dataset.event),
+      plans: [...document.querySelectorAll('#progress li[data-event="plan"]')].map((l) => l.textContent),
+      text: document.querySelector('#plan-text').textContent,
+      pieces: Number(document.querySelector('#plan-text').dataset.pieces),
+      open: document.querySelector('#plan-box').open,
+    }));
+    is(p.events[0], 'accepted', 'accepted first');
+    ok(p.plans.length === 2 && /^Planning with gpt/.test(p.plans[0]) && /corrects it \(correction 1\)/.test(p.plans[1]),
+      'the plan, then its correction after the script failed, each said once', p.plans);
+    ok(p.pieces >= 3, `the corrected plan's text shown as it streamed (${p.pieces} pieces)`, p.pieces);
+    ok(/"python_code"/.test(p.text) && /mcp_client\.call/.test(p.text), '  the model\'s own text: its JSON plan', p.text.slice(0, 300));
+    ok(p.open, '  left open (it is not the answer\'s script)');
+    is(p.events.slice(-2).join(' '), 'result done', 'then the result and done');
+    ok(p.events.filter((e) => e === 'mcp_call').length >= 1, '  with its tool calls', p.events);
+    await page.waitForSelector('#answer:not([hidden])');
+    ok(/planner gpt/.test(await text('#answer-meta')), 'the answer: planned by gpt');
+    is(await page.$$eval('#answer-rows table.rows tbody tr', (l) => l.map((r) => r.dataset.key).join(' ')), 'last_close sessions', '  its rows');
+    await shot(page, 'llm-plan');
+    await axe('an LLM\'s plan');
+  });
+}
+
 try {
   if (mode === 'main') await main();
   else if (mode === 'auth') await auth();
+  else if (mode === 'llm') await llm();
   else ok(false, `a mode: ${mode}`);
   ok(foreign.length === 0, 'no request left the gateway\'s origin', foreign);
   ok(problems.length === 0, 'no script error, no refusal by the CSP', problems.join('\n'));

@@ -33,7 +33,9 @@ const state = {
   answer: null, // the last answer's data
   controller: null, // the question in flight
   retry: null, // what to do again once signed in
-  planText: '',
+  planText: '', // the plan as the LLM streams it
+  planAttempt: '', // whose attempt that text is
+  planPieces: 0, // in how many events it came
 };
 
 const userName = () => (state.user && getToken() ? state.user.user_id : 'anonymous');
@@ -45,12 +47,10 @@ async function whoami() {
     const { data } = await call('GET', '/users/me');
     state.user = data;
   } catch (err) {
+    // 401 shows the sign-in; anything else (no user store, say) leaves
+    // the page as it is, who is asking unknown
     state.user = null;
-    if (err instanceof ApiError && err.status !== 401) {
-      // /users/me is not everything: say so, the page still works
-      $('who').textContent = 'Could not tell who you are';
-      return;
-    }
+    if (err instanceof ApiError && err.status !== 401) $('who').title = `/users/me: ${err.envelope.error.message}`;
   }
   showWho();
 }
@@ -162,14 +162,24 @@ function onEvent(name, d) {
       store.addSession(userName(), d.session_id, d.question);
     }
   } else if (name === 'plan') {
-    if (!state.planText) progress('plan', `Planning with ${d.planner}${d.correction ? ` (correction ${d.correction})` : ''}…`);
+    // a new attempt (a correction after a failed script, or the next
+    // provider of the chain) starts its own text
+    const attempt = `${d.planner}/${d.correction || 0}`;
+    if (attempt !== state.planAttempt) {
+      state.planAttempt = attempt;
+      state.planText = '';
+      state.planPieces = 0;
+      progress('plan', d.correction ? `The script failed: ${d.planner} corrects it (correction ${d.correction})…` : `Planning with ${d.planner}…`);
+    }
     state.planText += d.text || '';
+    state.planPieces += 1;
     $('plan-box').hidden = false;
     $('plan-text').textContent = state.planText;
+    $('plan-text').dataset.pieces = String(state.planPieces);
   } else if (name === 'validated') {
-    progress('validated', `Plan validated (planner ${d.planner}, analysis ${d.family}): `,
+    progress('validated', `Plan validated (planner ${d.planner}${d.family ? `, analysis ${d.family}` : ''}): `,
       h('span', { text: (d.mcp_calls || []).join(', ') || 'no tool' }));
-    if (!state.planText) {
+    if (d.planner === 'builtin') {
       // the builtin planner streams nothing: its plan is shown whole
       $('plan-box').hidden = false;
       clear($('plan-text')).append(h('span', { class: 'plan-explanation', text: d.explanation || '' }), '\n\n', highlight(d.python_code || ''));
@@ -200,6 +210,7 @@ async function ask(question) {
   const controller = new AbortController();
   state.controller = controller;
   state.planText = '';
+  state.planAttempt = '';
   clear($('ask-error'));
   clear($('proposal'));
   clear($('progress'));
@@ -283,7 +294,7 @@ function showProposal(data) {
 function showAnswer(data) {
   state.answer = data;
   // the builtin planner's plan is the answer's script: folded away
-  if (!state.planText) $('plan-box').open = false;
+  if (data.planner === 'builtin') $('plan-box').open = false;
   if (data.session_id) {
     store.setCurrentSession(userName(), data.session_id);
     store.addSession(userName(), data.session_id, data.question);
@@ -307,7 +318,7 @@ function showAnswer(data) {
   $('script-editor').value = data.python_code || '';
   setEditing(false);
   fill($('params-fields'), buildParamFields(data.params));
-  if (!Object.keys(data.params || {}).length) $('params-fields').append(h('p', { class: 'hint', text: 'This script has no parameters; it can still be run again.' }));
+  if (!Object.keys(data.params || {}).length) $('params-fields').append(h('p', { class: 'hint', text: 'The answer names no parameters: the script runs again as it is.' }));
   $('rerun-out').hidden = true;
   clear($('rerun-body'));
 }
