@@ -7,11 +7,14 @@ import { readEvents } from './sse.js';
 
 const TOKEN_KEY = 'qna.token';
 
+// where sessionStorage is refused (a private window), the page's memory
+let memoryToken = '';
+
 export function getToken() {
   try {
-    return sessionStorage.getItem(TOKEN_KEY) || '';
+    return sessionStorage.getItem(TOKEN_KEY) || memoryToken;
   } catch {
-    return '';
+    return memoryToken;
   }
 }
 
@@ -20,16 +23,12 @@ export function setToken(token) {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
   } catch {
-    // storage refused (a private window): the token lives for this page only
+    // storage refused: the token lives for this page only
   }
   memoryToken = token || '';
 }
 
-let memoryToken = '';
-
-function token() {
-  return getToken() || memoryToken;
-}
+const token = getToken;
 
 export class ApiError extends Error {
   constructor(status, envelope, headers) {

@@ -10,7 +10,15 @@ import { renderResult, renderError } from './render.js';
 import * as store from './store.js';
 
 // ctx: {user: {user_id, role}, signedIn, onContinue(id), onError(err, where)}
+// a render still waiting for the gateway when a newer one began is dropped
+function begin(root) {
+  const gen = String(Number(root.dataset.gen || 0) + 1);
+  root.dataset.gen = gen;
+  return () => root.dataset.gen === gen;
+}
+
 export async function renderHistory(root, ctx) {
+  const current = begin(root);
   clear(root);
   const user = ctx.user ? ctx.user.user_id : 'anonymous';
   const local = store.sessionsOf(user);
@@ -19,10 +27,12 @@ export async function renderHistory(root, ctx) {
   if (ctx.signedIn) {
     try {
       const { data } = await call('GET', '/conversation/sessions?per_page=100');
+      if (!current()) return;
       const known = new Set(data.sessions.map((x) => x.session_id));
       sessions = [...data.sessions, ...sessions.filter((x) => !known.has(x.session_id))];
       if (data.source === 'history') notes.push('Redis is away: these sessions come from PostgreSQL\'s history.');
     } catch (err) {
+      if (!current()) return;
       root.append(renderError(err, { hint: 'The gateway\'s list of your sessions could not be read; this browser\'s own list follows.' }));
     }
   } else {
@@ -155,16 +165,19 @@ function runsTable(runs) {
 
 // GET /executions/{id}: the whole trace
 export async function renderTrace(root, id) {
+  const current = begin(root);
   clear(root);
   root.append(h('p', { class: 'loading', text: `Loading ${id}…` }));
   let t;
   try {
     ({ data: t } = await call('GET', `/executions/${encodeURIComponent(id)}`));
   } catch (err) {
+    if (!current()) return false;
     clear(root);
     root.append(renderError(err, { hint: err.status === 404 ? 'No such execution of yours (it may not be recorded yet: try again in a moment).' : null }));
     return false;
   }
+  if (!current()) return false;
   clear(root);
   const facts = [
     ['Execution', h('code', { text: t.execution_id })],
