@@ -19,10 +19,11 @@ PROVE_ARGS  ?= -j2
 export RUNTIME QNA_PORT
 
 # Debian bookworm packages (the release is the pin); see DESIGN.md.
+# chromium and a font: the web UI's browser tests (t/37-ui.t)
 DEB_PKGS := nginx nginx-dev libhiredis-dev libpq-dev libcurl4-openssl-dev \
             libjansson-dev libssl-dev libseccomp-dev python3-dev \
             python3-numpy python3-pandas redis-server postgresql \
-            perl wrk
+            perl wrk chromium fonts-dejavu-core
 
 NGX_MODULE_SRCS := config docs/openapi.json \
                    $(wildcard ngx_qna_module/*.[ch] ngx_mcp_module/*.[ch])
@@ -35,10 +36,12 @@ SBX_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
                -DSBX_RUNTIME_DIR='"$(CURDIR)/sandboxd/runtime"'
 SBX_LDLIBS  := -ljansson -lseccomp
 
-# real MCP clients, and an OpenAPI validator, for the tests (npm, pinned
-# by their package-lock.json)
+# real MCP clients, an OpenAPI validator, and the web UI's browser driver
+# (playwright-core, driving Debian's chromium: it downloads no browser)
+# and axe-core, for the tests (npm, pinned by their package-lock.json)
 CLIENTS     := t/mcp-clients/node_modules/.package-lock.json \
-               t/openapi/node_modules/.package-lock.json
+               t/openapi/node_modules/.package-lock.json \
+               t/ui-tests/node_modules/.package-lock.json
 
 .PHONY: all deps build clients run test bench bench-deps clean
 
@@ -114,4 +117,5 @@ bench: deps build bench-deps
 	perl bench/analyze-cached
 
 clean:
-	rm -rf $(RUNTIME) t/mcp-clients/node_modules t/openapi/node_modules
+	rm -rf $(RUNTIME) t/mcp-clients/node_modules t/openapi/node_modules \
+	    t/ui-tests/node_modules

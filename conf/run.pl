@@ -53,6 +53,7 @@ $SIG{INT} = $SIG{TERM} = sub { $stop = 1 };
 $stack->start;
 
 print "QnA gateway on http://127.0.0.1:$port (logs: ", $stack->dir, "/logs)\n",
+      "  the web UI: http://127.0.0.1:$port/\n",
       "  curl -s localhost:$port/analyze -H 'Content-Type: application/json' \\\n",
       "       -d '{\"question\":\"What is the 30-day volatility of TSLA?\"}'\n",
       "Ctrl-C stops it.\n";

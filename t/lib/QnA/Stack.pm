@@ -106,6 +106,7 @@ sub write_configs {
         LOG_LEVEL => $self->{log_level} // 'info',
         USER => $user,
         PORT => $self->{port},
+        UI => "$ROOT/ui",
         EXTRA_LOCATIONS => $extra,
         EXTRA_HTTP => ($self->{nginx_http} // '')
                       . ($self->{postgres}
