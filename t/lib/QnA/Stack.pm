@@ -36,6 +36,11 @@ sub free_port {
 # new(name => 'errors', workers => 1, port => N, execute => 1,
 #     sandboxd => {max_active => 1, ...}, nginx_http => '...directives...',
 #     foreground => 0)
+#
+# Several instances share one Redis (redis_sock => $first->{redis_sock};
+# redis_perm => 777 on the first lets workers of another user in) and one
+# PostgreSQL (postgres_of => $first: its server and database, started and
+# migrated by the first).
 sub new {
     my ($class, %o) = @_;
     my $name = $o{name} || 'test';
@@ -43,6 +48,7 @@ sub new {
     remove_tree($dir) unless $o{keep};
     make_path("$dir/logs", "$dir/tmp", "$dir/spool");
 
+    my $pg_of = $o{postgres_of};
     my $self = bless {
         %o,
         name => $name,
@@ -51,7 +57,10 @@ sub new {
         redis => $o{redis} // 1,
         redis_sock => $o{redis_sock} // "$dir/redis.sock",
         redis_shared => defined $o{redis_sock},
-        pg_port => $o{postgres} ? free_port() : undef,
+        postgres => $o{postgres} || ($pg_of ? 1 : 0),
+        postgres_shared => $pg_of ? 1 : 0,
+        pg_dir => $pg_of ? $pg_of->pg_dir : "$dir/pg",
+        pg_port => $pg_of ? $pg_of->{pg_port} : $o{postgres} ? free_port() : undef,
         port => $o{port} || free_port(),
         workers => $o{workers} || 2,
         pids => {},
@@ -109,20 +118,14 @@ sub write_configs {
         EXTRA_LOCATIONS => $extra,
         EXTRA_HTTP => ($self->{nginx_http} // '')
                       . ($self->{postgres}
-                         ? "    qna_postgres \"host=$d/pg port=$self->{pg_port} dbname=qna user=qna\"" . ($self->{postgres_opts} ? " $self->{postgres_opts}" : '') . ";\n"
+                         ? "    qna_postgres \"" . $self->pg_conninfo . "\"" . ($self->{postgres_opts} ? " $self->{postgres_opts}" : '') . ";\n"
                            . "    qna_trail_spool $d/spool" . ($self->{trail_spool} ? " $self->{trail_spool}" : '') . ";\n"
                          : ''),
         REDIS => $self->{redis} ? "    qna_redis unix:$self->{redis_sock};" : '',
     ));
 
     # the MCP session key: random, per run, never in the config text
-    unless (-e "$d/mcp-session.secret") {
-        open my $rnd, '<', '/dev/urandom' or die "urandom: $!";
-        read($rnd, my $bytes, 32) == 32 or die "urandom: short read";
-        close $rnd;
-        write_file("$d/mcp-session.secret", unpack('H*', $bytes) . "\n");
-        chmod 0600, "$d/mcp-session.secret";
-    }
+    write_secret("$d/mcp-session.secret");
 
     my %s = (max_active => 0, max_queue => 64, %{ $self->{sandboxd} || {} });
     write_file("$d/sandboxd.conf", $self->render('sandboxd.conf.in',
@@ -133,6 +136,22 @@ sub write_configs {
         ISOLATION => $s{isolation} // ($> == 0 ? 'on' : 'off'),
         SCAN => $s{scan} // 'on',
     ));
+}
+
+# a key of 32 random bytes (64 hex digits), mode 0600, unless there is one
+sub write_secret {
+    my ($path) = @_;
+    return if -e $path;
+    open my $rnd, '<', '/dev/urandom' or die "urandom: $!";
+    read($rnd, my $bytes, 32) == 32 or die "urandom: short read";
+    close $rnd;
+    write_file($path, unpack('H*', $bytes) . "\n");
+    chmod 0600, $path;
+}
+
+sub pg_conninfo {
+    my ($self) = @_;
+    return "host=$self->{pg_dir} port=$self->{pg_port} dbname=qna user=qna";
 }
 
 sub spawn {
@@ -187,7 +206,7 @@ sub start_nginx {
 sub start {
     my ($self) = @_;
     $self->start_redis if $self->{redis} && !$self->{redis_shared};
-    if ($self->{postgres}) {
+    if ($self->{postgres} && !$self->{postgres_shared}) {
         $self->start_postgres;
         my ($ok, $out) = $self->migrate;
         die "migrations failed: $out" unless $ok;
@@ -203,7 +222,8 @@ sub start_redis {
     my $sock = $self->{redis_sock};
     unlink $sock;
     $self->spawn(redis => "$self->{dir}/logs/redis.log", '/usr/bin/redis-server',
-                 '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '700',
+                 '--port', '0', '--unixsocket', $sock,
+                 '--unixsocketperm', $self->{redis_perm} // '700',
                  '--save', '', '--appendonly', 'no', '--dir', $self->{dir});
     $self->wait_for(redis => sub {
         -S $sock && IO::Socket::UNIX->new(Peer => $sock) ? 1 : 0
@@ -216,7 +236,7 @@ sub stop_redis { $_[0]->signal_and_wait(redis => 'TERM') }
 # root the server runs as the postgres user (it refuses root).
 our $PGBIN = '/usr/lib/postgresql/15/bin';
 
-sub pg_dir { "$_[0]{dir}/pg" }
+sub pg_dir { $_[0]{pg_dir} }
 
 sub as_pg {
     my ($self, @cmd) = @_;
@@ -330,6 +350,48 @@ sub stop_sandboxd { $_[0]->signal_and_wait(sandboxd => $_[1] || 'TERM') }
 
 # graceful: QUIT lets the workers finish what they hold
 sub stop_nginx { $_[0]->signal_and_wait(nginx => 'QUIT') }
+
+# nginx's master and its workers, as the kernel sees them now
+sub nginx_pids {
+    my ($self) = @_;
+    my $master = $self->{pids}{nginx} or return ();
+    return ($master, children_of($master));
+}
+
+sub children_of {
+    my ($parent) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $in, '<', $stat or next;
+        my $line = <$in> // next;
+        close $in;
+        # pid (comm) state ppid: comm may hold spaces and parentheses
+        push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $parent;
+    }
+    return @kids;
+}
+
+# a process that has exited (gone, or a zombie nobody has reaped yet)
+sub exited {
+    my ($pid) = @_;
+    open my $in, '<', "/proc/$pid/stat" or return 1;
+    my $line = <$in> // return 1;
+    return $line =~ /^\d+ \(.*\) [ZX] /;
+}
+
+# the instance's nginx dies at once, master and workers (SIGKILL): what
+# a crash of the host's nginx looks like to its peers.  Returns when all
+# of them have exited.
+sub kill_nginx {
+    my ($self) = @_;
+    my @pids = $self->nginx_pids or return;
+    my $master = delete $self->{pids}{nginx};
+    # the master first: it would start a new worker for each that died
+    kill 'KILL', @pids;
+    waitpid($master, 0);
+    my $until = time + 10;
+    sleep 0.001 while time < $until && grep { !exited($_) } @pids;
+}
 
 sub reload_nginx {
     my ($self) = @_;
