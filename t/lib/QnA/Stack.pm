@@ -40,7 +40,8 @@ sub free_port {
 # Several instances share one Redis (redis_sock => $first->{redis_sock};
 # redis_perm => 777 on the first lets workers of another user in) and one
 # PostgreSQL (postgres_of => $first: its server and database, started and
-# migrated by the first).
+# migrated by the first).  production => {...} runs the instance from
+# conf/production/ instead (see write_production).
 sub new {
     my ($class, %o) = @_;
     my $name = $o{name} || 'test';
@@ -93,6 +94,7 @@ sub write_file {
 
 sub write_configs {
     my ($self) = @_;
+    return $self->write_production if $self->{production};
     my $d = $self->{dir};
 
     # /execute needs a manager by default; the tests run scripts as
@@ -138,6 +140,54 @@ sub write_configs {
     ));
 }
 
+# The instance of conf/production/ (gateway.conf, sandboxd.conf) on
+# loopback: production => {server_name, issuer, audience, edge, secrets}.
+# Its keys are in "secrets" (a folder another instance shares) or made
+# here; as root the workers run as www-data, as the file says, and the
+# folders are made as its comments tell.
+sub write_production {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    my $p = $self->{production};
+    $self->{internal_port} //= free_port();
+    my $secrets = $p->{secrets} // "$d/secrets";
+    $self->{secrets} = $secrets;
+
+    my ($uid, $gid) = (getpwnam('www-data'))[2, 3];
+    my $root = $> == 0 && defined $uid;
+    make_path("$d/private", "$d/sandboxd", $secrets);
+    chmod 0700, "$d/private", $secrets;
+    chmod 02750, "$d/sandboxd";
+    if ($root) {
+        chown 0, $gid, "$d/sandboxd";
+        chown $uid, $gid, "$d/spool";
+    }
+    write_secret("$secrets/$_") for qw(jwt.key mcp-session.secret);
+
+    write_file("$d/nginx.conf", $self->render('production/gateway.conf',
+        MODULE => "$BUILD/nginx/objs/ngx_http_qna_module.so",
+        USER => 'www-data',
+        RUN => $d,
+        STATE => $d,
+        LOGS => "$d/logs",
+        SECRETS => $secrets,
+        LISTEN => "127.0.0.1:$self->{port}",
+        INTERNAL_LISTEN => "127.0.0.1:$self->{internal_port}",
+        EDGE => $p->{edge} // '127.0.0.1',
+        SERVER_NAME => $p->{server_name},
+        REDIS => "unix:$self->{redis_sock}",
+        POSTGRES => $self->pg_conninfo,
+        JWT_ISSUER => $p->{issuer},
+        JWT_AUDIENCE => $p->{audience},
+    ));
+
+    my $sbx = $self->render('production/sandboxd.conf', RUN => $d);
+    # the kernel boundary needs root: without it, sandboxd runs with none
+    # (and says so); every other line stays as written
+    $sbx =~ s/^(network_namespace|isolation) = on$/$1 = off/mg unless $> == 0;
+    write_file("$d/sandboxd.conf", $sbx);
+}
+
 # a key of 32 random bytes (64 hex digits), mode 0600, unless there is one
 sub write_secret {
     my ($path) = @_;
@@ -147,6 +197,13 @@ sub write_secret {
     close $rnd;
     write_file($path, unpack('H*', $bytes) . "\n");
     chmod 0600, $path;
+}
+
+sub internal_port { $_[0]{internal_port} }
+
+sub sandboxd_sock {
+    my ($self) = @_;
+    return $self->{production} ? "$self->{dir}/sandboxd/sandboxd.sock" : "$self->{dir}/sandboxd.sock";
 }
 
 sub pg_conninfo {
@@ -184,7 +241,7 @@ sub wait_for {
 
 sub start_sandboxd {
     my ($self) = @_;
-    my $sock = "$self->{dir}/sandboxd.sock";
+    my $sock = $self->sandboxd_sock;
     $self->spawn(sandboxd => "$self->{dir}/logs/sandboxd.log",
                  "$BUILD/sandboxd", '-c', "$self->{dir}/sandboxd.conf");
     $self->wait_for(sandboxd => sub {
