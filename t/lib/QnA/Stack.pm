@@ -36,6 +36,12 @@ sub free_port {
 # new(name => 'errors', workers => 1, port => N, execute => 1,
 #     sandboxd => {max_active => 1, ...}, nginx_http => '...directives...',
 #     foreground => 0)
+#
+# Several instances share one Redis (redis_sock => $first->{redis_sock};
+# redis_perm => 777 on the first lets workers of another user in) and one
+# PostgreSQL (postgres_of => $first: its server and database, started and
+# migrated by the first).  production => {...} runs the instance from
+# conf/production/ instead (see write_production).
 sub new {
     my ($class, %o) = @_;
     my $name = $o{name} || 'test';
@@ -43,6 +49,7 @@ sub new {
     remove_tree($dir) unless $o{keep};
     make_path("$dir/logs", "$dir/tmp", "$dir/spool");
 
+    my $pg_of = $o{postgres_of};
     my $self = bless {
         %o,
         name => $name,
@@ -51,7 +58,10 @@ sub new {
         redis => $o{redis} // 1,
         redis_sock => $o{redis_sock} // "$dir/redis.sock",
         redis_shared => defined $o{redis_sock},
-        pg_port => $o{postgres} ? free_port() : undef,
+        postgres => $o{postgres} || ($pg_of ? 1 : 0),
+        postgres_shared => $pg_of ? 1 : 0,
+        pg_dir => $pg_of ? $pg_of->pg_dir : "$dir/pg",
+        pg_port => $pg_of ? $pg_of->{pg_port} : $o{postgres} ? free_port() : undef,
         port => $o{port} || free_port(),
         workers => $o{workers} || 2,
         pids => {},
@@ -84,6 +94,7 @@ sub write_file {
 
 sub write_configs {
     my ($self) = @_;
+    return $self->write_production if $self->{production};
     my $d = $self->{dir};
 
     # /execute needs a manager by default; the tests run scripts as
@@ -110,20 +121,14 @@ sub write_configs {
         EXTRA_LOCATIONS => $extra,
         EXTRA_HTTP => ($self->{nginx_http} // '')
                       . ($self->{postgres}
-                         ? "    qna_postgres \"host=$d/pg port=$self->{pg_port} dbname=qna user=qna\"" . ($self->{postgres_opts} ? " $self->{postgres_opts}" : '') . ";\n"
+                         ? "    qna_postgres \"" . $self->pg_conninfo . "\"" . ($self->{postgres_opts} ? " $self->{postgres_opts}" : '') . ";\n"
                            . "    qna_trail_spool $d/spool" . ($self->{trail_spool} ? " $self->{trail_spool}" : '') . ";\n"
                          : ''),
         REDIS => $self->{redis} ? "    qna_redis unix:$self->{redis_sock};" : '',
     ));
 
     # the MCP session key: random, per run, never in the config text
-    unless (-e "$d/mcp-session.secret") {
-        open my $rnd, '<', '/dev/urandom' or die "urandom: $!";
-        read($rnd, my $bytes, 32) == 32 or die "urandom: short read";
-        close $rnd;
-        write_file("$d/mcp-session.secret", unpack('H*', $bytes) . "\n");
-        chmod 0600, "$d/mcp-session.secret";
-    }
+    write_secret("$d/mcp-session.secret");
 
     # the template's keys; any other key given is appended (a later line
     # wins in sandboxd's configuration)
@@ -139,6 +144,77 @@ sub write_configs {
     );
     write_file("$d/sandboxd.conf", $self->render('sandboxd.conf.in', %t)
         . join('', map { "$_ = $s{$_}\n" } sort keys %s));
+}
+
+# The instance of conf/production/ (gateway.conf, sandboxd.conf) on
+# loopback: production => {server_name, issuer, audience, edge, secrets}.
+# Its keys are in "secrets" (a folder another instance shares) or made
+# here; as root the workers run as www-data, as the file says, and the
+# folders are made as its comments tell.
+sub write_production {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    my $p = $self->{production};
+    $self->{internal_port} //= free_port();
+    my $secrets = $p->{secrets} // "$d/secrets";
+    $self->{secrets} = $secrets;
+
+    my ($uid, $gid) = (getpwnam('www-data'))[2, 3];
+    my $root = $> == 0 && defined $uid;
+    make_path("$d/private", "$d/sandboxd", $secrets);
+    chmod 0700, "$d/private", $secrets;
+    chmod 02750, "$d/sandboxd";
+    if ($root) {
+        chown 0, $gid, "$d/sandboxd";
+        chown $uid, $gid, "$d/spool";
+    }
+    write_secret("$secrets/$_") for qw(jwt.key mcp-session.secret);
+
+    write_file("$d/nginx.conf", $self->render('production/gateway.conf',
+        MODULE => "$BUILD/nginx/objs/ngx_http_qna_module.so",
+        USER => 'www-data',
+        RUN => $d,
+        STATE => $d,
+        LOGS => "$d/logs",
+        SECRETS => $secrets,
+        LISTEN => "127.0.0.1:$self->{port}",
+        INTERNAL_LISTEN => "127.0.0.1:$self->{internal_port}",
+        EDGE => $p->{edge} // '127.0.0.1',
+        SERVER_NAME => $p->{server_name},
+        REDIS => "unix:$self->{redis_sock}",
+        POSTGRES => $self->pg_conninfo,
+        JWT_ISSUER => $p->{issuer},
+        JWT_AUDIENCE => $p->{audience},
+    ));
+
+    my $sbx = $self->render('production/sandboxd.conf', RUN => $d);
+    # the kernel boundary needs root: without it, sandboxd runs with none
+    # (and says so); every other line stays as written
+    $sbx =~ s/^(network_namespace|isolation) = on$/$1 = off/mg unless $> == 0;
+    write_file("$d/sandboxd.conf", $sbx);
+}
+
+# a key of 32 random bytes (64 hex digits), mode 0600, unless there is one
+sub write_secret {
+    my ($path) = @_;
+    return if -e $path;
+    open my $rnd, '<', '/dev/urandom' or die "urandom: $!";
+    read($rnd, my $bytes, 32) == 32 or die "urandom: short read";
+    close $rnd;
+    write_file($path, unpack('H*', $bytes) . "\n");
+    chmod 0600, $path;
+}
+
+sub internal_port { $_[0]{internal_port} }
+
+sub sandboxd_sock {
+    my ($self) = @_;
+    return $self->{production} ? "$self->{dir}/sandboxd/sandboxd.sock" : "$self->{dir}/sandboxd.sock";
+}
+
+sub pg_conninfo {
+    my ($self) = @_;
+    return "host=$self->{pg_dir} port=$self->{pg_port} dbname=qna user=qna";
 }
 
 sub spawn {
@@ -173,7 +249,7 @@ sub wait_for {
 # (its socket and pid file go in the stack's folder, made its own)
 sub start_sandboxd {
     my ($self) = @_;
-    my $sock = "$self->{dir}/sandboxd.sock";
+    my $sock = $self->sandboxd_sock;
     my @as;
     if ($self->{sandboxd_user} && $> == 0) {
         my (undef, undef, $uid, $gid) = getpwnam($self->{sandboxd_user})
@@ -202,7 +278,7 @@ sub start_nginx {
 sub start {
     my ($self) = @_;
     $self->start_redis if $self->{redis} && !$self->{redis_shared};
-    if ($self->{postgres}) {
+    if ($self->{postgres} && !$self->{postgres_shared}) {
         $self->start_postgres;
         my ($ok, $out) = $self->migrate;
         die "migrations failed: $out" unless $ok;
@@ -218,7 +294,8 @@ sub start_redis {
     my $sock = $self->{redis_sock};
     unlink $sock;
     $self->spawn(redis => "$self->{dir}/logs/redis.log", '/usr/bin/redis-server',
-                 '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '700',
+                 '--port', '0', '--unixsocket', $sock,
+                 '--unixsocketperm', $self->{redis_perm} // '700',
                  '--save', '', '--appendonly', 'no', '--dir', $self->{dir});
     $self->wait_for(redis => sub {
         -S $sock && IO::Socket::UNIX->new(Peer => $sock) ? 1 : 0
@@ -231,7 +308,7 @@ sub stop_redis { $_[0]->signal_and_wait(redis => 'TERM') }
 # root the server runs as the postgres user (it refuses root).
 our $PGBIN = '/usr/lib/postgresql/15/bin';
 
-sub pg_dir { "$_[0]{dir}/pg" }
+sub pg_dir { $_[0]{pg_dir} }
 
 sub as_pg {
     my ($self, @cmd) = @_;
@@ -345,6 +422,48 @@ sub stop_sandboxd { $_[0]->signal_and_wait(sandboxd => $_[1] || 'TERM') }
 
 # graceful: QUIT lets the workers finish what they hold
 sub stop_nginx { $_[0]->signal_and_wait(nginx => 'QUIT') }
+
+# nginx's master and its workers, as the kernel sees them now
+sub nginx_pids {
+    my ($self) = @_;
+    my $master = $self->{pids}{nginx} or return ();
+    return ($master, children_of($master));
+}
+
+sub children_of {
+    my ($parent) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $in, '<', $stat or next;
+        my $line = <$in> // next;
+        close $in;
+        # pid (comm) state ppid: comm may hold spaces and parentheses
+        push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $parent;
+    }
+    return @kids;
+}
+
+# a process that has exited (gone, or a zombie nobody has reaped yet)
+sub exited {
+    my ($pid) = @_;
+    open my $in, '<', "/proc/$pid/stat" or return 1;
+    my $line = <$in> // return 1;
+    return $line =~ /^\d+ \(.*\) [ZX] /;
+}
+
+# the instance's nginx dies at once, master and workers (SIGKILL): what
+# a crash of the host's nginx looks like to its peers.  Returns when all
+# of them have exited.
+sub kill_nginx {
+    my ($self) = @_;
+    my @pids = $self->nginx_pids or return;
+    my $master = delete $self->{pids}{nginx};
+    # the master first: it would start a new worker for each that died
+    kill 'KILL', @pids;
+    waitpid($master, 0);
+    my $until = time + 10;
+    sleep 0.001 while time < $until && grep { !exited($_) } @pids;
+}
 
 sub reload_nginx {
     my ($self) = @_;
