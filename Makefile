@@ -29,9 +29,18 @@ NGX_MODULE_SRCS := config $(wildcard ngx_qna_module/*.[ch] ngx_mcp_module/*.[ch]
 SBX_SRCS    := $(wildcard sandboxd/*.c)
 SBX_HDRS    := $(wildcard sandboxd/*.h)
 SBX_RUNTIME := $(wildcard sandboxd/runtime/*.py)
+# CFLAGS, CPPFLAGS and LDFLAGS from the environment are used as they are
+# (debian/rules passes dpkg-buildflags' hardening in them); the checkout's
+# path is written "." in the debugging information, so no binary says where
+# it was built.  The runtime's .py files are found by the assembler's
+# .incbin at build time only.
+CFLAGS      ?= -g -O2
+WARNINGS    := -Wall -Wextra -Werror
+PATH_MAP    := -ffile-prefix-map=$(CURDIR)=.
+NGX_CC_OPT  := $(CFLAGS) $(CPPFLAGS) -fPIC $(WARNINGS) $(PATH_MAP)
 # python3.11-config is asked in the recipe: `make deps` may install it first
-SBX_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-               -DSBX_RUNTIME_DIR='"$(CURDIR)/sandboxd/runtime"'
+SBX_CFLAGS  := -std=gnu11 $(CFLAGS) $(CPPFLAGS) $(WARNINGS) $(PATH_MAP) \
+               -D_GNU_SOURCE -Wa,-I,$(CURDIR)/sandboxd/runtime
 SBX_LDLIBS  := -ljansson -lseccomp
 
 # real MCP clients for the tests (npm, pinned by package-lock.json)
@@ -61,13 +70,16 @@ deps:
 build: $(MODULE_SO) $(SANDBOXD)
 
 # nginx's tree is read-only in /usr/share: configure a private copy with
-# the exact flags Debian's binary was built with, so the .so loads.
+# the exact flags Debian's binary was built with, so the .so loads.  A
+# CFLAGS in the environment would replace nginx's own warning flags (its
+# configure takes it instead of them): ours go in --with-cc-opt.
 $(NGX_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags
 	@mkdir -p $(BUILD)
 	rm -rf $(NGX_BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)
-	cd $(NGX_BUILD) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt='-g -O2 -fPIC -Wall -Wextra -Werror' \
+	cd $(NGX_BUILD) && unset CFLAGS CPPFLAGS LDFLAGS && . ./conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt='$(NGX_CC_OPT)' --with-ld-opt='$(LDFLAGS)' \
 	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log
 
 $(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(NGX_MODULE_SRCS)
@@ -76,7 +88,7 @@ $(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(NGX_MODULE_SRCS)
 $(SANDBOXD): $(SBX_SRCS) $(SBX_HDRS) $(SBX_RUNTIME)
 	@mkdir -p $(BUILD)
 	$(CC) $(SBX_CFLAGS) $$($(PYCONFIG) --includes) -o $@ $(SBX_SRCS) \
-	    $(SBX_LDLIBS) $$($(PYCONFIG) --embed --ldflags)
+	    $(LDFLAGS) $(SBX_LDLIBS) $$($(PYCONFIG) --embed --ldflags)
 
 clients: $(CLIENTS)
 
