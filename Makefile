@@ -18,11 +18,14 @@ PROVE_ARGS  ?= -j2
 
 export RUNTIME QNA_PORT
 
-# Debian bookworm packages (the release is the pin); see DESIGN.md.
+# Debian bookworm packages (the release is the pin); see DESIGN.md.  The
+# last line builds and checks the Debian packages (t/33): dpkg-buildpackage
+# wants build-essential, debhelper the sequence, systemd systemd-analyze.
 DEB_PKGS := nginx nginx-dev libhiredis-dev libpq-dev libcurl4-openssl-dev \
             libjansson-dev libssl-dev libseccomp-dev python3-dev \
             python3-numpy python3-pandas redis-server postgresql \
-            perl wrk
+            perl wrk \
+            build-essential debhelper systemd
 
 NGX_MODULE_SRCS := config $(wildcard ngx_qna_module/*.[ch] ngx_mcp_module/*.[ch])
 

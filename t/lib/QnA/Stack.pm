@@ -36,6 +36,9 @@ sub free_port {
 # new(name => 'errors', workers => 1, port => N, execute => 1,
 #     sandboxd => {max_active => 1, ...}, nginx_http => '...directives...',
 #     foreground => 0)
+# and, to run other binaries than the build's (t/33 runs a package's):
+# module => 'load_module's argument', nginx_user => 'www-data www-data',
+# sandboxd_cmd => [wrapper ..., '/path/to/sandboxd']
 sub new {
     my ($class, %o) = @_;
     my $name = $o{name} || 'test';
@@ -97,10 +100,11 @@ sub write_configs {
     }
     $extra .= $self->{locations} // '';
 
-    my $user = $> == 0 ? 'user root root;' : '';
+    my $user = $self->{nginx_user} ? "user $self->{nginx_user};"
+             : $> == 0 ? 'user root root;' : '';
 
     write_file("$d/nginx.conf", $self->render('nginx.conf.in',
-        MODULE => "$BUILD/nginx/objs/ngx_http_qna_module.so",
+        MODULE => $self->{module} // "$BUILD/nginx/objs/ngx_http_qna_module.so",
         WORKERS => $self->{workers},
         RUN => $d,
         LOG_LEVEL => $self->{log_level} // 'info',
@@ -167,7 +171,8 @@ sub start_sandboxd {
     my ($self) = @_;
     my $sock = "$self->{dir}/sandboxd.sock";
     $self->spawn(sandboxd => "$self->{dir}/logs/sandboxd.log",
-                 "$BUILD/sandboxd", '-c', "$self->{dir}/sandboxd.conf");
+                 @{ $self->{sandboxd_cmd} || ["$BUILD/sandboxd"] },
+                 '-c', "$self->{dir}/sandboxd.conf");
     $self->wait_for(sandboxd => sub {
         -S $sock && IO::Socket::UNIX->new(Peer => $sock) ? 1 : 0
     });
