@@ -19,6 +19,13 @@ use Time::HiRes qw(sleep time);
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $RUNTIME = $ENV{RUNTIME} || "$ROOT/.runtime";
 our $BUILD = "$RUNTIME/build";
+our $NGINX = '/usr/sbin/nginx';
+
+# nginx -t on a stack's configuration: its output, $? as nginx left it
+sub nginx_test {
+    my ($self) = @_;
+    return `$NGINX -t -p $self->{dir} -c $self->{dir}/nginx.conf 2>&1`;
+}
 
 my $json = JSON::PP->new->utf8->canonical->allow_nonref;
 
@@ -181,7 +188,7 @@ sub start_sandboxd {
 sub start_nginx {
     my ($self) = @_;
     $self->spawn(nginx => "$self->{dir}/logs/nginx.stderr",
-                 '/usr/sbin/nginx', '-p', $self->{dir}, '-c',
+                 $NGINX, '-p', $self->{dir}, '-c',
                  "$self->{dir}/nginx.conf", '-g', 'daemon off;');
     my $port = $self->{port};
     $self->wait_for(nginx => sub {
