@@ -49,7 +49,7 @@ SBX_LDLIBS  := -ljansson -lseccomp
 # real MCP clients for the tests (npm, pinned by package-lock.json)
 CLIENTS     := t/mcp-clients/node_modules/.package-lock.json
 
-.PHONY: all deps build clients run test bench clean
+.PHONY: all deps build clients run test bench clean FORCE
 
 all: build
 
@@ -72,11 +72,19 @@ deps:
 
 build: $(MODULE_SO) $(SANDBOXD)
 
+# the flags of this build folder's last build: a change builds it again
+FLAGS_FILE  := $(BUILD)/flags
+FLAGS       := $(NGX_CC_OPT) | $(LDFLAGS) | $(SBX_CFLAGS)
+
+$(FLAGS_FILE): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(FLAGS)' | cmp -s - $@ || echo '$(FLAGS)' > $@
+
 # nginx's tree is read-only in /usr/share: configure a private copy with
 # the exact flags Debian's binary was built with, so the .so loads.  A
 # CFLAGS in the environment would replace nginx's own warning flags (its
 # configure takes it instead of them): ours go in --with-cc-opt.
-$(NGX_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags
+$(NGX_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags $(FLAGS_FILE)
 	@mkdir -p $(BUILD)
 	rm -rf $(NGX_BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)
@@ -88,7 +96,7 @@ $(NGX_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags
 $(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(NGX_MODULE_SRCS)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
 
-$(SANDBOXD): $(SBX_SRCS) $(SBX_HDRS) $(SBX_RUNTIME)
+$(SANDBOXD): $(SBX_SRCS) $(SBX_HDRS) $(SBX_RUNTIME) $(FLAGS_FILE)
 	@mkdir -p $(BUILD)
 	$(CC) $(SBX_CFLAGS) $$($(PYCONFIG) --includes) -o $@ $(SBX_SRCS) \
 	    $(LDFLAGS) $(SBX_LDLIBS) $$($(PYCONFIG) --embed --ldflags)
