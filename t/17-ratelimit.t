@@ -40,7 +40,7 @@ my $locations = <<'EOF2';
         }
 
         location = /open {
-            qna_rate_limit 1000r/h;
+            qna_rate_limit 1000000r/h;
             qna_health;
         }
 EOF2
