@@ -141,8 +141,13 @@ for my $what (sort keys %heavy) {
     my $h = $s->http(GET => '/health');
     my $took = time - $t0;
     is_success($h, '/health sent right after them');
-    # the old support and resistance (lookback x prices) took 1.6 s alone
-    ok $took < 0.5, sprintf('  answered in %.3f s (under 0.5 s)', $took);
+    # the old support and resistance (lookback x prices) took 1.6 s alone,
+    # and its two calls here twice that.  The sanitized build (make
+    # test-asan) is 4 to 10 times as slow on these calls (0.6 to 1.9 s
+    # here, against 0.14 to 0.19 s): every allocation of jansson's goes
+    # through ASan's allocator.
+    my $limit = $QnA::Stack::SANITIZE ? 3.0 : 0.5;
+    ok $took < $limit, sprintf('  answered in %.3f s (under %.1f s)', $took, $limit);
 
     for (@inflight) {
         my ($what, $sock) = @$_;
