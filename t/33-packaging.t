@@ -29,13 +29,6 @@ sub slurp {
     return scalar <$in>;
 }
 
-sub write_file {
-    my ($path, $text) = @_;
-    open my $out, '>', $path or die "$path: $!";
-    print $out $text;
-    close $out;
-}
-
 # the tree as a commit would hold it: tracked and new files, not the ignored
 chomp(my $version = `cd $ROOT && dpkg-parsechangelog -S Version`);
 chomp(my $arch = `dpkg --print-architecture`);
@@ -44,7 +37,7 @@ my @files = grep { -f "$ROOT/$_" }
     split /\0/, `git -C $ROOT ls-files -z --cached --others --exclude-standard`;
 ok grep({ $_ eq 'debian/control' } @files), 'the tree holds debian/ ('
     . scalar(@files) . ' files)';
-write_file("$dir/files", join("\0", @files));
+QnA::Stack::write_file("$dir/files", join("\0", @files));
 make_path($src);
 system("tar -C $ROOT --null -T $dir/files -cf - | tar -C $src -xf -") == 0
     or BAIL_OUT('cannot copy the tree');
@@ -139,7 +132,7 @@ for my $tool (qw(sh cut ln rm mv readlink ls tr which)) {
     chomp(my $path = `sh -c 'command -v $tool'`);
     symlink $path, "$dir/bin/$tool" or die "no $tool";
 }
-write_file("$dir/scripts.sh", <<"SH");
+QnA::Stack::write_file("$dir/scripts.sh", <<"SH");
 mount --bind $dir/enabled /etc/nginx/modules-enabled || exit 99
 # no dpkg-trigger on this PATH: that step is for dpkg itself
 export PATH=$dir/bin
@@ -180,7 +173,7 @@ my ($exec, $conf) = $unit =~ m{^ExecStart=(\S+) -c (\S+)$}m;
 is $exec, '/usr/sbin/sandboxd', 'the unit runs the packaged sandboxd';
 is $conf, '/etc/qna/sandboxd.conf', '  with the packaged configuration';
 (my $local = $unit) =~ s{^ExecStart=\S+}{ExecStart=$dir/root$exec}m;
-write_file("$dir/qna-sandboxd.service", $local);
+QnA::Stack::write_file("$dir/qna-sandboxd.service", $local);
 $out = `systemd-analyze verify $dir/qna-sandboxd.service 2>&1`;
 is $out, '', 'systemd-analyze verify: nothing to say' or diag $out;
 for my $line (qw(Delegate=yes RuntimeDirectory=qna-sandboxd
@@ -228,7 +221,7 @@ ok $sconf =~ s{^listen = \S+$}{listen = $d/sandboxd.sock}m
    'the packaged sandboxd.conf names both sockets';
 $sconf .= "scan = off\n";
 $sconf .= "isolation = off\nnetwork_namespace = off\n" if $> != 0;
-write_file("$d/sandboxd.conf", $sconf);
+QnA::Stack::write_file("$d/sandboxd.conf", $sconf);
 
 $s->start;
 my $j = is_success($s->analyze('What is the 30-day volatility of TSLA?'),
