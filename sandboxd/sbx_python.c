@@ -2,7 +2,7 @@
 /*
  * The embedded interpreter.  It is initialised once in the daemon (the
  * zygote): Debian's libpython3.11, numpy and pandas imported, the runtime
- * of sandbox/runtime/sbx_runtime.py loaded.  A child inherits all of it
+ * of sandboxd/runtime/sbx_runtime.py loaded.  A child inherits all of it
  * through fork and only calls runtime.run().  The C module _sbx is the
  * child's one way out: frames over its channel, nothing else.
  */
@@ -18,13 +18,17 @@
 #include "sbx.h"
 
 
-/* the runtime's sources, built into the binary: nothing to find at run time */
+/*
+ * The runtime's sources, built into the binary: nothing to find at run
+ * time.  The assembler finds the files on its include path (the Makefile's
+ * -Wa,-I), so no path is written here or kept in the binary.
+ */
 #define SBX_EMBED(sym, file)                                                  \
     __asm__(".section .rodata\n"                                              \
             ".global " #sym "\n"                                              \
             ".type " #sym ", @object\n"                                       \
             #sym ":\n"                                                        \
-            ".incbin \"" SBX_RUNTIME_DIR "/" file "\"\n"                      \
+            ".incbin \"" file "\"\n"                                      \
             ".byte 0\n"                                                       \
             ".previous\n")
 

@@ -10,7 +10,7 @@ use QnA::Stack;
 sub nginx_t {
     my (%o) = @_;
     my $s = QnA::Stack->new(name => 'config', %o);
-    my $out = `/usr/sbin/nginx -t -p @{[ $s->dir ]} -c @{[ $s->dir ]}/nginx.conf 2>&1`;
+    my $out = $s->nginx_test;
     return ($? == 0, $out);
 }
 

@@ -81,7 +81,7 @@ sub refused {
     my $t = QnA::Stack->new(name => 'csv-bad' . ++$n,
         nginx_http => $http // "    mcp_market_data csv;\n    mcp_csv_folder data;\n");
     folder($t->dir . '/data', %$files);
-    my $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
+    my $out = $t->nginx_test;
     ok $? != 0, "refused: $what";
     like $out, $re, '  saying why' or diag $out;
 }

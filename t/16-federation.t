@@ -146,7 +146,7 @@ my $n = 0;
 sub refused {
     my ($http, $re, $what) = @_;
     my $t = QnA::Stack->new(name => 'fed-bad' . ++$n, nginx_http => $http);
-    my $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
+    my $out = $t->nginx_test;
     ok $? != 0, "refused: $what";
     like $out, $re, '  saying why' or diag $out;
 }

@@ -40,7 +40,7 @@ my $locations = <<'EOF2';
         }
 
         location = /open {
-            qna_rate_limit 1000r/h;
+            qna_rate_limit 1000000r/h;
             qna_health;
         }
 EOF2
@@ -153,14 +153,14 @@ $a->stop;
 {
     my $t = QnA::Stack->new(name => 'rl-conf', redis => 0,
         locations => "        location = /x {\n            qna_rate_limit 10r/m;\n            qna_health;\n        }\n");
-    my $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
+    my $out = $t->nginx_test;
     like $out, qr/"qna_rate_limit" needs "qna_redis"/, 'a rate limit without Redis: nginx -t says so';
     $t = QnA::Stack->new(name => 'rl-conf2',
         locations => "        location = /x {\n            qna_rate_limit 10/m;\n            qna_health;\n        }\n");
-    $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
+    $out = $t->nginx_test;
     like $out, qr/invalid rate "10\/m"/, 'a rate without "r": refused';
     $t = QnA::Stack->new(name => 'rl-conf3', nginx_http => "    qna_redis localhost:6379;\n", redis => 0);
-    $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
+    $out = $t->nginx_test;
     like $out, qr/not unix:PATH or an IPv4 address/, 'Redis by name: refused (it would block to resolve)';
 }
 

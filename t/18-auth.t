@@ -205,7 +205,7 @@ EOF2
 }
 
 my $t = QnA::Stack->new(name => 'auth-conf', locations => "        location = /x {\n            qna_auth jwt;\n            qna_health;\n        }\n");
-my $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
+my $out = $t->nginx_test;
 like $out, qr/"qna_auth jwt" needs "qna_auth_jwt_secret_file"/, 'qna_auth jwt without a key: nginx -t says so';
 
 for my $bad (['0', qr/"qna_auth_jwt_max_lifetime" directive must be more than 0/],
@@ -213,7 +213,7 @@ for my $bad (['0', qr/"qna_auth_jwt_max_lifetime" directive must be more than 0/
              ['forever', qr/"qna_auth_jwt_max_lifetime" directive invalid value/]) {
     my $c = QnA::Stack->new(name => 'auth-conf-life',
                             nginx_http => "    qna_auth_jwt_max_lifetime $bad->[0];\n");
-    my $o = `/usr/sbin/nginx -t -p @{[ $c->dir ]} -c @{[ $c->dir ]}/nginx.conf 2>&1`;
+    my $o = $c->nginx_test;
     like $o, $bad->[1], "qna_auth_jwt_max_lifetime $bad->[0]: refused by nginx -t";
 }
 

@@ -48,15 +48,15 @@ $s->stop;
 unlike $s->error_log, qr/open socket .* left in connection/, 'libpq\'s sockets released at exit';
 
 my $t = QnA::Stack->new(name => 'postgres-conf', nginx_http => "    qna_postgres \"host=db.example.com dbname=qna\";\n");
-my $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
+my $out = $t->nginx_test;
 like $out, qr/must name "host=" as a socket directory/, 'a host name: refused by nginx -t';
 for my $bad (qw(purge=0 purge=soon pool=0 timeout=x)) {
     my $b = QnA::Stack->new(name => 'postgres-conf-' . ($bad =~ s/\W/-/gr), nginx_http => "    qna_postgres \"host=/tmp dbname=qna\" $bad;\n");
-    $out = `/usr/sbin/nginx -t -p @{[ $b->dir ]} -c @{[ $b->dir ]}/nginx.conf 2>&1`;
+    $out = $b->nginx_test;
     like $out, qr/invalid parameter "\Q$bad\E"/, "$bad: refused by nginx -t";
 }
 my $off = QnA::Stack->new(name => 'postgres-conf-off', nginx_http => "    qna_postgres \"host=/tmp dbname=qna\" purge=off pool=3 timeout=2s;\n");
-$out = `/usr/sbin/nginx -t -p @{[ $off->dir ]} -c @{[ $off->dir ]}/nginx.conf 2>&1`;
+$out = $off->nginx_test;
 like $out, qr/test is successful/, 'purge=off pool=3 timeout=2s: accepted';
 
 done_testing;

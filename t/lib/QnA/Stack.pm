@@ -18,7 +18,59 @@ use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $RUNTIME = $ENV{RUNTIME} || "$ROOT/.runtime";
-our $BUILD = "$RUNTIME/build";
+
+# QNA_SANITIZE=1 (make test-asan): the module and sandboxd of the build
+# with AddressSanitizer and UndefinedBehaviorSanitizer, each stopping at
+# its first report; stop() fails the test whose logs hold one
+our $SANITIZE = $ENV{QNA_SANITIZE} ? 1 : 0;
+our $BUILD = $SANITIZE ? "$RUNTIME/build-asan" : "$RUNTIME/build";
+our $NGINX = '/usr/sbin/nginx';
+
+# Beyond the defaults: a stack frame used after its return, a string
+# function reading past the string.
+my $ASAN_OPTIONS = 'halt_on_error=1:detect_stack_use_after_return=1'
+                 . ':strict_string_checks=1';
+my $UBSAN_OPTIONS = 'halt_on_error=1:print_stacktrace=1';
+
+# Debian's nginx was not built with the sanitizers: their runtime, the one
+# the module links, must come first in it.  Leaks are not looked for in
+# nginx (its pools are freed at exit in ways LeakSanitizer misreads); in
+# sandboxd they are.  A script over its memory limit must see malloc fail
+# (MemoryError), not the allocator end the process.
+sub sanitizer_env {
+    my ($what) = @_;
+    return () unless $SANITIZE;
+    if ($what eq 'nginx') {
+        my ($asan) = `ldd $BUILD/nginx/objs/ngx_http_qna_module.so`
+            =~ m{libasan\.so\S* => (\S+)};
+        die "the module of $BUILD links no libasan: make build-asan" unless $asan;
+        return (LD_PRELOAD => $asan,
+                ASAN_OPTIONS => "detect_leaks=0:$ASAN_OPTIONS",
+                UBSAN_OPTIONS => $UBSAN_OPTIONS);
+    }
+    if ($what eq 'sandboxd') {
+        return (ASAN_OPTIONS => "detect_leaks=1:allocator_may_return_null=1"
+                                . ":$ASAN_OPTIONS",
+                UBSAN_OPTIONS => $UBSAN_OPTIONS);
+    }
+    return ();
+}
+
+# what a sanitizer writes when it finds something, or cannot look
+my $SANITIZER_REPORT = qr/^(?:==\d+==)?ERROR: \w+Sanitizer|: runtime error: |^SUMMARY: \w+Sanitizer|Sanitizer has encountered a fatal error/m;
+
+# nginx -t on a stack's configuration: its output, $? as nginx left it (a
+# sanitizer's report in the output fails the test)
+sub nginx_test {
+    my ($self) = @_;
+    local %ENV = (%ENV, sanitizer_env('nginx'));
+    my $out = `$NGINX -t -p $self->{dir} -c $self->{dir}/nginx.conf 2>&1`;
+    my $status = $?;
+    Test::More::unlike($out, $SANITIZER_REPORT, 'nginx -t: no sanitizer report')
+        if $SANITIZE && $out =~ $SANITIZER_REPORT;
+    $? = $status;
+    return $out;
+}
 
 my $json = JSON::PP->new->utf8->canonical->allow_nonref;
 
@@ -42,6 +94,9 @@ sub free_port {
 # PostgreSQL (postgres_of => $first: its server and database, started and
 # migrated by the first).  production => {...} runs the instance from
 # conf/production/ instead (see write_production).
+# and, to run other binaries than the build's (t/33 runs a package's):
+# module => 'load_module's argument', nginx_user => 'www-data www-data',
+# sandboxd_cmd => [wrapper ..., '/path/to/sandboxd']
 sub new {
     my ($class, %o) = @_;
     my $name = $o{name} || 'test';
@@ -108,10 +163,11 @@ sub write_configs {
     }
     $extra .= $self->{locations} // '';
 
-    my $user = $> == 0 ? 'user root root;' : '';
+    my $user = $self->{nginx_user} ? "user $self->{nginx_user};"
+             : $> == 0 ? 'user root root;' : '';
 
     write_file("$d/nginx.conf", $self->render('nginx.conf.in',
-        MODULE => "$BUILD/nginx/objs/ngx_http_qna_module.so",
+        MODULE => $self->{module} // "$BUILD/nginx/objs/ngx_http_qna_module.so",
         WORKERS => $self->{workers},
         RUN => $d,
         LOG_LEVEL => $self->{log_level} // 'info',
@@ -221,6 +277,8 @@ sub spawn {
     my ($self, $what, $log, @cmd) = @_;
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
+        my %env = sanitizer_env($what);
+        @ENV{keys %env} = values %env;
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $log or die;
         open STDERR, '>&', \*STDOUT or die;
@@ -258,7 +316,8 @@ sub start_sandboxd {
         @as = ('/usr/bin/setpriv', "--reuid=$uid", "--regid=$gid", '--clear-groups');
     }
     $self->spawn(sandboxd => "$self->{dir}/logs/sandboxd.log",
-                 @as, "$BUILD/sandboxd", '-c', "$self->{dir}/sandboxd.conf");
+                 @as, @{ $self->{sandboxd_cmd} || ["$BUILD/sandboxd"] },
+                 '-c', "$self->{dir}/sandboxd.conf");
     $self->wait_for(sandboxd => sub {
         -S $sock && IO::Socket::UNIX->new(Peer => $sock) ? 1 : 0
     });
@@ -267,7 +326,7 @@ sub start_sandboxd {
 sub start_nginx {
     my ($self) = @_;
     $self->spawn(nginx => "$self->{dir}/logs/nginx.stderr",
-                 '/usr/sbin/nginx', '-p', $self->{dir}, '-c',
+                 $NGINX, '-p', $self->{dir}, '-c',
                  "$self->{dir}/nginx.conf", '-g', 'daemon off;');
     my $port = $self->{port};
     $self->wait_for(nginx => sub {
@@ -475,6 +534,23 @@ sub stop {
     $self->stop_nginx;
     $self->stop_sandboxd;
     $self->signal_and_wait($_ => 'TERM') for keys %{ $self->{pids} };
+    $self->check_sanitizer_logs if $SANITIZE;
+}
+
+# every report in the logs fails the test, once
+sub check_sanitizer_logs {
+    my ($self) = @_;
+    for my $log (sort glob "$self->{dir}/logs/*") {
+        open my $in, '<', $log or next;
+        seek $in, $self->{log_seen}{$log} // 0, 0;
+        local $/;
+        my $text = <$in> // '';
+        $self->{log_seen}{$log} = tell $in;
+        close $in;
+        next unless $text =~ $SANITIZER_REPORT;
+        Test::More::fail("no sanitizer report in $log");
+        Test::More::diag(substr($text, $-[0] > 2000 ? $-[0] - 2000 : 0, 8000));
+    }
 }
 
 # a mock of an outside service (t/mock/NAME.pl PORT DIR), on PORT or a
