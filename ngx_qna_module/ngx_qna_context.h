@@ -77,6 +77,7 @@ typedef struct {
     time_t                      result_stored;   /* a cached result's */
     time_t                      result_expires;  /* times, if known */
     ngx_msec_t                  plan_started;
+    ngx_time_t                  accepted;     /* when the question came */
     unsigned                    plan_timed:1;
 
     json_t                     *answer;       /* data, once known */

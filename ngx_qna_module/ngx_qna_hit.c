@@ -99,7 +99,7 @@ ngx_qna_hit_init(ngx_conf_t *cf)
 /*
  * The build: the GNU build id of the object this code is in (the nginx
  * binary or the module's .so), so that a new planner never gives the
- * answers of an old one; without one, when it was compiled.
+ * answers of an old one; linked without one, the SHA-256 of its code.
  */
 
 typedef struct {
@@ -117,7 +117,9 @@ ngx_qna_hit_object(struct dl_phdr_info *info, size_t size, void *data)
     u_char           *p, *end, *desc;
     uintptr_t         start;
     ngx_uint_t        i, ours;
+    SHA256_CTX        sha;
     const ElfW(Nhdr) *n;
+    u_char            hash[SHA256_DIGEST_LENGTH];
 
     ours = 0;
 
@@ -163,6 +165,22 @@ ngx_qna_hit_object(struct dl_phdr_info *info, size_t size, void *data)
         }
     }
 
+    /* no build id: what the code is */
+    SHA256_Init(&sha);
+
+    for (i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type == PT_LOAD
+            && (info->dlpi_phdr[i].p_flags & PF_X))
+        {
+            SHA256_Update(&sha, (u_char *) (info->dlpi_addr
+                                            + info->dlpi_phdr[i].p_vaddr),
+                          info->dlpi_phdr[i].p_memsz);
+        }
+    }
+
+    SHA256_Final(hash, &sha);
+    b->len = ngx_hex_dump(b->out, hash, sizeof(hash)) - b->out;
+
     return 1;
 }
 
@@ -171,9 +189,7 @@ static ngx_str_t *
 ngx_qna_hit_build(void)
 {
     static ngx_str_t            build;
-    static u_char               id[64];
-    static const char           when[] = NGINX_VERSION " " __DATE__ " "
-                                         __TIME__;
+    static u_char               id[2 * SHA256_DIGEST_LENGTH];
     ngx_qna_hit_build_t         b;
 
     if (build.len) {
@@ -186,14 +202,13 @@ ngx_qna_hit_build(void)
 
     (void) dl_iterate_phdr(ngx_qna_hit_object, &b);
 
-    if (b.len) {
-        build.data = id;
-        build.len = b.len;
-
-    } else {
-        build.data = (u_char *) when;
-        build.len = sizeof(when) - 1;
+    if (b.len == 0) {
+        /* not found: this process's answers alone */
+        b.len = ngx_sprintf(id, "pid %P", ngx_pid) - id;
     }
+
+    build.data = id;
+    build.len = b.len;
 
     return &build;
 }

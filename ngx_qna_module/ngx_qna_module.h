@@ -155,6 +155,7 @@ ngx_uint_t ngx_qna_json_str_eq(json_t *v, ngx_str_t *s);
 json_t *ngx_qna_json_now(void);
 #define NGX_QNA_NOW_LEN  sizeof("2026-01-01T00:00:00.000Z")
 u_char *ngx_qna_now_text(u_char *p);
+u_char *ngx_qna_time_text(u_char *p, ngx_time_t *tp);
 ngx_int_t ngx_qna_send_text(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *text);
 

@@ -156,10 +156,15 @@ ngx_qna_json_str_eq(json_t *v, ngx_str_t *s)
 u_char *
 ngx_qna_now_text(u_char *p)
 {
-    ngx_tm_t     tm;
-    ngx_time_t  *tp;
+    return ngx_qna_time_text(p, ngx_timeofday());
+}
 
-    tp = ngx_timeofday();
+
+u_char *
+ngx_qna_time_text(u_char *p, ngx_time_t *tp)
+{
+    ngx_tm_t  tm;
+
     ngx_gmtime(tp->sec, &tm);
 
     return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",

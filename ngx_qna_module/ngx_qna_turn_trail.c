@@ -109,9 +109,13 @@ ngx_qna_turn_trail_ids(ngx_http_request_t *r, json_t *details)
  * (an LLM thinking) is written as pending the same way.
  */
 
+typedef json_t *(*ngx_qna_trail_make_pt)(void *data);
+
 typedef struct {
     ngx_event_t                 timer;
     json_t                     *start;
+    ngx_qna_trail_make_pt       make;        /* or the start, made when */
+    void                       *data;        /* it is written */
     ngx_uint_t                  stmt;
     unsigned                    written:1;
     unsigned                    finished:1;
@@ -125,6 +129,14 @@ static void
 ngx_qna_trail_run_timer(ngx_event_t *ev)
 {
     ngx_qna_trail_run_t *run = ev->data;
+
+    if (run->start == NULL && run->make != NULL) {
+        run->start = run->make(run->data);
+    }
+
+    if (run->start == NULL) {
+        return;
+    }
 
     run->written = 1;
     ngx_qna_trail_write(run->stmt, json_incref(run->start));
@@ -162,11 +174,11 @@ ngx_qna_trail_run_cleanup(void *data)
 }
 
 
-/* takes the reference to "start" */
+/* takes the reference to "start"; without one, make(data) makes it */
 
 static ngx_qna_trail_run_t *
 ngx_qna_trail_run_start(ngx_http_request_t *r, json_t *start,
-    ngx_uint_t stmt)
+    ngx_qna_trail_make_pt make, void *data, ngx_uint_t stmt)
 {
     ngx_pool_cleanup_t   *cln;
     ngx_qna_trail_run_t  *run;
@@ -174,10 +186,13 @@ ngx_qna_trail_run_start(ngx_http_request_t *r, json_t *start,
     run = ngx_pcalloc(r->pool, sizeof(ngx_qna_trail_run_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
 
-    if (run == NULL || cln == NULL || start == NULL) {
+    if (run == NULL || cln == NULL || (start == NULL && make == NULL)) {
         json_decref(start);
         return NULL;
     }
+
+    run->make = make;
+    run->data = data;
 
     run->start = start;
     run->stmt = stmt;
@@ -339,21 +354,24 @@ ngx_qna_turn_trail_base(ngx_qna_turn_t *t)
 }
 
 
-/* the question accepted: pending, if its planning takes a while */
+/*
+ * The question accepted: pending, if its planning takes a while.  Most
+ * are planned long before: the record is made only if it is written,
+ * with the time the question came.
+ */
 
-void
-ngx_qna_turn_trail_pending(ngx_qna_turn_t *t)
+static json_t *
+ngx_qna_turn_trail_pending_make(void *data)
 {
+    ngx_qna_turn_t *t = data;
+
     json_t              *details, *pending;
     ngx_http_request_t  *r = t->request;
-
-    if (ngx_qna_pg_conf() == NULL) {
-        return;
-    }
+    u_char               at[NGX_QNA_NOW_LEN];
 
     details = ngx_qna_turn_trail_ids(r, json_object());
 
-    pending = json_pack("[s%, s, s%, s%, s, s%, o, o, o, o]",
+    pending = json_pack("[s%, s, s%, s%, s, s%, o, o, s%, o]",
                         t->user.data, t->user.len,
                         ngx_qna_turn_role(t),
                         t->session.data, t->session.len,
@@ -362,12 +380,27 @@ ngx_qna_turn_trail_pending(ngx_qna_turn_t *t)
                         t->question.data, t->question.len,
                         ngx_qna_turn_client(r),
                         ngx_qna_turn_agent(r),
-                        ngx_qna_json_now(),
+                        at, (size_t) (ngx_qna_time_text(at, &t->accepted)
+                                      - at),
                         ngx_qna_turn_text(r->pool, details));
 
     json_decref(details);
 
-    t->pending = ngx_qna_trail_run_start(r, pending, NGX_QNA_TRAIL_PENDING);
+    return pending;
+}
+
+
+void
+ngx_qna_turn_trail_pending(ngx_qna_turn_t *t)
+{
+    if (ngx_qna_pg_conf() == NULL) {
+        return;
+    }
+
+    t->accepted = *ngx_timeofday();
+    t->pending = ngx_qna_trail_run_start(t->request, NULL,
+                                         ngx_qna_turn_trail_pending_make, t,
+                                         NGX_QNA_TRAIL_PENDING);
 }
 
 
@@ -398,8 +431,8 @@ ngx_qna_turn_trail_start(ngx_qna_turn_t *t)
     ngx_qna_turn_trail_planned(t);
 
     t->trail = ngx_qna_trail_run_start(t->request,
-                                       ngx_qna_turn_trail_base(t),
-                                       NGX_QNA_TRAIL_START);
+                                       ngx_qna_turn_trail_base(t), NULL,
+                                       NULL, NGX_QNA_TRAIL_START);
 
     /* a pending row is never left without its run's start */
     if (t->pending != NULL && ((ngx_qna_trail_run_t *) t->pending)->written) {
@@ -669,7 +702,8 @@ ngx_qna_execute_trail_start(ngx_http_request_t *r, ngx_str_t *exec_id,
                       "{}");
 
     et->start = json_incref(start);
-    et->run = ngx_qna_trail_run_start(r, start, NGX_QNA_TRAIL_START);
+    et->run = ngx_qna_trail_run_start(r, start, NULL, NULL,
+                                      NGX_QNA_TRAIL_START);
 
     return et;
 }
