@@ -29,6 +29,9 @@ ngx_qna_pg_worker_t  ngx_qna_pg_worker;
 static ngx_uint_t           ngx_qna_pg_nstmts;
 char                 ngx_qna_pg_names[NGX_QNA_PG_STMT_MAX + 1][8];
 
+/* the SQLSTATE of the error a handler is told of, "" for none */
+char                 ngx_qna_pg_sqlstate[6];
+
 /* what an event's debug log reads as a connection: the worker is static */
 static ngx_connection_t     ngx_qna_pg_ident = { .fd = -1 };
 
@@ -689,11 +692,21 @@ ngx_qna_pg_finish(ngx_qna_pg_query_t *q, PGresult *res, const char *error)
     }
 
     if (!q->cancelled) {
+        ngx_qna_pg_sqlstate[0] = '\0';
+
         if (res == NULL) {
             q->handler(NULL, error ? error : "no result", q->data);
 
         } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL) {
+                ngx_cpystrn((u_char *) ngx_qna_pg_sqlstate,
+                            (u_char *) PQresultErrorField(res,
+                                                          PG_DIAG_SQLSTATE),
+                            sizeof(ngx_qna_pg_sqlstate));
+            }
+
             q->handler(NULL, PQresultErrorMessage(res), q->data);
+            ngx_qna_pg_sqlstate[0] = '\0';
 
         } else {
             q->handler(res, NULL, q->data);

@@ -60,6 +60,9 @@ void ngx_qna_pg_cancel(ngx_qna_pg_query_t *q);
 
 ngx_uint_t ngx_qna_pg_ready(void);
 
+/* in a handler told of an error: its SQLSTATE ("40P01"), "" for none */
+extern char  ngx_qna_pg_sqlstate[6];
+
 /* ngx_qna_upkeep.c: worker 0 deletes what has expired */
 ngx_int_t ngx_qna_upkeep_init_process(ngx_cycle_t *cycle,
     ngx_qna_pg_conf_t *pcf);

@@ -7,11 +7,13 @@
  * written once), so records may reach the database in any order, and a
  * record replayed twice is written once.
  *
- * A record goes to the database at once when a connection is ready and
- * nothing is spooled; otherwise it is appended to the worker's spool file
- * (qna_trail_spool DIR), one JSON line, and the spool is replayed in order
- * once the database answers again, then truncated.  Appending a line to a
- * local file is the same kind of write as nginx's own access log.  A
+ * A record goes to the database at once when a connection is up and its
+ * queue has room (records waiting together go in one pipeline); otherwise
+ * it is appended to the worker's spool file (qna_trail_spool DIR), one
+ * JSON line, and the spool is replayed, NGX_QNA_TRAIL_WINDOW records at a
+ * time, once the database answers again, then truncated.  Appending a
+ * line to a local file is the same kind of write as nginx's own access
+ * log.  A
  * spool that reaches its bound is logged at every record lost, or makes
  * the next requests 503 (qna_trail_spool ... full=refuse).  Spools left
  * by workers that are gone are taken over at start.
@@ -28,6 +30,7 @@
 #define NGX_QNA_TRAIL_REPLAY   1000     /* ms between replay attempts */
 #define NGX_QNA_TRAIL_ADOPT    5        /* s between looks for orphans */
 #define NGX_QNA_TRAIL_LINE_MAX (4 * 1024 * 1024)
+#define NGX_QNA_TRAIL_WINDOW   32       /* records replayed together */
 
 
 /*
@@ -64,21 +67,32 @@
  * neither the role nor the times a newer one wrote.  A session belongs to
  * the user who began it: a record of anyone else's names no session
  * ("s" is empty) and adds nothing to it.
+ *
+ * The user's row is written only when something about it changes: its
+ * role, or its last_seen_at by a minute or more.  Every request of a
+ * user (of "anonymous", all of them) names that row: rewritten each
+ * time, it would be one row every batch of every connection updates and
+ * waits for.
  */
 
 #define NGX_QNA_TRAIL_USER_SESSION(at)                                        \
     "WITH u AS (INSERT INTO users (id, role, created_at, last_seen_at) "      \
     "  VALUES ($1::text, $2::text, " at "::timestamptz, "                     \
     "  " at "::timestamptz) "                                                 \
-    "  ON CONFLICT (id) DO UPDATE SET "                                       \
-    "  role = CASE WHEN EXCLUDED.last_seen_at >= users.last_seen_at "         \
-    "         THEN EXCLUDED.role ELSE users.role END, "                       \
-    "  last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at), "  \
-    "  created_at = least(users.created_at, EXCLUDED.created_at) "            \
-    "  RETURNING id), "                                                       \
+    "  ON CONFLICT (id) DO NOTHING), "                                        \
+    "uu AS (UPDATE users SET "                                                \
+    "  role = CASE WHEN " at "::timestamptz >= last_seen_at "                 \
+    "         THEN $2::text ELSE role END, "                                  \
+    "  last_seen_at = greatest(last_seen_at, " at "::timestamptz), "          \
+    "  created_at = least(created_at, " at "::timestamptz) "                  \
+    "  WHERE id = $1::text AND (created_at > " at "::timestamptz "            \
+    "  OR (" at "::timestamptz >= last_seen_at "                              \
+    "      AND (role IS DISTINCT FROM $2::text "                              \
+    "           OR last_seen_at < " at "::timestamptz "                       \
+    "                             - interval '1 minute')))), "                \
     "s AS (INSERT INTO chat_sessions (id, user_id, title, created_at, "       \
     "  updated_at) "                                                          \
-    "  SELECT $3::text, (SELECT id FROM u), $6::text, " at "::timestamptz, "  \
+    "  SELECT $3::text, $1::text, $6::text, " at "::timestamptz, "            \
     "  " at "::timestamptz "                                                  \
     "  WHERE $3::text IS NOT NULL "                                           \
     "  ON CONFLICT (id) DO UPDATE SET "                                       \
@@ -115,7 +129,7 @@ static const char  *ngx_qna_trail_sql[] = {
     NGX_QNA_TRAIL_USER_SESSION("$12")
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, planner, script, params, created_at, started_at) "
-    "  SELECT $4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
+    "  SELECT $4::text, $1::text, (SELECT id FROM s), $5::text, "
     "  'running', $6::text, $7::text, $8::text, $9::jsonb, "
     "  $12::timestamptz, $12::timestamptz "
     "  ON CONFLICT (id) DO UPDATE SET "
@@ -144,7 +158,7 @@ static const char  *ngx_qna_trail_sql[] = {
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, result, error, mcp_calls, trace, execution_ms, "
     "  created_at, finished_at) "
-    "  VALUES ($4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
+    "  VALUES ($4::text, $1::text, (SELECT id FROM s), $5::text, "
     "  $7::text, $6::text, $8::jsonb, $9::jsonb, "
     "  coalesce($10::jsonb, '[]'::jsonb), coalesce($11::jsonb, '{}'::jsonb), "
     "  $12::integer, $13::timestamptz, $13::timestamptz) "
@@ -174,7 +188,7 @@ static const char  *ngx_qna_trail_sql[] = {
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, planner, script, params, result, error, mcp_calls, trace, "
     "  execution_ms, created_at, started_at, finished_at) "
-    "  VALUES ($4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
+    "  VALUES ($4::text, $1::text, (SELECT id FROM s), $5::text, "
     "  $14::text, $6::text, $7::text, $8::text, $9::jsonb, $15::jsonb, "
     "  $16::jsonb, coalesce($17::jsonb, '[]'::jsonb), "
     "  coalesce($18::jsonb, '{}'::jsonb), $19::integer, $12::timestamptz, "
@@ -215,7 +229,7 @@ static const char  *ngx_qna_trail_sql[] = {
     NGX_QNA_TRAIL_USER_SESSION("$9")
     "e AS (INSERT INTO executions (id, user_id, session_id, kind, status, "
     "  question, created_at) "
-    "  SELECT $4::text, (SELECT id FROM u), (SELECT id FROM s), $5::text, "
+    "  SELECT $4::text, $1::text, (SELECT id FROM s), $5::text, "
     "  'pending', $6::text, $9::timestamptz "
     "  ON CONFLICT (id) DO UPDATE SET status = executions.status "
     "  WHERE executions.user_id = EXCLUDED.user_id RETURNING id) "
@@ -251,13 +265,14 @@ typedef struct {
     off_t                       size;        /* of the spool */
     off_t                       offset;      /* replayed up to here */
     ngx_uint_t                  spooling;
-    ngx_uint_t                  replaying;
+    ngx_uint_t                  replaying;   /* records sent, unanswered */
+    off_t                       window_end;  /* after the last one sent */
+    ngx_uint_t                  window_failed;
     ngx_uint_t                  lost;
     ngx_uint_t                  full;        /* a record did not fit */
     time_t                      adopt_at;
     ngx_event_t                 timer;
     ngx_log_t                  *log;
-    u_char                     *line;        /* the record replayed */
 } ngx_qna_trail_worker_t;
 
 
@@ -484,7 +499,11 @@ ngx_qna_trail_write(ngx_uint_t stmt, json_t *params)
         return;
     }
 
-    if (w->spooling || !ngx_qna_pg_ready()) {
+    /*
+     * Records need no order: while the spool is replayed, a new one goes
+     * to the database too, when there is room in the queue.
+     */
+    if (!ngx_qna_pg_ready()) {
         (void) ngx_qna_trail_spool(stmt, params);
         json_decref(params);
         return;
@@ -588,17 +607,119 @@ ngx_qna_trail_spool(ngx_uint_t stmt, json_t *params)
 
 /* the spool, in order, one record at a time, while the database answers */
 
+/*
+ * The spool's line at "at": NGX_OK with it in *line (ngx_alloc'ed, its
+ * newline in *len but not in the text), NGX_DECLINED when it is longer
+ * than any record, NGX_ERROR when it cannot be read.
+ */
+
+static ngx_int_t
+ngx_qna_trail_line(off_t at, u_char **line, size_t *len)
+{
+    u_char                  *p;
+    size_t                   i;
+    ssize_t                  n;
+    ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
+    u_char                   buf[8192];
+
+    /* read in pieces up to its newline */
+    for (i = 0; ; i += n) {
+        n = pread(w->fd, buf, sizeof(buf), at + i);
+
+        if (n <= 0) {
+            ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
+                          "qna trail: reading \"%V\" failed", &w->path);
+            return NGX_ERROR;
+        }
+
+        p = ngx_strlchr(buf, buf + n, '\n');
+
+        if (p != NULL) {
+            n = p - buf + 1;
+            break;
+        }
+
+        if (i + n > NGX_QNA_TRAIL_LINE_MAX) {
+            return NGX_DECLINED;
+        }
+    }
+
+    /* the whole line, now that its length is known */
+    *len = i + n;
+    *line = ngx_alloc(*len, w->log);
+
+    if (*line == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (pread(w->fd, *line, *len, at) != (ssize_t) *len) {
+        ngx_free(*line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a spooled line as its statement and parameters; NULL: malformed */
+
+static json_t *
+ngx_qna_trail_record(u_char *line, size_t len, ngx_uint_t *stmt)
+{
+    size_t   i;
+    json_t  *record, *params;
+
+    record = json_loadb((char *) line, len, 0, NULL);
+
+    params = json_object_get(record, "p");
+    *stmt = (ngx_uint_t) json_integer_value(json_object_get(record, "s"));
+
+    for (i = 0; json_is_array(params) && *stmt <= NGX_QNA_TRAIL_PENDING
+                && i < sizeof(ngx_qna_trail_nparams_old)
+                       / sizeof(ngx_qna_trail_nparams_old[0]);
+         i++)
+    {
+        if (json_array_size(params)
+            == (size_t) ngx_qna_trail_nparams_old[i][*stmt])
+        {
+            while (json_array_size(params)
+                   < (size_t) ngx_qna_trail_nparams[*stmt])
+            {
+                json_array_append_new(params, json_null());
+            }
+        }
+    }
+
+    if (!json_is_array(params) || *stmt > NGX_QNA_TRAIL_PENDING
+        || json_array_size(params) != (size_t) ngx_qna_trail_nparams[*stmt])
+    {
+        json_decref(record);
+        return NULL;
+    }
+
+    return record;
+}
+
+
+/*
+ * Replays the spool a window at a time: up to NGX_QNA_TRAIL_WINDOW
+ * records sent together (they go to PostgreSQL in one pipeline), the
+ * spool's offset moved past them once all are in.  A window that does
+ * not all pass is sent again later from its start: records are
+ * idempotent, those that passed are written once all the same.
+ */
+
 static void
 ngx_qna_trail_replay(ngx_event_t *ev)
 {
-    u_char                  *p;
+    u_char                  *line;
+    off_t                    at;
     size_t                   i, len;
-    ssize_t                  n;
-    json_t                  *record, *params, *v, *done;
+    json_t                  *record, *params, *v;
+    ngx_int_t                rc;
     ngx_uint_t               stmt;
     const char              *values[NGX_QNA_TRAIL_PARAMS_MAX];
     ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
-    u_char                   buf[8192];
 
     if (w->replaying) {
         return;
@@ -633,108 +754,68 @@ ngx_qna_trail_replay(ngx_event_t *ev)
         goto later;
     }
 
-    /* the next line: read in pieces up to its newline */
+    w->window_failed = 0;
+    w->window_end = w->offset;
 
-    for (i = 0; ; i += n) {
-        n = pread(w->fd, buf, sizeof(buf), w->offset + i);
+    for (at = w->offset;
+         at < w->size && w->replaying < NGX_QNA_TRAIL_WINDOW;
+         at += len)
+    {
+        rc = ngx_qna_trail_line(at, &line, &len);
 
-        if (n <= 0) {
-            ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
-                          "qna trail: reading \"%V\" failed", &w->path);
-            goto later;
-        }
-
-        p = ngx_strlchr(buf, buf + n, '\n');
-
-        if (p != NULL) {
-            n = p - buf + 1;
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                          "qna trail: a spooled record is too long, skipped");
+            at = w->size;
+            len = 0;
             break;
         }
 
-        if (i + n > NGX_QNA_TRAIL_LINE_MAX) {
-            goto skip;
+        if (rc != NGX_OK) {
+            break;
         }
-    }
 
-    /* the whole line, now that its length is known */
-    w->line = ngx_alloc(i + n, w->log);
-    if (w->line == NULL) {
-        goto later;
-    }
+        record = ngx_qna_trail_record(line, len - 1, &stmt);
+        ngx_free(line);
 
-    if (pread(w->fd, w->line, i + n, w->offset) != (ssize_t) (i + n)) {
-        ngx_free(w->line);
-        w->line = NULL;
-        goto later;
-    }
-
-    /* the record's length in the spool, newline included */
-    len = i + n;
-
-    record = json_loadb((char *) w->line, len - 1, 0, NULL);
-    ngx_free(w->line);
-    w->line = NULL;
-
-    params = json_object_get(record, "p");
-    stmt = (ngx_uint_t) json_integer_value(json_object_get(record, "s"));
-
-    for (i = 0; json_is_array(params) && stmt <= NGX_QNA_TRAIL_PENDING
-                && i < sizeof(ngx_qna_trail_nparams_old)
-                       / sizeof(ngx_qna_trail_nparams_old[0]);
-         i++)
-    {
-        if (json_array_size(params)
-            == (size_t) ngx_qna_trail_nparams_old[i][stmt])
-        {
-            while (json_array_size(params)
-                   < (size_t) ngx_qna_trail_nparams[stmt])
-            {
-                json_array_append_new(params, json_null());
-            }
+        if (record == NULL) {
+            ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                          "qna trail: a spooled record is malformed, "
+                          "skipped");
+            w->window_end = at + len;
+            continue;
         }
-    }
 
-    if (!json_is_array(params) || stmt > NGX_QNA_TRAIL_PENDING
-        || json_array_size(params) != (size_t) ngx_qna_trail_nparams[stmt])
-    {
+        params = json_object_get(record, "p");
+
+        json_array_foreach(params, i, v) {
+            values[i] = json_string_value(v);
+        }
+
+        /* the query keeps a copy of the values */
+        rc = ngx_qna_pg_query_prepared(NULL, w->log, &ngx_qna_trail_stmt[stmt],
+                                       values, ngx_qna_trail_replayed, NULL);
         json_decref(record);
-        ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                      "qna trail: a spooled record is malformed, skipped");
-        w->offset += len;
-        goto again;
+
+        if (rc != NGX_OK) {
+            break;
+        }
+
+        w->replaying++;
+        w->window_end = at + len;
     }
 
-    json_array_foreach(params, i, v) {
-        values[i] = json_string_value(v);
+    if (w->replaying) {
+        /* the window's answers move the offset */
+        return;
     }
 
-    /* what the answer needs: the record (its values) and its length */
-    done = json_pack("{s:o, s:I}", "r", record, "n", (json_int_t) len);
-
-    w->replaying = 1;
-
-    if (done == NULL
-        || ngx_qna_pg_query_prepared(NULL, w->log, &ngx_qna_trail_stmt[stmt],
-                                     values, ngx_qna_trail_replayed, done)
-           != NGX_OK)
-    {
-        w->replaying = 0;
-        json_decref(done);
-        goto later;
+    if (at > w->offset) {
+        /* nothing sent, records skipped: past them */
+        w->offset = at;
+        ngx_post_event(&w->timer, &ngx_posted_events);
+        return;
     }
-
-    return;
-
-skip:
-
-    ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                  "qna trail: a spooled record is too long, skipped");
-    w->offset = w->size;
-
-again:
-
-    ngx_post_event(&w->timer, &ngx_posted_events);
-    return;
 
 later:
 
@@ -744,18 +825,45 @@ later:
 }
 
 
+/*
+ * An error that refuses the record for what it holds (bad data, a
+ * constraint, a trigger's exception): it never will be taken.  Those of
+ * the moment are for later: no SQLSTATE (the connection), a connection
+ * exception (08), a deadlock or a serialization failure (40), resources
+ * (53), a lock not available (55), a cancellation or a shutdown (57), a
+ * system error (58), a table or a column not there yet (42P01, 42703: a
+ * migration to come).
+ */
+
+static ngx_uint_t
+ngx_qna_trail_refused(const char *state)
+{
+    static const char  *later[] = {
+        "08", "40", "53", "55", "57", "58", "42P01", "42703", NULL
+    };
+
+    const char  **l;
+
+    if (state[0] == '\0') {
+        return 0;
+    }
+
+    for (l = later; *l; l++) {
+        if (ngx_strncmp(state, *l, ngx_strlen(*l)) == 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static void
 ngx_qna_trail_replayed(PGresult *res, const char *error, void *data)
 {
-    json_t *done = data;
-
     ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
 
-    w->replaying = 0;
-
-    if (res == NULL && error != NULL && ngx_strncmp(error, "ERROR:", 6) == 0)
-    {
-        /* the database refused the record itself: it never will take it */
+    if (res == NULL && ngx_qna_trail_refused(ngx_qna_pg_sqlstate)) {
         ngx_log_error(NGX_LOG_ERR, w->log, 0,
                       "qna trail: a spooled record is refused, skipped: %s",
                       error);
@@ -763,21 +871,30 @@ ngx_qna_trail_replayed(PGresult *res, const char *error, void *data)
     }
 
     if (res == NULL) {
-        ngx_log_error(NGX_LOG_WARN, w->log, 0,
-                      "qna trail: replay stopped: %s", error);
+        if (!w->window_failed) {
+            ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                          "qna trail: replay stopped: %s", error);
+        }
 
+        w->window_failed = 1;
+    }
+
+    if (--w->replaying) {
+        return;
+    }
+
+    if (w->window_failed) {
+        /* the window again, later, from its start */
         if (!w->timer.timer_set) {
             ngx_add_timer(&w->timer, NGX_QNA_TRAIL_REPLAY);
         }
 
-        json_decref(done);
         return;
     }
 
-    w->offset += (off_t) json_integer_value(json_object_get(done, "n"));
-    json_decref(done);
+    w->offset = w->window_end;
 
-    /* the next one, from the event loop */
+    /* the next window, from the event loop */
     ngx_post_event(&w->timer, &ngx_posted_events);
 }
 

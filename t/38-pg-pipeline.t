@@ -3,8 +3,10 @@
 # connection held by a slow record, the records behind it wait and go in
 # one batch; a record PostgreSQL refuses in the middle of a batch fails
 # alone (spooled, then skipped as refused), the ones after it, skipped by
-# PostgreSQL up to the Sync, are sent again and all arrive.  A trigger in
-# the test database makes one record slow and another refused.
+# PostgreSQL up to the Sync, are sent again and all arrive; a failure of
+# the moment (a deadlock) is replayed later, never skipped.  A trigger in
+# the test database makes one record slow, another refused, a third fail
+# twice.
 
 use strict;
 use warnings;
@@ -16,11 +18,16 @@ use QnA::Check;
 my $s = QnA::Stack->new(name => 'pipeline', workers => 1, postgres => 1,
                         postgres_opts => 'pool=1')->start;
 
-is $s->psql('qna', <<'SQL'), '', 'a trigger that slows one record and refuses another';
+# (a sequence, which no rollback undoes, counts the transient failures)
+is $s->psql('qna', <<'SQL'), '', 'a trigger that slows one record, refuses another, fails a third twice as a deadlock would';
+CREATE SEQUENCE qna_test_transient;
 CREATE FUNCTION qna_test_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.question LIKE '%slowly%' THEN PERFORM pg_sleep(1); END IF;
     IF NEW.question LIKE '%poison%' THEN RAISE EXCEPTION 'a poisoned record'; END IF;
+    IF NEW.question LIKE '%transient%' AND nextval('qna_test_transient') <= 2 THEN
+        RAISE EXCEPTION 'a deadlock, as it were' USING ERRCODE = '40P01';
+    END IF;
     RETURN NEW;
 END $$;
 CREATE TRIGGER qna_test BEFORE INSERT ON executions
@@ -59,6 +66,12 @@ my $until = time + 10;
 sleep 0.2 until time > $until || $s->error_log =~ /a spooled record is refused, skipped: ERROR:  a poisoned record/;
 like $s->error_log, qr/a spooled record is refused, skipped: ERROR:  a poisoned record/,
      '  refused by PostgreSQL: spooled, then skipped, said in the log';
+
+# a failure of the moment is no refusal: the record is sent again
+is_error($s->analyze('transient: tell me nothing'), 422, 'UNSUPPORTED_QUESTION', 'a record PostgreSQL fails twice with a deadlock');
+is $s->wait_psql("SELECT count(*) FROM executions WHERE question LIKE 'transient%'", 1, 15), 1, '  recorded the third time';
+like $s->error_log, qr/replay stopped: ERROR:  a deadlock, as it were/, '  the replay stopped, and went on later';
+unlike $s->error_log, qr/refused, skipped: ERROR:  a deadlock/, '  never skipped as refused';
 
 ok metric('qna_postgres_pipelines_total') >= 1, 'the waiting records went in pipelines: ' . metric('qna_postgres_pipelines_total');
 ok metric('qna_postgres_pipelined_total') >= 20, '  ' . metric('qna_postgres_pipelined_total') . ' statements in them';
