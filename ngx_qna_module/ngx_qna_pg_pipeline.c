@@ -186,10 +186,13 @@ ngx_qna_pg_batch_sync(ngx_qna_pg_conn_t *pc)
         s->result = NULL;
         s->query = NULL;
 
+        /*
+         * A statement prepared stays, even in a batch rolled back: a
+         * session's prepared statements are no part of its transactions
+         * (preparing it again would fail, "already exists").
+         */
         if (s->prepare) {
-            if (!pc->failed && res
-                && PQresultStatus(res) == PGRES_COMMAND_OK)
-            {
+            if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
                 pc->prepared |= (uint32_t) 1 << (q->stmt->slot - 1);
             }
 
@@ -203,10 +206,20 @@ ngx_qna_pg_batch_sync(ngx_qna_pg_conn_t *pc)
         if (!pc->failed
             || (res && PQresultStatus(res) != PGRES_PIPELINE_ABORTED
                 && PQresultStatus(res) != PGRES_COMMAND_OK
-                && PQresultStatus(res) != PGRES_TUPLES_OK)
-            || q->sent >= NGX_QNA_PG_RESEND)
+                && PQresultStatus(res) != PGRES_TUPLES_OK))
         {
             ngx_qna_pg_finish(q, res, res ? NULL : "no result in the batch");
+            continue;
+        }
+
+        if (q->sent >= NGX_QNA_PG_RESEND) {
+            /* an aborted result says nothing: what happened, then */
+            if (res) {
+                PQclear(res);
+            }
+
+            ngx_qna_pg_finish(q, NULL, "rolled back with its batch "
+                              "each time it was sent");
             continue;
         }
 

@@ -1,11 +1,19 @@
 
 /*
- * PostgreSQL's upkeep, in worker 0 alone: execution cache entries past
- * their expiry are never answered (the lookup reads only live ones) but
- * would stay; they are deleted every qna_postgres purge= (an hour by
- * default), first a little after start, in batches so that no statement
- * holds its locks for long, the next batch at once while batches come
- * back full.
+ * PostgreSQL's upkeep, in worker 0 alone, every qna_postgres purge= (an
+ * hour by default), first a little after start, in batches so that no
+ * statement holds its locks for long, the next batch at once while
+ * batches come back full:
+ *
+ *   execution cache entries past their expiry are never answered (the
+ *   lookup reads only live ones) but would stay: they are deleted;
+ *
+ *   an execution still pending or running an hour after it was asked
+ *   (its gateway was killed, or lost the database, before its outcome
+ *   was written) is failed, ABANDONED, with its execution_finished
+ *   event.  No run lasts that long (120 s at most, and the LLM's
+ *   attempts); an outcome that comes after all (a spool replayed by the
+ *   gateway started again) still replaces it.
  */
 
 #include <ngx_config.h>
@@ -15,14 +23,31 @@
 
 
 #define NGX_QNA_UPKEEP_BATCH      "5000"
+#define NGX_QNA_UPKEEP_ABANDONED  "1 hour"
 #define NGX_QNA_UPKEEP_FIRST      1000     /* ms after start */
 #define NGX_QNA_UPKEEP_NEXT_BATCH 100      /* ms, while batches are full */
 
 
 static const char  ngx_qna_upkeep_sql[] =
-    "DELETE FROM execution_cache WHERE ctid IN "
-    "(SELECT ctid FROM execution_cache WHERE expires_at < now() "
-    "LIMIT " NGX_QNA_UPKEEP_BATCH ")";
+    "WITH closed AS (UPDATE executions SET status = 'failed', "
+    "  error = jsonb_build_object('code', 'ABANDONED', 'message', "
+    "    'The gateway that ran it stopped before its outcome was written'), "
+    "  finished_at = now() "
+    "  WHERE id IN (SELECT id FROM executions "
+    "    WHERE status IN ('pending', 'running') "
+    "    AND created_at < now() - interval '" NGX_QNA_UPKEEP_ABANDONED "' "
+    "    LIMIT " NGX_QNA_UPKEEP_BATCH ") "
+    "  AND status IN ('pending', 'running') "
+    "  RETURNING id, user_id), "
+    "a AS (INSERT INTO audit_log (execution_id, user_id, event, details, "
+    "  created_at) "
+    "  SELECT id, user_id, 'execution_finished', "
+    "  jsonb_build_object('status', 'failed', 'reason', 'abandoned'), now() "
+    "  FROM closed ON CONFLICT (execution_id, event) DO NOTHING), "
+    "d AS (DELETE FROM execution_cache WHERE ctid IN "
+    "  (SELECT ctid FROM execution_cache WHERE expires_at < now() "
+    "  LIMIT " NGX_QNA_UPKEEP_BATCH ") RETURNING 1) "
+    "SELECT (SELECT count(*) FROM d)::text, (SELECT count(*) FROM closed)::text";
 
 
 static void ngx_qna_upkeep_run(ngx_event_t *ev);
@@ -99,27 +124,38 @@ ngx_qna_upkeep_done(PGresult *res, const char *error, void *data)
 {
     ngx_event_t *ev = data;
 
-    ngx_int_t  n;
+    ngx_int_t  n, closed, full;
 
     ngx_qna_upkeep_query = NULL;
 
-    if (res == NULL) {
+    if (res == NULL || PQntuples(res) != 1 || PQnfields(res) != 2) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "qna upkeep: expired cache entries not deleted: %s",
-                      error);
+                      "qna upkeep: nothing done: %s",
+                      error ? error : "unexpected answer");
         ngx_add_timer(ev, ngx_qna_upkeep_interval);
         return;
     }
 
-    n = ngx_atoi((u_char *) PQcmdTuples(res), ngx_strlen(PQcmdTuples(res)));
+    n = ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+    closed = ngx_atoi((u_char *) PQgetvalue(res, 0, 1),
+                      PQgetlength(res, 0, 1));
 
     if (n > 0) {
         ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                       "qna upkeep: %i expired cache entries deleted", n);
     }
 
-    ngx_add_timer(ev, n == ngx_atoi((u_char *) NGX_QNA_UPKEEP_BATCH,
-                                    sizeof(NGX_QNA_UPKEEP_BATCH) - 1)
+    if (closed > 0) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "qna upkeep: %i executions left unfinished for over "
+                      NGX_QNA_UPKEEP_ABANDONED " failed as ABANDONED",
+                      closed);
+    }
+
+    full = ngx_atoi((u_char *) NGX_QNA_UPKEEP_BATCH,
+                    sizeof(NGX_QNA_UPKEEP_BATCH) - 1);
+
+    ngx_add_timer(ev, (n == full || closed == full)
                       ? NGX_QNA_UPKEEP_NEXT_BATCH
                       : ngx_qna_upkeep_interval);
 }

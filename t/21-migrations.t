@@ -15,7 +15,7 @@ $s->start_postgres;
 
 my ($ok, $out) = $s->migrate;
 ok $ok, 'the migrations apply' or diag $out;
-like $out, qr/applied 0001_initial\.sql\napplied 0002_trail_idempotence\.sql\napplied 0003_cache_hits_and_audit_actions\.sql\napplied 0004_cache_expiry\.sql/, '  0001_initial.sql, then 0002, 0003, 0004';
+like $out, qr/applied 0001_initial\.sql\napplied 0002_trail_idempotence\.sql\napplied 0003_cache_hits_and_audit_actions\.sql\napplied 0004_cache_expiry\.sql\napplied 0005_lz4_compression\.sql/, '  0001_initial.sql, then 0002 to 0005';
 my $tables = $s->psql('qna', "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'");
 is $tables, 'audit_log,chat_messages,chat_sessions,execution_cache,executions,schema_migrations,users', '  the tables';
 
@@ -23,7 +23,7 @@ my $schema = $s->psql('qna', q{SELECT md5(string_agg(table_name || column_name |
 ($ok, $out) = $s->migrate;
 ok $ok, 'a re-run succeeds';
 like $out, qr/nothing to apply/, '  and applies nothing';
-is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 4, '  a row a migration in schema_migrations';
+is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 5, '  a row a migration in schema_migrations';
 is $s->psql('qna', q{SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY table_name, column_name)) FROM information_schema.columns WHERE table_schema = 'public'}), $schema, '  the schema unchanged';
 
 # what must hold, holds
@@ -39,6 +39,9 @@ like $s->psql('qna', "INSERT INTO audit_log (execution_id, event) VALUES ('exec_
 is $s->psql('qna', "SELECT count(*) FROM pg_indexes WHERE tablename = 'executions'"), 4, 'executions: its key and three indexes';
 is $s->psql('qna', "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'audit_log'"),
    'audit_log_event_created,audit_log_execution_id_event_key,audit_log_pkey,audit_log_user_created', 'audit_log: by user, by event';
+is $s->psql('qna', "SELECT string_agg(attrelid::regclass || '.' || attname, ',' ORDER BY attrelid::regclass::text, attname) FROM pg_attribute WHERE attcompression = 'l'"),
+   'execution_cache.result,executions.error,executions.mcp_calls,executions.params,executions.result,executions.script,executions.trace',
+   'the large values of executions and of the cache compressed with LZ4';
 like $s->psql('qna', "INSERT INTO execution_cache (question_hash, params_hash, result, expires_at, hit_count) VALUES (repeat('a', 64), repeat('b', 64), '{}', now() + interval '1 day', -1)"),
    qr/ERROR:.*hit_count_check/, 'execution_cache: a negative hit count refused';
 
@@ -65,7 +68,7 @@ QnA::Stack::write_file("$m/${next}_broken.sql", "CREATE TABLE half (x int);\nSEL
 ($ok, $out) = $s->migrate('--dir', $m);
 ok !$ok, 'a migration that fails: the runner fails';
 is $s->psql('qna', "SELECT count(*) FROM pg_tables WHERE tablename = 'half'"), 0, '  its table is not there';
-is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 4, '  nor its record';
+is $s->psql('qna', 'SELECT count(*) FROM schema_migrations'), 5, '  nor its record';
 
 $s->stop_postgres;
 done_testing;

@@ -228,6 +228,18 @@ EOF2
                   . "(repeat('c', 64), repeat('d', 64), '{}', now(), now() + interval '1 day')");
     is wait_sql_on($l, "SELECT string_agg(left(question_hash, 1), ',') FROM execution_cache WHERE question_hash IN (repeat('a', 64), repeat('c', 64))", 'c', 5), 'c',
        'the expired cache entry is deleted, the live one kept';
+    # executions a gateway left unfinished (killed): failed after an hour
+    $l->psql('qna', "INSERT INTO executions (id, user_id, kind, status, created_at) VALUES "
+                  . "('exec_left_1', 'anonymous', 'analyze', 'running', now() - interval '2 hours'), "
+                  . "('exec_left_2', 'anonymous', 'analyze', 'pending', now() - interval '61 minutes'), "
+                  . "('exec_left_3', 'anonymous', 'analyze', 'running', now() - interval '10 minutes')");
+    is wait_sql_on($l, "SELECT string_agg(id || ' ' || status || ' ' || coalesce(error->>'code', '-'), ',' ORDER BY id) FROM executions WHERE id LIKE 'exec_left_%'",
+                   'exec_left_1 failed ABANDONED,exec_left_2 failed ABANDONED,exec_left_3 running -', 5),
+       'exec_left_1 failed ABANDONED,exec_left_2 failed ABANDONED,exec_left_3 running -',
+       'executions left running or pending for over an hour: failed, ABANDONED; a younger one left alone';
+    is $l->psql('qna', "SELECT string_agg(execution_id || ' ' || (details->>'reason'), ',' ORDER BY execution_id) FROM audit_log WHERE execution_id LIKE 'exec_left_%' AND event = 'execution_finished'"),
+       'exec_left_1 abandoned,exec_left_2 abandoned', '  each with its execution_finished event';
+    like $l->error_log, qr/qna upkeep: 2 executions left unfinished for over 1 hour failed as ABANDONED/, '  said in the log';
     my $r = $l->http(POST => '/analyze', json => { question => 'Last close of AAPL? [500]' });
     is_error($r, 502, 'LLM_UNAVAILABLE', 'an LLM that cannot answer');
     is wait_sql_on($l, "SELECT status || ' ' || (error->>'code') FROM executions WHERE id = 'exec_$r->{json}{request_id}'", 'failed LLM_UNAVAILABLE', 5),

@@ -79,6 +79,25 @@ ok metric('qna_postgres_resent_total') >= 1, '  ' . metric('qna_postgres_resent_
 
 is_success($s->analyze('What is the price of MSFT?'), 'PostgreSQL takes new records after it');
 
+# the first batch of a new connection refused: the statement it prepared
+# stays prepared (a session's statements are no part of its transactions)
+{
+    $s->stop_postgres;
+    my @more;
+    for my $i (1 .. 6) {
+        my $a = $s->http(POST => '/analyze', json => { question => sprintf('What is the %d-day volatility of MSFT?', 10 + $i) },
+                         headers => { 'Cache-Control' => 'no-cache' });
+        push @more, $a->{json}{data}{execution_id} if ($a->{status} // 0) == 200;
+        is_error($s->analyze('poison it again'), 422, 'UNSUPPORTED_QUESTION', '  a poisoned one among them') if $i == 2;
+    }
+    is scalar(@more), 6, 'PostgreSQL stopped: six analyses answered, spooled';
+    $s->start_postgres;
+    my $list = join ',', map { "'$_'" } @more;
+    is $s->wait_psql("SELECT count(*) FROM executions WHERE id IN ($list)", 6, 20), 6,
+       '  started again: all six recorded, in the batch of a new connection the poisoned one rolled back';
+    unlike $s->error_log, qr/already exists/, '  the statement prepared in that batch not prepared twice';
+}
+
 $s->stop;
 log_is_clean($s);
 
