@@ -153,9 +153,11 @@ build-asan:
 test-asan: deps build-asan clients
 	QNA_SANITIZE=1 prove $(PROVE_ARGS) -I t/lib t/
 
-bench: deps build bench-deps
+# the hot paths beside their peers (bench/hot-paths), then a planned and
+# run /analyze end to end (bench/analyze)
+bench: deps build bench-deps clients
+	perl bench/hot-paths
 	perl bench/analyze
-	perl bench/analyze-cached
 
 clean:
 	rm -rf $(RUNTIME) t/mcp-clients/node_modules t/openapi/node_modules \
