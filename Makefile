@@ -33,7 +33,7 @@ SBX_RUNTIME := $(wildcard sandboxd/runtime/*.py)
 # python3.11-config is asked in the recipe: `make deps` may install it first
 SBX_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
                -DSBX_RUNTIME_DIR='"$(CURDIR)/sandboxd/runtime"'
-SBX_LDLIBS  := -ljansson -lseccomp
+SBX_LDLIBS  := -ljansson -lseccomp -pthread
 
 # real MCP clients, and an OpenAPI validator, for the tests (npm, pinned
 # by their package-lock.json)

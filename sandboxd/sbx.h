@@ -1,9 +1,10 @@
 
 /*
- * sandboxd: runs untrusted Python for the gateway.  One single-threaded
- * process holds a warm interpreter (numpy and pandas imported) and an
- * epoll loop; each execution is a child forked from it.  Everything the
- * parent hears from a child is checked: the child is the adversary.
+ * sandboxd: runs untrusted Python for the gateway.  One process holds an
+ * epoll loop (and a thread that moves spares into their cgroups, which
+ * can block); its zygote holds a warm interpreter (numpy and pandas
+ * imported), and each execution is a child forked from that.  Everything
+ * the parent hears from a child is checked: the child is the adversary.
  */
 
 #ifndef _SBX_H_INCLUDED_
@@ -41,6 +42,8 @@
  * mean and to_string 8.2 MB.  Four times the largest.
  */
 #define SBX_MEMORY_HEADROOM_MB  32
+
+#define SBX_CG_PENDING        2              /* sbx_cgroup_child() */
 
 #define SBX_CGROUP_OFF        0
 #define SBX_CGROUP_AUTO       1
@@ -280,6 +283,7 @@ int sbx_spawn_take(sbx_child_t *child);
 void sbx_spawn_kill(pid_t pid, int pidfd);
 void sbx_spawn_stop(void);
 void sbx_spawn_zygote_exited(pid_t pid, int status);
+void sbx_spawn_confined(pid_t pid, uint32_t cgroup, int rc);
 void sbx_spawn_respawn(void);
 
 /* sbx_policy.c */
@@ -318,6 +322,7 @@ int sbx_user_count(void);
 
 /* sbx_cgroup.c */
 int sbx_cgroup_init(void);
+int sbx_cgroup_start(void);
 void sbx_cgroup_exit(void);
 int sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id);
 int sbx_cgroup_limit(uint32_t id, int64_t memory_mb);

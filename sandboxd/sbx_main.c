@@ -647,6 +647,7 @@ main(int argc, char **argv)
 
     if (sbx_event_add(&sbx_listen_ev, EPOLLIN) != 0
         || sbx_event_add(&sev, EPOLLIN) != 0
+        || sbx_cgroup_start() != 0
         || sbx_spawn_init(ctl, zpid) != 0)
     {
         sbx_log("epoll_ctl(): %s", strerror(errno));

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -25,7 +26,19 @@ static void sbx_spawn_handler(sbx_event_t *ev, uint32_t events);
 static void sbx_spawn_lost(const char *why);
 
 
-static sbx_event_t  sbx_spawn_ev = { -1, NULL, NULL };
+/* a child the cgroup thread is confining: neither spare nor asked for */
+typedef struct sbx_confining_s  sbx_confining_t;
+
+struct sbx_confining_s {
+    sbx_confining_t            *next;
+    sbx_child_t                 child;
+    int                         dead;          /* it exited meanwhile */
+};
+
+
+static sbx_event_t       sbx_spawn_ev = { -1, NULL, NULL };
+static sbx_confining_t  *sbx_spawn_confining;
+static int               sbx_spawn_nconfining;
 
 
 int
@@ -68,6 +81,7 @@ sbx_spawn_request(void)
 
     while (!sbx_cycle.stopping && sbx_spawn_ev.fd >= 0
            && sbx_cycle.nspares + sbx_cycle.spare_pending
+              + sbx_spawn_nconfining
               < sbx_cycle.conf.spares + sbx_cycle.nwaiting)
     {
         do {
@@ -140,12 +154,65 @@ sbx_spawn_close(sbx_child_t *child)
 }
 
 
+/* a confined child (rc 0), or one that could not be (1: it died, -1) */
+
+static void
+sbx_spawn_ready(sbx_child_t *child, int rc)
+{
+    sbx_exec_t  *ex;
+
+    if (rc != 0) {
+        sbx_spawn_kill(child->pid, child->pidfd);
+        sbx_spawn_close(child);
+
+        if (rc > 0) {
+            /* it died on its own before its turn: another one, then */
+            sbx_spawn_request();
+            return;
+        }
+
+        /* not in a tight loop, as when the zygote cannot fork */
+        sbx_cycle.spawn_retry_at = sbx_now_ms() + 1000;
+        sbx_exec_start_failed("sandboxd cannot confine a process");
+        return;
+    }
+
+    ex = sbx_cycle.wait_head;
+
+    if (ex == NULL) {
+        if (sbx_cycle.stopping || sbx_cycle.nspares == SBX_MAX_SPARES) {
+            sbx_spawn_kill(child->pid, child->pidfd);
+            sbx_spawn_close(child);
+            return;
+        }
+
+        sbx_cycle.spares[sbx_cycle.nspares++] = *child;
+        return;
+    }
+
+    sbx_cycle.wait_head = ex->wnext;
+
+    if (sbx_cycle.wait_head == NULL) {
+        sbx_cycle.wait_tail = NULL;
+    }
+
+    ex->wnext = NULL;
+    ex->waiting = 0;
+    sbx_cycle.nwaiting--;
+
+    sbx_exec_attach(ex, child);
+
+    /* a burst: keep them coming */
+    sbx_spawn_request();
+}
+
+
 static void
 sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
 {
-    int           rc;
-    sbx_exec_t   *ex;
-    sbx_child_t   child;
+    int               rc;
+    sbx_child_t       child;
+    sbx_confining_t  *c;
 
     if (sbx_cycle.spare_pending > 0) {
         sbx_cycle.spare_pending--;
@@ -167,10 +234,9 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
         return;
     }
 
-    ex = sbx_cycle.wait_head;
-
-    if (ex == NULL
-        && (sbx_cycle.stopping || sbx_cycle.nspares == SBX_MAX_SPARES))
+    if (sbx_cycle.wait_head == NULL
+        && (sbx_cycle.stopping
+            || sbx_cycle.nspares + sbx_spawn_nconfining >= SBX_MAX_SPARES))
     {
         sbx_spawn_kill(child.pid, child.pidfd);
         sbx_spawn_close(&child);
@@ -178,50 +244,97 @@ sbx_spawn_child(sbx_zygote_msg_t *msg, int *fds, int nfds)
     }
 
     /* no script runs outside its limits: a child that cannot have them goes */
-    rc = sbx_cgroup_child(child.pid, child.pidfd, &child.cgroup);
+    c = malloc(sizeof(sbx_confining_t));
+    rc = c ? sbx_cgroup_child(child.pid, child.pidfd, &child.cgroup) : -1;
+
+    if (rc != SBX_CG_PENDING) {
+        free(c);
+        sbx_spawn_ready(&child, rc);
+        return;
+    }
+
+    c->child = child;
+    c->dead = 0;
+    c->next = sbx_spawn_confining;
+    sbx_spawn_confining = c;
+    sbx_spawn_nconfining++;
+}
+
+
+/* the cgroup thread is done with a child (rc as sbx_cgroup_child's) */
+
+void
+sbx_spawn_confined(pid_t pid, uint32_t cgroup, int rc)
+{
+    int                dead;
+    sbx_child_t        child;
+    sbx_confining_t  **pp, *c;
+
+    for (pp = &sbx_spawn_confining; *pp; pp = &(*pp)->next) {
+        if ((*pp)->child.pid == pid && (*pp)->child.cgroup == cgroup) {
+            break;
+        }
+    }
+
+    if (*pp == NULL) {
+        return;
+    }
+
+    c = *pp;
+    *pp = c->next;
+    sbx_spawn_nconfining--;
+
+    child = c->child;
+    dead = c->dead;
+    free(c);
 
     if (rc != 0) {
-        sbx_spawn_kill(child.pid, child.pidfd);
-        sbx_spawn_close(&child);
+        /* sbx_cgroup.c removed what it had made */
+        child.cgroup = 0;
+    }
 
-        if (rc > 0) {
-            /* it died on its own before its turn: another one, then */
-            sbx_spawn_request();
-            return;
+    if (dead) {
+        sbx_spawn_close(&child);
+        sbx_spawn_request();
+        return;
+    }
+
+    sbx_spawn_ready(&child, rc);
+}
+
+
+/* every child being confined goes: killed, its cgroup when it is heard of */
+
+static void
+sbx_spawn_drop_confining(void)
+{
+    sbx_confining_t  *c;
+
+    for (c = sbx_spawn_confining; c; c = c->next) {
+        if (!c->dead) {
+            sbx_spawn_kill(c->child.pid, c->child.pidfd);
         }
 
-        /* not in a tight loop, as when the zygote cannot fork */
-        sbx_cycle.spawn_retry_at = sbx_now_ms() + 1000;
-        sbx_exec_start_failed("sandboxd cannot confine a process");
-        return;
+        if (c->child.fd >= 0) {
+            close(c->child.fd);
+            c->child.fd = -1;
+        }
+
+        if (c->child.pidfd >= 0) {
+            close(c->child.pidfd);
+            c->child.pidfd = -1;
+        }
+
+        c->dead = 1;
     }
-
-    if (ex == NULL) {
-        sbx_cycle.spares[sbx_cycle.nspares++] = child;
-        return;
-    }
-
-    sbx_cycle.wait_head = ex->wnext;
-
-    if (sbx_cycle.wait_head == NULL) {
-        sbx_cycle.wait_tail = NULL;
-    }
-
-    ex->wnext = NULL;
-    ex->waiting = 0;
-    sbx_cycle.nwaiting--;
-
-    sbx_exec_attach(ex, &child);
-
-    /* a burst: keep them coming */
-    sbx_spawn_request();
 }
 
 
 static void
 sbx_spawn_exited(pid_t pid, int status)
 {
-    int  i;
+    int               i;
+    sbx_confining_t  *c;
 
     for (i = 0; i < sbx_cycle.nspares; i++) {
         if (sbx_cycle.spares[i].pid != pid) {
@@ -238,6 +351,15 @@ sbx_spawn_exited(pid_t pid, int status)
 
         sbx_spawn_request();
         return;
+    }
+
+    for (c = sbx_spawn_confining; c; c = c->next) {
+        if (c->child.pid == pid && !c->dead) {
+            sbx_log("the spare child %d died before its turn (status %d)",
+                    (int) pid, status);
+            c->dead = 1;
+            return;
+        }
     }
 
     sbx_exec_exited(pid, status);
@@ -377,6 +499,8 @@ sbx_spawn_lost(const char *why)
         sbx_spawn_close(&sbx_cycle.spares[--sbx_cycle.nspares]);
     }
 
+    sbx_spawn_drop_confining();
+
     sbx_exec_children_lost();
 
     /* a zygote that cannot stay up is not restarted in a tight loop */
@@ -434,6 +558,8 @@ sbx_spawn_respawn(void)
 void
 sbx_spawn_stop(void)
 {
+    sbx_spawn_drop_confining();
+
     while (sbx_cycle.nspares) {
         sbx_cycle.nspares--;
         sbx_spawn_kill(sbx_cycle.spares[sbx_cycle.nspares].pid,
