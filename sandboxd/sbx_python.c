@@ -11,10 +11,12 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include "sbx.h"
 
 
@@ -49,9 +51,27 @@ static struct {
 #define SBX_MAX_REPLY  (64 * 1024 * 1024)
 
 
-static int        sbx_py_chan = -1;
-static PyObject  *sbx_py_run;
-static PyObject  *sbx_py_prepare;
+/*
+ * numpy's global generator, the MT19937 behind numpy.random.*: its state,
+ * as numpy keeps it, and the beginning of numpy's public bitgen_t, which
+ * leads there.
+ */
+#define SBX_MT_WORDS  624
+
+typedef struct {
+    uint32_t                    key[SBX_MT_WORDS];
+    int                         pos;
+} sbx_mt_state_t;
+
+typedef struct {
+    void                       *state;
+} sbx_bitgen_t;
+
+
+static int              sbx_py_chan = -1;
+static PyObject        *sbx_py_run;
+static PyObject        *sbx_py_prepare;
+static sbx_mt_state_t  *sbx_py_mt;      /* NULL: reseeded in Python */
 
 
 static int
@@ -233,6 +253,76 @@ sbx_python_vm_mb(void)
 }
 
 
+/*
+ * Every child gives numpy's global generator a state of its own: 624
+ * words from getrandom(), written where the generator keeps them (no
+ * numpy code runs: its seed() with a list copied 145 pages, set_state()
+ * 60).  The place comes from the bit generator's capsule, and what lies
+ * there is checked against numpy's own set_state() once, here; if any of
+ * it is not as expected, the runtime's prepare() reseeds in Python.
+ */
+
+static void
+sbx_python_find_mt(void)
+{
+    int              i, ok;
+    PyObject        *mod, *rs, *bg, *cap, *key, *state, *res;
+    sbx_bitgen_t    *bitgen;
+    sbx_mt_state_t  *mt;
+
+    ok = 0;
+    rs = bg = cap = key = state = res = NULL;
+    mt = NULL;
+
+    mod = PyImport_ImportModule("numpy.random.mtrand");
+    rs = mod ? PyObject_GetAttrString(mod, "_rand") : NULL;
+    bg = rs ? PyObject_GetAttrString(rs, "_bit_generator") : NULL;
+
+    if (bg && strcmp(Py_TYPE(bg)->tp_name, "numpy.random._mt19937.MT19937")
+              == 0)
+    {
+        cap = PyObject_GetAttrString(bg, "capsule");
+        bitgen = cap ? PyCapsule_GetPointer(cap, "BitGenerator") : NULL;
+        mt = bitgen ? bitgen->state : NULL;
+    }
+
+    key = mt ? PyList_New(SBX_MT_WORDS) : NULL;
+
+    for (i = 0; key && i < SBX_MT_WORDS; i++) {
+        PyList_SET_ITEM(key, i, PyLong_FromUnsignedLong(
+                                    (0x9e3779b9UL * (i + 1)) & 0xffffffffUL));
+    }
+
+    state = key ? Py_BuildValue("(sOiid)", "MT19937", key, 397, 0, 0.0)
+                : NULL;
+    res = state ? PyObject_CallMethod(rs, "set_state", "(O)", state) : NULL;
+
+    if (res) {
+        ok = (mt->pos == 397);
+
+        for (i = 0; ok && i < SBX_MT_WORDS; i++) {
+            ok = (mt->key[i] == ((0x9e3779b9UL * (i + 1)) & 0xffffffffUL));
+        }
+    }
+
+    PyErr_Clear();
+    Py_XDECREF(res);
+    Py_XDECREF(state);
+    Py_XDECREF(key);
+    Py_XDECREF(cap);
+    Py_XDECREF(bg);
+    Py_XDECREF(rs);
+    Py_XDECREF(mod);
+
+    sbx_py_mt = ok ? mt : NULL;
+
+    if (!ok) {
+        sbx_log("numpy's generator is not where it was expected: children "
+                "reseed it in Python");
+    }
+}
+
+
 /* CPython's own, exported though its header is internal */
 int _PyObject_DebugMallocStats(FILE *out);
 
@@ -377,6 +467,8 @@ sbx_python_init(void)
     Py_DECREF(versions);
     Py_DECREF(module);
 
+    sbx_python_find_mt();
+
     /* the runtime is loaded, its objects frozen: nothing more to allocate */
     sbx_python_plug();
 
@@ -410,11 +502,31 @@ sbx_python_after_fork_child(void)
 void
 sbx_python_prepare(int chan)
 {
+    size_t     got;
+    ssize_t    n;
     PyObject  *res;
 
     sbx_py_chan = chan;
 
-    res = PyObject_CallNoArgs(sbx_py_prepare);
+    if (sbx_py_mt) {
+        for (got = 0; got < sizeof(sbx_py_mt->key); got += n) {
+            n = getrandom((char *) sbx_py_mt->key + got,
+                          sizeof(sbx_py_mt->key) - got, 0);
+
+            if (n < 0 && errno == EINTR) {
+                n = 0;
+            } else if (n <= 0) {
+                _exit(103);
+            }
+        }
+
+        /* as numpy's own seeding: never the all-zero state */
+        sbx_py_mt->key[0] |= 0x80000000U;
+        sbx_py_mt->pos = SBX_MT_WORDS;
+    }
+
+    res = PyObject_CallOneArg(sbx_py_prepare,
+                              sbx_py_mt ? Py_True : Py_False);
 
     if (res == NULL) {
         PyErr_Clear();

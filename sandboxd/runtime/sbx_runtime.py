@@ -9,6 +9,7 @@ child: the parent only ever sees JSON text, never a live Python object.
 Nothing here is a security boundary; the kernel is (see sbx_child.c).
 """
 
+import array
 import ast
 import builtins
 import gc
@@ -16,6 +17,7 @@ import io
 import json
 import linecache
 import math
+import os
 import random
 import sys
 import time
@@ -244,13 +246,20 @@ result = {"description": f"{PARAMS['symbol']}", "body": rows}
 """
 
 
-def prepare():
+def _reseed_numpy():
+    """numpy's global generator, a whole state of its own from the OS."""
+    key = array.array("I", os.urandom(4 * 624))
+    key[0] |= 0x80000000  # as numpy's own seeding: never all zero
+    numpy.random.set_state(("MT19937", key, 624, 0, 0.0))
+
+
+def prepare(numpy_reseeded):
     """In a spare child, before any request: what every run needs."""
     # every child starts from the zygote's state: make its randomness its own
     random.seed()
-    # 128 bits from the reseeded random: the same strength as numpy's own
-    # seed() from the OS, without its costly path (1.9 MB of copied pages)
-    numpy.random.seed([random.getrandbits(32) for _ in range(4)])
+    if not numpy_reseeded:
+        # sandboxd reseeds it from C where it can (see sbx_python.c)
+        _reseed_numpy()
     gc.enable()
 
     # a rehearsal with our own script: the pages a run writes to (parser,
@@ -400,7 +409,7 @@ def _rehearse():
             # what the children's seeding runs, with seeds of the zygote's
             # that every child replaces
             random.seed()
-            numpy.random.seed([random.getrandbits(32) for _ in range(4)])
+            _reseed_numpy()
             for script in (_WARM_SCRIPT, "result = 1\n"):
                 _encode(_run({"script": script, "params": {"n": 3}}))
                 _encode(_run({"script": script}))
