@@ -294,7 +294,8 @@ int sbx_policy_rank(const char *level);
 json_t *sbx_policy_missing_list(void);
 json_t *sbx_policy_status(void);
 int sbx_policy_zygote_early(void);
-int sbx_policy_zygote_late(void);
+int sbx_policy_zygote_filter(void);
+int sbx_policy_zygote_seal(void);
 pid_t sbx_policy_fork(void);
 int sbx_policy_child(void);
 int sbx_policy_load(void);
@@ -313,7 +314,13 @@ void sbx_python_before_fork(void);
 void sbx_python_after_fork_parent(void);
 void sbx_python_after_fork_child(void);
 void sbx_python_prepare(int chan);
+void sbx_python_probe(void);
 void sbx_python_run(const char *request, size_t len);
+
+/* sbx_prefault.c: in the zygote and its children only */
+int sbx_prefault_learn(void);
+void sbx_prefault_apply(void);
+int sbx_prefault_pages(void);
 
 /* sbx_user.c */
 sbx_user_t *sbx_user_get(const char *name);

@@ -498,18 +498,27 @@ sbx_policy_zygote_early(void)
 }
 
 
-/* the zygote, Python warm: seal the file system, compile the filter */
+/* the zygote, Python warm: compile the filter */
 
 int
-sbx_policy_zygote_late(void)
+sbx_policy_zygote_filter(void)
 {
-    if (sbx_cycle.conf.isolation && sbx_policy_seal() != 0) {
-        return -1;
-    }
-
     if (sbx_cycle.conf.seccomp
         && sbx_policy_filter(sbx_cycle.conf.isolation) != 0)
     {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* the zygote, last before it forks any child for a script: seal it all */
+
+int
+sbx_policy_zygote_seal(void)
+{
+    if (sbx_cycle.conf.isolation && sbx_policy_seal() != 0) {
         return -1;
     }
 

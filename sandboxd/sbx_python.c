@@ -71,6 +71,7 @@ typedef struct {
 static int              sbx_py_chan = -1;
 static PyObject        *sbx_py_run;
 static PyObject        *sbx_py_prepare;
+static PyObject        *sbx_py_probe;
 static sbx_mt_state_t  *sbx_py_mt;      /* NULL: reseeded in Python */
 
 
@@ -451,9 +452,11 @@ sbx_python_init(void)
 
     sbx_py_run = PyObject_GetAttrString(module, "run");
     sbx_py_prepare = PyObject_GetAttrString(module, "prepare");
+    sbx_py_probe = PyObject_GetAttrString(module, "probe");
     versions = PyObject_GetAttrString(module, "VERSIONS");
 
-    if (sbx_py_run == NULL || sbx_py_prepare == NULL || versions == NULL
+    if (sbx_py_run == NULL || sbx_py_prepare == NULL || sbx_py_probe == NULL
+        || versions == NULL
         || !PyUnicode_Check(versions))
     {
         PyErr_Print();
@@ -531,6 +534,26 @@ sbx_python_prepare(int chan)
     if (res == NULL) {
         PyErr_Clear();
         _exit(103);
+    }
+
+    Py_DECREF(res);
+
+    sbx_prefault_apply();
+}
+
+
+/* in the pre-fault probe: a run of our own, nothing sent */
+
+void
+sbx_python_probe(void)
+{
+    PyObject  *res;
+
+    res = PyObject_CallNoArgs(sbx_py_probe);
+
+    if (res == NULL) {
+        PyErr_Clear();
+        _exit(1);
     }
 
     Py_DECREF(res);

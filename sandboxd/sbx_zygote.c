@@ -343,7 +343,7 @@ sbx_zygote_loop(int ctl)
     }
 
     if (sfd < 0 || sbx_policy_zygote_early() != 0
-        || sbx_python_init() != 0 || sbx_policy_zygote_late() != 0)
+        || sbx_python_init() != 0 || sbx_policy_zygote_filter() != 0)
     {
         _exit(1);
     }
@@ -356,6 +356,13 @@ sbx_zygote_loop(int ctl)
     malloc_trim(0);
     mallopt(M_MXFAST, 0);
     sbx_zygote_plug_heap();
+
+    /* the heap as every child will find it, /proc still there */
+    (void) sbx_prefault_learn();
+
+    if (sbx_policy_zygote_seal() != 0) {
+        _exit(1);
+    }
 
     memset(&msg, 0, sizeof(msg));
     msg.type = 'R';

@@ -254,7 +254,11 @@ def _reseed_numpy():
 
 
 def prepare(numpy_reseeded):
-    """In a spare child, before any request: what every run needs."""
+    """In a spare child, before any request: what every run needs.
+
+    The pages a run writes are copied next, by sandboxd's pre-fault (see
+    sbx_prefault.c), not by running a script here.
+    """
     # every child starts from the zygote's state: make its randomness its own
     random.seed()
     if not numpy_reseeded:
@@ -262,13 +266,15 @@ def prepare(numpy_reseeded):
         _reseed_numpy()
     gc.enable()
 
-    # a rehearsal with our own script: the pages a run writes to (parser,
-    # compiler, json) are copied now, while no one waits for the answer
-    scope = {"__builtins__": builtins}
-    exec(compile(ast.parse(_WARM_SCRIPT, "<warm>"), "<warm>", "exec"), scope)
-    json.loads(json.dumps(_answer(scope["result"])))
-    traceback.StackSummary.extract(traceback.walk_stack(None),
-                                   lookup_lines=False)
+
+_PROBE_REQUEST = json.dumps({"script": _WARM_SCRIPT, "scan": True}).encode()
+
+
+def probe():
+    """In the pre-fault probe, a child forked to learn which pages a run
+    writes: the path of run() with our own script, nothing sent."""
+    _encode(_run(json.loads(_PROBE_REQUEST)))
+    _encode(_run({"script": "result = 1\n"}))
 
 
 def _sealed_imports():
