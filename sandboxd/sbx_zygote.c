@@ -231,31 +231,33 @@ static void
 sbx_zygote_plug_heap(void)
 {
     char              *top, *p;
-    size_t             size, taken;
+    size_t             size, taken, bound;
     struct mallinfo2   mi;
 
     mi = mallinfo2();
     top = (char *) sbrk(0) - mi.keepcost;
+    bound = 4 * mi.fordblks + 1024 * 1024;
     taken = 0;
 
     /*
      * Largest first: malloc() takes the best fit, and a chunk carved from
      * the top lies above where the top began.  Then every small size,
-     * which also empties the thread cache.  Bounded by what was free, in
-     * case the heap is not one brk() area.
+     * which also empties the thread cache.  What is taken below the top
+     * is bounded (a few times what was free: a request may take a larger
+     * chunk), in case the heap is not one brk() area.
      */
     for (size = 64 * 1024; size >= 2048; size /= 2) {
-        do {
-            p = malloc(size);
+        while ((p = malloc(size)) != NULL && p < top && taken < bound) {
             taken += size;
-        } while (p != NULL && p < top && taken < mi.fordblks);
+        }
     }
 
     for (size = 1040; size >= 32; size -= 16) {
-        do {
-            p = malloc(size - sizeof(size_t));
+        while ((p = malloc(size - sizeof(size_t))) != NULL && p < top
+               && taken < bound)
+        {
             taken += size;
-        } while (p != NULL && p < top && taken < mi.fordblks);
+        }
     }
 }
 
