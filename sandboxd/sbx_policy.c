@@ -6,7 +6,7 @@
  * root only), and the seccomp allow-list compiled to BPF with libseccomp
  * ("seccomp", for anyone: no_new_privs is all it needs).  Per child: a pid
  * namespace of its own (it is pid 1 and sees no other process), a user
- * namespace, and the filter, loaded before the first byte of the script.
+ * namespace, and the filter, loaded before the child reads its request.
  * Without a pid namespace the filter itself keeps the script's signals and
  * limits to its own process.
  */
