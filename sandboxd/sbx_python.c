@@ -1,10 +1,11 @@
 
 /*
- * The embedded interpreter.  It is initialised once in the daemon (the
- * zygote): Debian's libpython3.11, numpy and pandas imported, the runtime
- * of sandbox/runtime/sbx_runtime.py loaded.  A child inherits all of it
- * through fork and only calls runtime.run().  The C module _sbx is the
- * child's one way out: frames over its channel, nothing else.
+ * The embedded interpreter.  It is initialised once in each zygote:
+ * Debian's libpython3.11, numpy (and pandas, in the full zygote) imported,
+ * the runtime of sandboxd/runtime/sbx_runtime.py loaded.  A child
+ * inherits all of it through fork and only calls runtime.run().  The C
+ * module _sbx is the child's one way out: frames over its channel,
+ * nothing else.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -229,7 +230,19 @@ static struct PyModuleDef  sbx_py_module = {
 static PyObject *
 sbx_py_init_module(void)
 {
-    return PyModule_Create(&sbx_py_module);
+    int        full;
+    PyObject  *m;
+
+    m = PyModule_Create(&sbx_py_module);
+    full = (sbx_cycle.zygote_kind == SBX_POOL_FULL);
+
+    /* which zygote this is */
+    if (m == NULL || PyModule_AddIntConstant(m, "PANDAS", full) != 0) {
+        Py_XDECREF(m);
+        return NULL;
+    }
+
+    return m;
 }
 
 

@@ -4,7 +4,9 @@
  * does nothing but fork children.  It never sees a request, a script, a
  * tool's answer or another tenant's anything: a child forked from it
  * inherits a clean interpreter, not sandboxd's heap.  It also enters the
- * empty network namespace once, for all the children.
+ * empty network namespace once, for all the children.  There are two of
+ * them, "full" (numpy and pandas) and "lite" (numpy only; sbx_spawn.c),
+ * each "sandboxd --zygote CONF KIND".
  *
  * Talk with sandboxd is a SOCK_SEQPACKET pair: "F" asks for a child; the
  * answer "C" carries the child's channel and a pidfd (so that a signal
@@ -85,10 +87,10 @@ sbx_zygote_send(int ctl, sbx_zygote_msg_t *msg, int *fds, int nfds)
  */
 
 int
-sbx_zygote_spawn(pid_t *zpid)
+sbx_zygote_spawn(sbx_pool_t *pool, pid_t *zpid)
 {
     int     sv[2];
-    char   *argv[4];
+    char   *argv[5];
     pid_t   pid;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -116,7 +118,8 @@ sbx_zygote_spawn(pid_t *zpid)
         argv[0] = "sandboxd";
         argv[1] = "--zygote";
         argv[2] = sbx_cycle.conf_path;
-        argv[3] = NULL;
+        argv[3] = (char *) pool->name;
+        argv[4] = NULL;
 
         /*
          * Nothing of sandboxd's environment (keys, tokens, paths) may be
@@ -136,30 +139,23 @@ sbx_zygote_spawn(pid_t *zpid)
 /* at start-up, once: waiting for Python is fine, nothing else runs yet */
 
 int
-sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready)
+sbx_zygote_ready(int ctl, pid_t zpid, sbx_zygote_msg_t *ready)
 {
-    int      ctl;
     ssize_t  n;
-
-    ctl = sbx_zygote_spawn(zpid);
-    if (ctl < 0) {
-        return -1;
-    }
 
     do {
         n = recv(ctl, ready, sizeof(*ready), 0);
     } while (n < 0 && errno == EINTR);
 
     if (n != (ssize_t) sizeof(*ready) || ready->type != 'R') {
-        sbx_log("the zygote failed to start");
         close(ctl);
-        waitpid(*zpid, NULL, 0);
+        waitpid(zpid, NULL, 0);
         return -1;
     }
 
     ready->text[sizeof(ready->text) - 1] = '\0';
 
-    return ctl;
+    return 0;
 }
 
 
@@ -280,13 +276,23 @@ sbx_zygote_reap(int ctl)
 }
 
 
-/* "sandboxd --zygote CONF": what sbx_zygote_spawn() executes */
+/* "sandboxd --zygote CONF KIND": what sbx_zygote_spawn() executes */
 
 int
-sbx_zygote_main(const char *conf)
+sbx_zygote_main(const char *conf, const char *kind)
 {
     if (sbx_conf_load(conf, &sbx_cycle.conf) != 0) {
         return 1;
+    }
+
+    if (strcmp(kind, "full") == 0) {
+        sbx_cycle.zygote_kind = SBX_POOL_FULL;
+
+    } else if (strcmp(kind, "lite") == 0) {
+        sbx_cycle.zygote_kind = SBX_POOL_LITE;
+
+    } else {
+        return 2;
     }
 
     sbx_cycle.pid = getppid();
