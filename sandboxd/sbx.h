@@ -123,18 +123,20 @@ typedef struct {
 
 /*
  * A zygote, its spares and the executions waiting for one.  The full one
- * has numpy and pandas imported; the lite one numpy only, a smaller
- * process (~18 MB of anonymous memory in 200 mappings, not ~41 MB in
- * 480: fork copies, and an exit tears down, less than half), for the
- * scripts that do not name pandas.
+ * has numpy and pandas imported (~41 MB of anonymous memory in 480
+ * mappings); the lite one numpy only (~18 MB in 200), for the scripts
+ * that do not name pandas; the base one neither (~8 MB in 90), for those
+ * that name neither.  What fork copies, and an exit tears down, shrinks
+ * with them.
  */
 #define SBX_POOL_FULL         0
 #define SBX_POOL_LITE         1
-#define SBX_NPOOLS            2
+#define SBX_POOL_BASE         2
+#define SBX_NPOOLS            3
 
 struct sbx_pool_s {
     int                         kind;
-    const char                 *name;          /* "full", "lite" */
+    const char                 *name;          /* "full", "lite", "base" */
     int                         enabled;
     sbx_event_t                 ev;            /* the zygote's control pair */
     pid_t                       zygote_pid;
@@ -150,7 +152,7 @@ struct sbx_pool_s {
     sbx_exec_t                 *wait_head;
     sbx_exec_t                 *wait_tail;
     uint64_t                    executions;
-    uint64_t                    rerouted;      /* lite: sent on to full */
+    uint64_t                    rerouted;      /* sent on to the full one */
 };
 
 
@@ -190,7 +192,7 @@ struct sbx_exec_s {
     uint32_t                    cgroup;
     sbx_pool_t                 *pool;          /* whose child runs it */
     int                         frames;        /* heard from the child */
-    int                         rerouted;      /* from a lite child */
+    int                         rerouted;      /* from a lighter child */
     int                         killed;        /* by us: not an OOM kill */
     int                         oom;
     int                         waiting;

@@ -162,14 +162,14 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
     ex->frames++;
 
     /*
-     * From a lite child, as its first word and only then (no tool called,
-     * nothing said, nothing run): the script needs the full zygote.  Any
-     * other reroute is a script's, and breaks the protocol.
+     * From a lighter zygote's child, as its first word and only then (no
+     * tool called, nothing said, nothing run): the script needs the full
+     * zygote.  Any other reroute is a script's, and breaks the protocol.
      */
     if (strcmp(type, "reroute") == 0) {
         json_decref(msg);
 
-        if (ex->pool->kind != SBX_POOL_LITE || ex->rerouted
+        if (ex->pool->kind == SBX_POOL_FULL || ex->rerouted
             || ex->frames != 1 || ex->call_count || ex->relay || ex->final
             || ex->writing || ex->killed || ex->timed_out)
         {

@@ -370,10 +370,10 @@ sbx_exec_start(sbx_exec_t *ex)
 
 
 /*
- * A lite child found, before running any of the script, that it imports
- * what only the full zygote has: the child goes (its exit, when it is
- * heard, finds no execution), and a full one takes the script, within
- * the same deadline.
+ * A lighter zygote's child found, before running any of the script, that
+ * it imports what that zygote has not loaded: the child goes (its exit,
+ * when it is heard, finds no execution), and a full one takes the
+ * script, within the same deadline.
  */
 
 void
@@ -421,6 +421,12 @@ sbx_exec_exited(sbx_pool_t *pool, pid_t pid, int status)
                       && !ex->killed && sbx_cgroup_oom_killed(ex->cgroup);
             ex->pid = -1;
             sbx_exec_drain(ex, 0);
+
+            /* its last frame sent it on to another child: not finished */
+            if (ex->pool != pool) {
+                return;
+            }
+
             sbx_exec_finish(ex, status);
             return;
         }

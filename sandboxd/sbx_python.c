@@ -1,11 +1,11 @@
 
 /*
  * The embedded interpreter.  It is initialised once in each zygote:
- * Debian's libpython3.11, numpy (and pandas, in the full zygote) imported,
- * the runtime of sandboxd/runtime/sbx_runtime.py loaded.  A child
- * inherits all of it through fork and only calls runtime.run().  The C
- * module _sbx is the child's one way out: frames over its channel,
- * nothing else.
+ * Debian's libpython3.11, numpy (but in the base zygote) and pandas (in
+ * the full one) imported, the runtime of sandboxd/runtime/sbx_runtime.py
+ * loaded.  A child inherits all of it through fork and only calls
+ * runtime.run().  The C module _sbx is the child's one way out: frames
+ * over its channel, nothing else.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -236,8 +236,13 @@ sbx_py_init_module(void)
     m = PyModule_Create(&sbx_py_module);
     full = (sbx_cycle.zygote_kind == SBX_POOL_FULL);
 
-    /* which zygote this is */
-    if (m == NULL || PyModule_AddIntConstant(m, "PANDAS", full) != 0) {
+    /* which zygote this is: what it imports */
+    if (m == NULL
+        || PyModule_AddIntConstant(m, "NUMPY",
+                                   sbx_cycle.zygote_kind != SBX_POOL_BASE)
+           != 0
+        || PyModule_AddIntConstant(m, "PANDAS", full) != 0)
+    {
         Py_XDECREF(m);
         return NULL;
     }
@@ -483,7 +488,9 @@ sbx_python_init(void)
     Py_DECREF(versions);
     Py_DECREF(module);
 
-    sbx_python_find_mt();
+    if (sbx_cycle.zygote_kind != SBX_POOL_BASE) {
+        sbx_python_find_mt();
+    }
 
     /* the runtime is loaded, its objects frozen: nothing more to allocate */
     sbx_python_plug();

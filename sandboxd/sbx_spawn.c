@@ -6,12 +6,13 @@
  * the fork nor its first page copies are on a request's path.  Signals go
  * through pidfds: a pid can be recycled, a pidfd cannot be.
  *
- * Two zygotes, each with its spares (sbx.h, sbx_pool_t): the full one
- * (numpy and pandas) and, unless lite_zygote is off, the lite one (numpy
- * only), which runs every script that does not name pandas; a script in
- * a lite child that imports what only the full zygote has is sent on to a
- * full one before any of it runs (sbx_exec_reroute).  The full zygote can
- * run anything: while the lite one is down, everything goes there.
+ * Three zygotes, each with its spares (sbx.h, sbx_pool_t): the full one
+ * (numpy and pandas) and, unless lite_zygote is off, the lite one (numpy,
+ * for the scripts that do not name pandas) and the base one (neither, for
+ * those that name neither); a script in a lighter child that imports what
+ * that zygote has not loaded is sent on to a full one before any of it
+ * runs (sbx_exec_reroute).  A heavier zygote can run what a lighter one
+ * does: while one is down, its scripts go to the next.
  */
 
 #include <errno.h>
@@ -56,7 +57,8 @@ sbx_spawn_pools(void)
         memset(p, 0, sizeof(sbx_pool_t));
 
         p->kind = i;
-        p->name = (i == SBX_POOL_FULL) ? "full" : "lite";
+        p->name = (i == SBX_POOL_FULL) ? "full"
+                  : (i == SBX_POOL_LITE) ? "lite" : "base";
         p->enabled = (i == SBX_POOL_FULL) || sbx_cycle.conf.lite_zygote;
         p->ev.fd = -1;
         p->ev.handler = sbx_spawn_handler;
@@ -84,23 +86,32 @@ sbx_spawn_init(sbx_pool_t *pool, int ctl, pid_t zygote)
 
 
 /*
- * Whose child runs a request: the lite zygote's, when it is up and the
- * script does not name pandas (a cheap, safe first guess; its child
- * sends on what needs more), else the full one's.
+ * Whose child runs a request: the lightest zygote that is up and has what
+ * the script names (pandas, numpy: a cheap, safe first guess; a lighter
+ * child sends on what needs more), else the full one's.
  */
 
 sbx_pool_t *
 sbx_spawn_pool(json_t *req)
 {
-    sbx_pool_t  *lite;
+    sbx_pool_t  *base, *lite;
     const char  *script;
 
+    base = &sbx_cycle.pools[SBX_POOL_BASE];
     lite = &sbx_cycle.pools[SBX_POOL_LITE];
     script = json_string_value(json_object_get(req, "script"));
 
-    if (lite->enabled && lite->zygote_ready && script
-        && strstr(script, "pandas") == NULL)
+    if (script == NULL || strstr(script, "pandas") != NULL) {
+        return &sbx_cycle.pools[SBX_POOL_FULL];
+    }
+
+    if (base->enabled && base->zygote_ready
+        && strstr(script, "numpy") == NULL)
     {
+        return base;
+    }
+
+    if (lite->enabled && lite->zygote_ready) {
         return lite;
     }
 

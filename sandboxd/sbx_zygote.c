@@ -4,9 +4,9 @@
  * does nothing but fork children.  It never sees a request, a script, a
  * tool's answer or another tenant's anything: a child forked from it
  * inherits a clean interpreter, not sandboxd's heap.  It also enters the
- * empty network namespace once, for all the children.  There are two of
- * them, "full" (numpy and pandas) and "lite" (numpy only; sbx_spawn.c),
- * each "sandboxd --zygote CONF KIND".
+ * empty network namespace once, for all the children.  There are three
+ * of them, "full" (numpy and pandas), "lite" (numpy) and "base" (neither;
+ * sbx_spawn.c), each "sandboxd --zygote CONF KIND".
  *
  * Talk with sandboxd is a SOCK_SEQPACKET pair: "F" asks for a child; the
  * answer "C" carries the child's channel and a pidfd (so that a signal
@@ -290,6 +290,9 @@ sbx_zygote_main(const char *conf, const char *kind)
 
     } else if (strcmp(kind, "lite") == 0) {
         sbx_cycle.zygote_kind = SBX_POOL_LITE;
+
+    } else if (strcmp(kind, "base") == 0) {
+        sbx_cycle.zygote_kind = SBX_POOL_BASE;
 
     } else {
         return 2;

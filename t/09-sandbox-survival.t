@@ -45,15 +45,15 @@ sub sandboxd_health { $s->http(GET => '/health')->{json}{data}{components}{sandb
 }
 
 # a zygote dies: running executions are answered, a new zygote comes up;
-# each of the two: the lite one (scripts that do not name pandas) and the
-# full one
+# each of the three: the base one (scripts that name neither numpy nor
+# pandas), the lite one (numpy) and the full one
 sub zygote_of {
     my ($kind) = @_;
     my ($z) = grep { $_->{kind} eq $kind } @{ sandboxd_health()->{zygotes} || [] };
     return $z;
 }
 
-for my $case ([lite => ''], [full => "import pandas\n"]) {
+for my $case ([base => ''], [lite => "import numpy\n"], [full => "import pandas\n"]) {
     my ($kind, $head) = @$case;
     my $z = zygote_of($kind);
     my $old = $z ? $z->{pid} : 0;

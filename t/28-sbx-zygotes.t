@@ -1,11 +1,12 @@
 #!/usr/bin/perl
-# Two zygotes: the full one (numpy and pandas) and the lite one (numpy
-# only), which runs every script that does not name pandas.  A script in
-# a lite child that imports what the lite zygote has not loaded is sent on
-# to a full child before any of it runs, once; a reroute a script sends
-# itself is a protocol violation in a full child, and after any other
-# frame.  lite_zygote = off leaves the full one alone.  Where each script
-# ran is read from sandboxd's ping (each zygote's executions and reroutes).
+# Three zygotes: the full one (numpy and pandas), the lite one (numpy),
+# which runs the scripts that do not name pandas, and the base one
+# (neither), which runs those that name neither.  A script in a lighter
+# child that imports what its zygote has not loaded is sent on to a full
+# child before any of it runs, once; a reroute a script sends itself is a
+# protocol violation in a full child, and after any other frame.
+# lite_zygote = off leaves the full one alone.  Where each script ran is
+# read from sandboxd's ping (each zygote's executions and reroutes).
 
 use strict;
 use warnings;
@@ -21,45 +22,52 @@ sub zygotes {
 sub counts {
     my ($s) = @_;
     my $z = zygotes($s);
-    return [map { ($z->{$_}{executions} // 0, $z->{$_}{rerouted} // 0) } qw(lite full)];
+    return [map { ($z->{$_}{executions} // 0, $z->{$_}{rerouted} // 0) } qw(base lite full)];
 }
 
-# [lite executions, lite reroutes, full executions, full reroutes] it adds
+# what a script adds to [base executions, base reroutes, lite executions,
+# lite reroutes, full executions, full reroutes]
 sub ran {
     my ($s, $script, @frame) = @_;
     my $before = counts($s);
     my $r = $s->sandboxd_call(script => $script, @frame);
     my $after = counts($s);
-    return ($r, [map { $after->[$_] - $before->[$_] } 0 .. 3]);
+    return ($r, [map { $after->[$_] - $before->[$_] } 0 .. 5]);
 }
 
 my $s = QnA::Stack->new(name => 'sbx-zygotes', sandboxd => { scan => 'off' })->start;
 
 {
     my $z = zygotes($s);
-    is_deeply [sort keys %$z], [qw(full lite)], 'two zygotes';
-    ok $z->{lite}{pid} > 0 && $z->{full}{pid} > 0 && $z->{lite}{pid} != $z->{full}{pid},
-        "  of their own: lite $z->{lite}{pid}, full $z->{full}{pid}";
-    ok $z->{lite}{ready} && $z->{full}{ready}, '  both ready';
+    is_deeply [sort keys %$z], [qw(base full lite)], 'three zygotes';
+    my %pids = map { $z->{$_}{pid} => 1 } keys %$z;
+    ok keys %pids == 3 && !grep({ $_ <= 0 } keys %pids),
+        "  of their own: base $z->{base}{pid}, lite $z->{lite}{pid}, full $z->{full}{pid}";
+    ok $z->{base}{ready} && $z->{lite}{ready} && $z->{full}{ready}, '  all ready';
     like $s->sandboxd_call(op => 'ping')->{runtime}, qr/pandas \d/, '  the runtime named is the full one\'s';
 }
 
 {
     my ($r, $d) = ran($s, "import math\nresult = math.sqrt(16)\n");
-    is $r->{result}{body}[0]{value}, 4, 'a script without pandas';
-    is_deeply $d, [1, 0, 0, 0], '  ran in the lite zygote';
+    is $r->{result}{body}[0]{value}, 4, 'a script naming neither numpy nor pandas';
+    is_deeply $d, [1, 0, 0, 0, 0, 0], '  ran in the base zygote';
 
-    ($r, $d) = ran($s, "import numpy\nresult = float(numpy.arange(5).sum())\n");
-    is $r->{result}{body}[0]{value}, 10, 'numpy';
-    is_deeply $d, [1, 0, 0, 0], '  is in the lite zygote too';
+    # the words spelt so that the script names neither
+    my $which = "import sys\nresult = sorted(m for m in ('num' + 'py', 'pan' + 'das') if m in sys.modules)\n";
+    ($r, $d) = ran($s, $which);
+    is_deeply [$r->{result}{body}[0]{value}, $d], [[], [1, 0, 0, 0, 0, 0]], '  which has neither';
+
+    ($r, $d) = ran($s, "import numpy as np\nresult = float(np.arange(5).sum())\n");
+    is $r->{result}{body}[0]{value}, 10, 'a script naming numpy';
+    is_deeply $d, [0, 0, 1, 0, 0, 0], '  ran in the lite zygote';
+
+    ($r, $d) = ran($s, "$which# numpy\n");
+    is_deeply [$r->{result}{body}[0]{value}, $d], [['numpy'], [0, 0, 1, 0, 0, 0]],
+        '  which has numpy, not pandas (a mention is enough: a cheap first guess)';
 
     ($r, $d) = ran($s, "import pandas as pd\nresult = pd.Series([1, 2, 3]).sum()\n");
     is $r->{result}{body}[0]{value}, 6, 'a script naming pandas';
-    is_deeply $d, [0, 0, 1, 0], '  ran in the full zygote';
-
-    ($r, $d) = ran($s, "import sys\nresult = 'pandas' in sys.modules\n");
-    is_deeply [$r->{result}{body}[0]{value}, $d], [JSON::PP::true, [0, 0, 1, 0]],
-        '  (a mention is enough: a cheap first guess)';
+    is_deeply $d, [0, 0, 0, 0, 1, 0], '  ran in the full zygote';
 }
 
 # what only the full zygote has loaded: sent on before the script runs
@@ -67,22 +75,33 @@ my $s = QnA::Stack->new(name => 'sbx-zygotes', sandboxd => { scan => 'off' })->s
     my ($r, $d) = ran($s, "import time\nfrom dateutil import parser\n"
                         . "result = parser.parse('2024-01-02').isoformat()\n");
     is $r->{result}{body}[0]{value}, '2024-01-02T00:00:00', 'dateutil (pandas brought it)';
-    is_deeply $d, [1, 1, 1, 0], '  the lite child sent it on to a full one';
+    is_deeply $d, [1, 1, 0, 0, 1, 0], '  the base child sent it on to a full one';
 
-    ($r, $d) = ran($s, "import pytz\nresult = str(pytz.utc)\n");
-    is $r->{result}{body}[0]{value}, 'UTC', 'pytz';
-    is_deeply $d, [1, 1, 1, 0], '  the same';
+    ($r, $d) = ran($s, "import numpy\nimport pytz\nresult = str(pytz.utc)\n");
+    is $r->{result}{body}[0]{value}, 'UTC', 'pytz, beside numpy';
+    is_deeply $d, [0, 0, 1, 1, 1, 0], '  the lite child sent it on';
+
+    # the child sends its reroute and exits at once: sandboxd may hear of
+    # the exit first, and must still not take it for the script's end
+    my @bad = grep { ($_->{result}{body}[0]{value} // '') ne 'UTC' }
+              map { scalar $s->sandboxd_call(script => "import pytz\nresult = str(pytz.utc)\n") } 1 .. 40;
+    ok !@bad, '  every time, however the exit and the reroute cross' or diag explain $bad[0];
+
+    ($r, $d) = ran($s, "from fractions import Fraction\nfrom collections import abc\nimport os.path\n"
+                     . "result = str(Fraction(1, 3))\n");
+    is_deeply [$r->{result}{body}[0]{value}, $d], ['1/3', [1, 0, 0, 0, 0, 0]],
+        'what the base zygote has (names, submodules) stays there';
 
     # nothing of it ran twice: its one tool call was made once
     ($r, $d) = ran($s, "import pytz\ntry:\n    mcp_client.call('nope', {})\nexcept mcp_client.McpError:\n    pass\n"
                      . "result = 1\n", tools => []);
-    is_deeply [$r->{result}{body}[0]{value}, $d], [1, [1, 1, 1, 0]], 'a script with a tool call, sent on';
+    is_deeply [$r->{result}{body}[0]{value}, $d], [1, [1, 1, 0, 0, 1, 0]], 'a script with a tool call, sent on';
     is scalar @{ $r->{metadata}{mcp_calls_made} // [] }, 1, '  made its call once';
 
     ($r, $d) = ran($s, "import no_such_module\nresult = 1\n");
     is $r->{error}{code}, 'EXECUTION_FAILED', 'a module no zygote has';
     like $r->{error}{message}, qr/No module named 'no_such_module'/, '  is missing in the full one too';
-    is_deeply $d, [1, 1, 1, 0], '  where it was sent';
+    is_deeply $d, [1, 1, 0, 0, 1, 0], '  where it was sent';
 }
 
 # a reroute of the script's own (the scan is off here)
@@ -91,22 +110,22 @@ my $s = QnA::Stack->new(name => 'sbx-zygotes', sandboxd => { scan => 'off' })->s
     my ($r, $d) = ran($s, $forge);
     is $r->{error}{code}, 'SECURITY_VIOLATION', 'a script that sends a reroute';
     like $r->{error}{message}, qr/reroute out of turn/, '  breaks the protocol in the full child';
-    is_deeply $d, [1, 1, 1, 0], '  after one trip from the lite one, where it was a first word';
+    is_deeply $d, [1, 1, 0, 0, 1, 0], '  after one trip from the base one, where it was a first word';
 
     ($r, $d) = ran($s, "mcp_client.progress('one')\n$forge");
     is $r->{error}{code}, 'SECURITY_VIOLATION', 'a reroute after another frame';
-    is_deeply $d, [1, 0, 0, 0], '  is refused in the lite child';
+    is_deeply $d, [1, 0, 0, 0, 0, 0], '  is refused in the base child';
 
     ($r, $d) = ran($s, "import pandas\n$forge");
     is $r->{error}{code}, 'SECURITY_VIOLATION', 'a reroute from a full child';
-    is_deeply $d, [0, 0, 1, 0], '  goes nowhere';
+    is_deeply $d, [0, 0, 0, 0, 1, 0], '  goes nowhere';
 }
 
 # validation runs where the script would
 {
     my ($r, $d) = ran($s, "import os\nresult = 1\n", mode => 'validate');
     ok !$r->{result}{valid}, 'validate: os is refused';
-    is_deeply $d, [1, 0, 0, 0], '  in the lite zygote';
+    is_deeply $d, [1, 0, 0, 0, 0, 0], '  in the base zygote';
 }
 
 $s->stop;

@@ -2,9 +2,10 @@
 
 Loaded once in a zygote (sandboxd's own process), where it imports the
 libraries every script may use; each child then calls run() with the
-request.  The full zygote has numpy and pandas, the lite one numpy only
-(_sbx.PANDAS says which): a script in a lite child that imports anything
-not loaded there is sent on to a full child before any of it runs.  The script's only door out is mcp_client, which speaks frames
+request.  The full zygote has numpy and pandas, the lite one numpy, the
+base one neither (_sbx.NUMPY and _sbx.PANDAS say which): a script in a
+lighter child that imports anything not loaded there is sent on to a full
+child before any of it runs.  The script's only door out is mcp_client, which speaks frames
 through the C module _sbx.  The answer is serialised here, inside the
 child: the parent only ever sees JSON text, never a live Python object.
 
@@ -27,10 +28,14 @@ import traceback
 import types
 
 import _sbx
-import numpy
-import numpy.linalg  # noqa: F401
-import numpy.random  # noqa: F401
-import numpy.fft  # noqa: F401
+
+if _sbx.NUMPY:
+    import numpy
+    import numpy.linalg  # noqa: F401
+    import numpy.random  # noqa: F401
+    import numpy.fft  # noqa: F401
+else:
+    numpy = None
 
 if _sbx.PANDAS:
     import pandas
@@ -76,9 +81,9 @@ import zoneinfo  # noqa: F401
 
 import sbx_validate
 
-VERSIONS = "python %d.%d.%d, numpy %s, %s" % (
+VERSIONS = "python %d.%d.%d, %s, %s" % (
     sys.version_info[0], sys.version_info[1], sys.version_info[2],
-    numpy.__version__,
+    "numpy " + numpy.__version__ if numpy else "no numpy",
     "pandas " + pandas.__version__ if pandas else "no pandas")
 
 STDOUT_LIMIT = 1024 * 1024
@@ -106,9 +111,9 @@ def _plain(value, depth=0):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, numpy.generic):
+    if numpy is not None and isinstance(value, numpy.generic):
         return _plain(value.item(), depth + 1)
-    if isinstance(value, numpy.ndarray):
+    if numpy is not None and isinstance(value, numpy.ndarray):
         return _plain(value.tolist(), depth + 1)
     if pandas is not None and isinstance(value, pandas.DataFrame):
         return _plain(value.reset_index().to_dict(orient="records"), depth + 1)
@@ -283,7 +288,7 @@ def prepare(numpy_reseeded):
     """
     # every child starts from the zygote's state: make its randomness its own
     random.seed()
-    if not numpy_reseeded:
+    if numpy is not None and not numpy_reseeded:
         # sandboxd reseeds it from C where it can (see sbx_python.c)
         _reseed_numpy()
     gc.enable()
@@ -348,7 +353,7 @@ def _run(req):
     elif imports is not None:
         sbx_validate.imports_of(tree, imports)
 
-    # a lite child: what is not loaded here may be in the full zygote
+    # a lighter child: what is not loaded here may be in the full zygote
     if imports and not all(_loaded(i) for i in imports):
         return {"t": "reroute"}
 
@@ -457,7 +462,8 @@ def _rehearse():
             # what the children's seeding runs, with seeds of the zygote's
             # that every child replaces
             random.seed()
-            _reseed_numpy()
+            if numpy is not None:
+                _reseed_numpy()
             for script in (_WARM_SCRIPT, "result = 1\n"):
                 _encode(_run({"script": script, "params": {"n": 3}}))
                 _encode(_run({"script": script}))
@@ -466,7 +472,7 @@ def _rehearse():
             if pandas is not None:
                 _encode(_run({"script": _WARM_PANDAS}))
             else:
-                # the lite zygote's way to the full one
+                # a lighter zygote's way to the full one
                 _encode(_run({"script": "import pytz\nresult = 1\n"}))
     finally:
         sys.stdout, sys.stderr = stdout, stderr
@@ -486,7 +492,9 @@ def _lean_after_fork():
     and a child cannot start one: there is nothing to clean, and the one
     thread keeps its identity (the same pthread_self) in the child.
     """
-    import threading
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return  # not loaded: no cleanup of its own registered either
     try:
         tasks = os.listdir("/proc/self/task")
     except OSError:
