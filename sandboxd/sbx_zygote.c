@@ -37,9 +37,16 @@ static void sbx_zygote_loop(int ctl) __attribute__((noreturn));
 static void sbx_zygote_plug_heap(void);
 
 
+/*
+ * LD_BIND_NOW: the dynamic linker resolves every symbol at the zygote's
+ * start, once, rather than at a function's first call in each child (a
+ * lookup, and a written, so copied, page of the GOT); the zygote drops the
+ * variable before Python reads its environment.
+ */
 static char  *sbx_zygote_env[] = {
     "LC_ALL=C.UTF-8",
     "PATH=/usr/bin:/bin",
+    "LD_BIND_NOW=1",
     NULL
 };
 
@@ -281,6 +288,8 @@ sbx_zygote_reap(int ctl)
 int
 sbx_zygote_main(const char *conf, const char *kind)
 {
+    (void) unsetenv("LD_BIND_NOW");
+
     if (sbx_conf_load(conf, &sbx_cycle.conf) != 0) {
         return 1;
     }
