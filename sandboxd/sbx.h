@@ -117,6 +117,7 @@ typedef struct {
     int                         fd;            /* its channel */
     int                         pidfd;         /* -1: kill() by pid */
     uint32_t                    cgroup;        /* 0: none */
+    int64_t                     memory_mb;     /* its cgroup's, 0: unset */
     sbx_pool_t                 *pool;          /* its zygote's */
 } sbx_child_t;
 
@@ -248,6 +249,7 @@ typedef struct {
     int64_t                     base_vm_mb;
 
     sbx_pool_t                  pools[SBX_NPOOLS];
+    int64_t                     last_memory_mb; /* the next spare's guess */
 
     int                         active;
     int                         queued;
@@ -371,8 +373,8 @@ int sbx_user_count(void);
 int sbx_cgroup_init(void);
 int sbx_cgroup_start(void);
 void sbx_cgroup_exit(void);
-int sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id);
-int sbx_cgroup_limit(uint32_t id, int64_t memory_mb);
+int sbx_cgroup_child(pid_t pid, int pidfd, int64_t memory_mb, uint32_t *id);
+int sbx_cgroup_limit(uint32_t id, int64_t memory_mb, int64_t was);
 int64_t sbx_cgroup_limit_mb(int64_t memory_mb);
 int64_t sbx_cgroup_total_mb(void);
 int sbx_cgroup_oom_killed(uint32_t id);

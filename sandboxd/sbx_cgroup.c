@@ -81,6 +81,7 @@ static int64_t          sbx_cg_retry_at;
 
 static void sbx_cg_remove_dirs(uint32_t id, int *busy);
 static void sbx_cg_stop_thread(void);
+int sbx_cgroup_limit(uint32_t id, int64_t memory_mb, int64_t was);
 
 
 /* snprintf that says when it cut: -1, and nothing is to be done with it */
@@ -892,6 +893,7 @@ typedef struct {
     pid_t                       pid;
     int                         pidfd;         /* the thread's own copy */
     uint32_t                    id;
+    int64_t                     memory_mb;     /* a limit ahead, 0: none */
     int                         rc;            /* 0, 1 or -1, as below */
     int                         err;
     int                         oom_err;       /* oom_score_adj's errno */
@@ -989,6 +991,15 @@ sbx_cg_confine(pid_t pid, int pidfd, uint32_t id, sbx_cg_job_t *job)
         if (rc == 0) {
             rc = sbx_cg_write(dir, "cgroup.procs", "%d", (int) pid);
         }
+    }
+
+    /*
+     * The memory limit the last execution had, ahead: when the next one
+     * asks the same (most do), its taking the child writes nothing.
+     */
+    if (rc == 0 && job->memory_mb > 0) {
+        i = 0;
+        rc = sbx_cgroup_limit(id, job->memory_mb, 0);
     }
 
     if (rc != 0) {
@@ -1151,7 +1162,7 @@ sbx_cg_stop_thread(void)
  */
 
 int
-sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
+sbx_cgroup_child(pid_t pid, int pidfd, int64_t memory_mb, uint32_t *id)
 {
     int           rc;
     sbx_cg_job_t  job;
@@ -1171,6 +1182,7 @@ sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
         job.pid = pid;
         job.pidfd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 0) : -1;
         job.id = *id;
+        job.memory_mb = memory_mb;
 
         if ((pidfd < 0 || job.pidfd >= 0)
             && write(sbx_cg_jobs, &job, sizeof(job)) == sizeof(job))
@@ -1187,6 +1199,7 @@ sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
     memset(&job, 0, sizeof(job));
     job.pid = pid;
     job.id = *id;
+    job.memory_mb = memory_mb;
     job.rc = sbx_cg_confine(pid, pidfd, *id, &job);
     sbx_cg_confined(&job);
     rc = job.rc;
@@ -1218,10 +1231,14 @@ sbx_cgroup_limit_mb(int64_t memory_mb)
 }
 
 
-/* an execution takes the child: its own memory limit, swap none */
+/*
+ * An execution takes the child: its own memory limit, swap none.  "was":
+ * the limit the cgroup has already (0: none, a new cgroup's), for v1's
+ * order: memory and swap together may never be below memory alone.
+ */
 
 int
-sbx_cgroup_limit(uint32_t id, int64_t memory_mb)
+sbx_cgroup_limit(uint32_t id, int64_t memory_mb, int64_t was)
 {
     char       dir[PATH_MAX];
     long long  bytes;
@@ -1241,6 +1258,13 @@ sbx_cgroup_limit(uint32_t id, int64_t memory_mb)
     }
 
     /* memsw, where swap is counted: memory and swap together, no more */
+    if (sbx_cg_swap && was > 0 && memory_mb > was
+        && sbx_cg_write(dir, "memory.memsw.limit_in_bytes", "%lld", bytes)
+           != 0)
+    {
+        return -1;
+    }
+
     if (sbx_cg_write(dir, "memory.limit_in_bytes", "%lld", bytes) != 0
         || (sbx_cg_swap
             && sbx_cg_write(dir, "memory.memsw.limit_in_bytes", "%lld", bytes)

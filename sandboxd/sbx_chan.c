@@ -44,8 +44,16 @@ sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child)
     ex->chan.handler = sbx_exec_chan_handler;
     ex->chan.data = ex;
 
-    /* its memory limit is this execution's, before it sees the request */
-    if (sbx_cgroup_limit(ex->cgroup, ex->memory_mb) != 0) {
+    /*
+     * Its memory limit is this execution's, before it sees the request:
+     * the spare has the last one's already (sbx_spawn.c), which is most
+     * often the same
+     */
+    sbx_cycle.last_memory_mb = ex->memory_mb;
+
+    if (child->memory_mb != ex->memory_mb
+        && sbx_cgroup_limit(ex->cgroup, ex->memory_mb, child->memory_mb) != 0)
+    {
         ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
                               "code", "EXECUTION_FAILED", "message",
                               "sandboxd cannot limit the script's memory");

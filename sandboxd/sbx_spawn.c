@@ -282,6 +282,7 @@ sbx_spawn_child(sbx_pool_t *pool, sbx_zygote_msg_t *msg, int *fds, int nfds)
     child.fd = nfds > 0 ? fds[0] : -1;
     child.pidfd = nfds > 1 ? fds[1] : -1;
     child.cgroup = 0;
+    child.memory_mb = sbx_cycle.last_memory_mb;
     child.pool = pool;
 
     /* SCM_RIGHTS passes the descriptor as the zygote had it: blocking */
@@ -306,7 +307,9 @@ sbx_spawn_child(sbx_pool_t *pool, sbx_zygote_msg_t *msg, int *fds, int nfds)
 
     /* no script runs outside its limits: a child that cannot have them goes */
     c = malloc(sizeof(sbx_confining_t));
-    rc = c ? sbx_cgroup_child(child.pid, child.pidfd, &child.cgroup) : -1;
+    rc = c ? sbx_cgroup_child(child.pid, child.pidfd, child.memory_mb,
+                              &child.cgroup)
+           : -1;
 
     if (rc != SBX_CG_PENDING) {
         free(c);
