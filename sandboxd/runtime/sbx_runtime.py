@@ -258,8 +258,8 @@ result = {"description": f"{PARAMS['symbol']}", "body": rows}
 """
 
 
-# the full zygote's share when the lite one runs the rest: pandas's usual,
-# rehearsed
+# the full zygote's share when the lighter ones run the rest: pandas's
+# usual, rehearsed
 _WARM_PANDAS = """
 import pandas as pd
 s = pd.Series([float(i % 17) for i in range(300)], dtype=float)
@@ -301,8 +301,8 @@ def probe():
     """In the pre-fault probe, a child forked to learn which pages a run
     writes: the path of run() with our own scripts, nothing sent.  Not a
     pandas script: its pages, pre-faulted, cost more than they saved
-    (measured: 1525 pages a spare, children's CPU 9.3 ms a pandas run
-    rather than 7.3)."""
+    (measured: 1525 pages a spare, children's CPU 9.4 to 9.6 ms a pandas
+    run rather than 7.2 to 7.5)."""
     _encode(_run(json.loads(_PROBE_REQUEST)))
     _encode(_run({"script": "result = 1\n"}))
 
@@ -453,7 +453,8 @@ def _rehearse():
     What a run fills on first use, and only reads afterwards (the type
     attribute cache, the interpreter's specialised instructions, tables
     built lazily), is then filled once here rather than written to, and
-    so copied, in every child: measured, 150 pages fewer a trivial run.
+    so copied, in every child: measured, some 120 pages fewer a trivial
+    run.
     Our own scripts only; nothing of it is left but those caches.
     """
     stdout, stderr = sys.stdout, sys.stderr
@@ -486,7 +487,7 @@ def _nothing_to_clean():
 def _lean_after_fork():
     """threading's own after-fork cleanup is for the threads the parent had
     besides the one that forked: it rebuilds its locks and its table of
-    threads, and in every child that copied some 140 pages (measured).
+    threads, and in every child that copied some 85 pages (measured).
     The zygote has no other thread, the threading module's or anyone's
     (checked here, before any fork; it forks from this one thread only),
     and a child cannot start one: there is nothing to clean, and the one
