@@ -46,7 +46,7 @@ NGX_CC_OPT  := $(CFLAGS) $(CPPFLAGS) -fPIC $(WARNINGS) $(PATH_MAP)
 # python3.11-config is asked in the recipe: `make deps` may install it first
 SBX_CFLAGS  := -std=gnu11 $(CFLAGS) $(CPPFLAGS) $(WARNINGS) $(PATH_MAP) \
                -D_GNU_SOURCE -Wa,-I,$(CURDIR)/sandboxd/runtime
-SBX_LDLIBS  := -ljansson -lseccomp
+SBX_LDLIBS  := -ljansson -lseccomp -pthread
 
 # make test-asan: the module and sandboxd built with AddressSanitizer and
 # UndefinedBehaviorSanitizer, in a build folder of their own.  The flags go

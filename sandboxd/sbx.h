@@ -1,9 +1,10 @@
 
 /*
- * sandboxd: runs untrusted Python for the gateway.  One single-threaded
- * process holds a warm interpreter (numpy and pandas imported) and an
- * epoll loop; each execution is a child forked from it.  Everything the
- * parent hears from a child is checked: the child is the adversary.
+ * sandboxd: runs untrusted Python for the gateway.  One process holds an
+ * epoll loop (and a thread that moves spares into their cgroups, which
+ * can block); its zygote holds a warm interpreter (numpy and pandas
+ * imported), and each execution is a child forked from that.  Everything
+ * the parent hears from a child is checked: the child is the adversary.
  */
 
 #ifndef _SBX_H_INCLUDED_
@@ -42,12 +43,15 @@
  */
 #define SBX_MEMORY_HEADROOM_MB  32
 
+#define SBX_CG_PENDING        2              /* sbx_cgroup_child() */
+
 #define SBX_CGROUP_OFF        0
 #define SBX_CGROUP_AUTO       1
 #define SBX_CGROUP_ON         2
 
 
 typedef struct sbx_event_s   sbx_event_t;
+typedef struct sbx_pool_s    sbx_pool_t;
 typedef struct sbx_client_s  sbx_client_t;
 typedef struct sbx_exec_s    sbx_exec_t;
 typedef struct sbx_relay_s   sbx_relay_t;
@@ -103,16 +107,54 @@ typedef struct {
     int                         memory_headroom_mb;
     int                         pids_max;
     int                         cpu_percent;
+    int                         lite_zygote;
 } sbx_conf_t;
 
 
-/* a child: forked by the zygote, known here by its channel and pidfd */
+/* a child: forked by a zygote, known here by its channel and pidfd */
 typedef struct {
     pid_t                       pid;
     int                         fd;            /* its channel */
     int                         pidfd;         /* -1: kill() by pid */
     uint32_t                    cgroup;        /* 0: none */
+    int64_t                     memory_mb;     /* its cgroup's, 0: unset */
+    sbx_pool_t                 *pool;          /* its zygote's */
 } sbx_child_t;
+
+
+/*
+ * A zygote, its spares and the executions waiting for one.  The full one
+ * has numpy and pandas imported (~41 MB of anonymous memory in 480
+ * mappings); the lite one numpy only (~18 MB in 200), for the scripts
+ * that do not name pandas; the base one neither (~8 MB in 90), for those
+ * that name neither.  What fork copies, and an exit tears down, shrinks
+ * with them.
+ */
+#define SBX_POOL_FULL         0
+#define SBX_POOL_LITE         1
+#define SBX_POOL_BASE         2
+#define SBX_NPOOLS            3
+
+struct sbx_pool_s {
+    int                         kind;
+    const char                 *name;          /* "full", "lite", "base" */
+    int                         enabled;
+    sbx_event_t                 ev;            /* the zygote's control pair */
+    pid_t                       zygote_pid;
+    int                         zygote_ready;
+    int64_t                     zygote_started;
+    int64_t                     respawn_at;
+    sbx_child_t                 spares[SBX_MAX_SPARES];  /* oldest first */
+    int                         nspares;
+    int                         spare_pending; /* asked of the zygote */
+    int                         nconfining;    /* with the cgroup thread */
+    int                         nwaiting;
+    int64_t                     spawn_retry_at; /* after a failed fork */
+    sbx_exec_t                 *wait_head;
+    sbx_exec_t                 *wait_tail;
+    uint64_t                    executions;
+    uint64_t                    rerouted;      /* sent on to the full one */
+};
 
 
 /* the zygote's pair: fixed-size messages, fds as SCM_RIGHTS */
@@ -149,6 +191,9 @@ struct sbx_exec_s {
     pid_t                       pid;           /* -1: none (yet, or any more) */
     int                         pidfd;
     uint32_t                    cgroup;
+    sbx_pool_t                 *pool;          /* whose child runs it */
+    int                         frames;        /* heard from the child */
+    int                         rerouted;      /* from a lighter child */
     int                         killed;        /* by us: not an OOM kill */
     int                         oom;
     int                         waiting;
@@ -187,9 +232,6 @@ typedef struct {
     char                        self_exe[4096];
     int                         draining;
     int                         nclients;
-    int                         zygote_ready;
-    int64_t                     zygote_started;
-    int64_t                     respawn_at;
     int                         listen_fd;
     int64_t                     listen_paused_until;
     int                         epfd;
@@ -200,21 +242,19 @@ typedef struct {
     int                         drop_user;
     int                         devnull;
     pid_t                       pid;           /* sandboxd's */
-    pid_t                       zygote_pid;
-    int64_t                     base_vm_mb;    /* the zygote's own */
 
-    sbx_child_t                 spares[SBX_MAX_SPARES];  /* oldest first */
-    int                         nspares;
-    int                         spare_pending; /* asked of the zygote */
-    int                         nwaiting;
-    int64_t                     spawn_retry_at; /* after a failed fork */
+    /* in a zygote and its children: its own */
+    pid_t                       zygote_pid;
+    int                         zygote_kind;   /* SBX_POOL_* */
+    int64_t                     base_vm_mb;
+
+    sbx_pool_t                  pools[SBX_NPOOLS];
+    int64_t                     last_memory_mb; /* the next spare's guess */
 
     int                         active;
     int                         queued;
     sbx_exec_t                 *queue_head;
     sbx_exec_t                 *queue_tail;
-    sbx_exec_t                 *wait_head;
-    sbx_exec_t                 *wait_tail;
     sbx_exec_t                 *running;       /* list of active ones */
     uint64_t                    executions;
 
@@ -258,9 +298,10 @@ void sbx_exec_answer(sbx_exec_t *ex, int status);
 /* sbx_chan.c */
 void sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child);
 void sbx_exec_drain(sbx_exec_t *ex, int max);
-void sbx_exec_exited(pid_t pid, int status);
-void sbx_exec_start_failed(const char *why);
-void sbx_exec_children_lost(void);
+void sbx_exec_exited(sbx_pool_t *pool, pid_t pid, int status);
+void sbx_exec_start_failed(sbx_pool_t *pool, const char *why);
+void sbx_exec_children_lost(sbx_pool_t *pool);
+void sbx_exec_reroute(sbx_exec_t *ex);
 void sbx_exec_timers(int64_t now);
 int64_t sbx_exec_next_deadline(void);
 void sbx_exec_stop_all(void);
@@ -273,14 +314,19 @@ json_t *sbx_error(const char *id, const char *code, const char *message,
 json_t *sbx_exec_reply(sbx_exec_t *ex, int status);
 json_t *sbx_exec_metadata(sbx_exec_t *ex);
 
-/* sbx_spawn.c: sandboxd's side of the zygote */
-int sbx_spawn_init(int ctl, pid_t zygote);
-void sbx_spawn_request(void);
-int sbx_spawn_take(sbx_child_t *child);
+/* sbx_spawn.c: sandboxd's side of the zygotes */
+void sbx_spawn_pools(void);
+int sbx_spawn_init(sbx_pool_t *pool, int ctl, pid_t zygote);
+sbx_pool_t *sbx_spawn_pool(json_t *req);
+void sbx_spawn_request(sbx_pool_t *pool);
+int sbx_spawn_take(sbx_pool_t *pool, sbx_child_t *child);
 void sbx_spawn_kill(pid_t pid, int pidfd);
 void sbx_spawn_stop(void);
 void sbx_spawn_zygote_exited(pid_t pid, int status);
-void sbx_spawn_respawn(void);
+void sbx_spawn_confined(pid_t pid, uint32_t cgroup, int rc);
+void sbx_spawn_timers(int64_t now);
+int64_t sbx_spawn_next_deadline(void);
+json_t *sbx_spawn_status(void);
 
 /* sbx_policy.c */
 void sbx_policy_init(void);
@@ -290,15 +336,16 @@ int sbx_policy_rank(const char *level);
 json_t *sbx_policy_missing_list(void);
 json_t *sbx_policy_status(void);
 int sbx_policy_zygote_early(void);
-int sbx_policy_zygote_late(void);
+int sbx_policy_zygote_filter(void);
+int sbx_policy_zygote_seal(void);
 pid_t sbx_policy_fork(void);
 int sbx_policy_child(void);
 int sbx_policy_load(void);
 
 /* sbx_zygote.c */
-int sbx_zygote_spawn(pid_t *zpid);
-int sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready);
-int sbx_zygote_main(const char *conf);
+int sbx_zygote_spawn(sbx_pool_t *pool, pid_t *zpid);
+int sbx_zygote_ready(int ctl, pid_t zpid, sbx_zygote_msg_t *ready);
+int sbx_zygote_main(const char *conf, const char *kind);
 
 /* sbx_child.c: never returns */
 void sbx_child_run(int chan) __attribute__((noreturn));
@@ -309,7 +356,13 @@ void sbx_python_before_fork(void);
 void sbx_python_after_fork_parent(void);
 void sbx_python_after_fork_child(void);
 void sbx_python_prepare(int chan);
+void sbx_python_probe(void);
 void sbx_python_run(const char *request, size_t len);
+
+/* sbx_prefault.c: in the zygote and its children only */
+int sbx_prefault_learn(void);
+void sbx_prefault_apply(void);
+int sbx_prefault_pages(void);
 
 /* sbx_user.c */
 sbx_user_t *sbx_user_get(const char *name);
@@ -318,9 +371,10 @@ int sbx_user_count(void);
 
 /* sbx_cgroup.c */
 int sbx_cgroup_init(void);
+int sbx_cgroup_start(void);
 void sbx_cgroup_exit(void);
-int sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id);
-int sbx_cgroup_limit(uint32_t id, int64_t memory_mb);
+int sbx_cgroup_child(pid_t pid, int pidfd, int64_t memory_mb, uint32_t *id);
+int sbx_cgroup_limit(uint32_t id, int64_t memory_mb, int64_t was);
 int64_t sbx_cgroup_limit_mb(int64_t memory_mb);
 int64_t sbx_cgroup_total_mb(void);
 int sbx_cgroup_oom_killed(uint32_t id);

@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include "sbx.h"
@@ -78,6 +80,8 @@ static int64_t          sbx_cg_retry_at;
 
 
 static void sbx_cg_remove_dirs(uint32_t id, int *busy);
+static void sbx_cg_stop_thread(void);
+int sbx_cgroup_limit(uint32_t id, int64_t memory_mb, int64_t was);
 
 
 /* snprintf that says when it cut: -1, and nothing is to be done with it */
@@ -827,6 +831,8 @@ sbx_cgroup_exit(void)
     int   i, k, busy;
     char  dir[PATH_MAX];
 
+    sbx_cg_stop_thread();
+
     if (sbx_cg_mode == 0) {
         return;
     }
@@ -872,7 +878,36 @@ sbx_cg_child_dir(int i, uint32_t id, char *dir, size_t size)
  * execution changes; and first in line for the OOM killer, whatever
  * cgroups there are.  A few syscalls a child (measured: ~0.5 ms in all
  * for v1's three hierarchies), off any request's path.
+ *
+ * Off the event loop too: moving a process into a cgroup takes the
+ * kernel's cgroup_threadgroup_rwsem for writing, and the first move after
+ * a quiet spell waits for an RCU grace period (cgroup_procs_write ->
+ * percpu_down_write -> rcu_sync_enter -> synchronize_rcu; measured here:
+ * 5 to 15 ms for one write).  On the loop, every answer waited behind
+ * it; a thread of its own confines the spares, and the loop hears of each
+ * when it is done.  The thread reads what sbx_cgroup_init() left and what
+ * a job carries, and writes nothing else.
  */
+
+typedef struct {
+    pid_t                       pid;
+    int                         pidfd;         /* the thread's own copy */
+    uint32_t                    id;
+    int64_t                     memory_mb;     /* a limit ahead, 0: none */
+    int                         rc;            /* 0, 1 or -1, as below */
+    int                         err;
+    int                         oom_err;       /* oom_score_adj's errno */
+    int                         where;         /* the hierarchy it failed in */
+} sbx_cg_job_t;
+
+
+static int          sbx_cg_jobs = -1;          /* the loop's end */
+static int          sbx_cg_thread_jobs = -1;   /* the thread's ends */
+static int          sbx_cg_thread_done = -1;
+static sbx_event_t  sbx_cg_done_ev = { -1, NULL, NULL };
+static pthread_t    sbx_cg_thread;
+static int          sbx_cg_threaded;
+
 
 static int
 sbx_cg_alive(pid_t pid, int pidfd)
@@ -884,16 +919,17 @@ sbx_cg_alive(pid_t pid, int pidfd)
 
 /*
  * 0: confined (or no cgroups), 1: the child is gone already, -1: it could
- * not be confined.
+ * not be confined (errno says why).  What it made is the caller's to
+ * remove.
  */
 
-int
-sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
+static int
+sbx_cg_confine(pid_t pid, int pidfd, uint32_t id, sbx_cg_job_t *job)
 {
     int   i, rc;
     char  dir[PATH_MAX];
 
-    *id = 0;
+    job->oom_err = 0;
 
     /*
      * Still ours: its pid cannot have gone to another process yet (the
@@ -909,22 +945,17 @@ sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
     if (sbx_cycle.drop_user
         && sbx_cg_write(dir, "oom_score_adj", "1000") != 0)
     {
-        sbx_log("cgroup: cannot set the oom_score_adj of %d: %s", (int) pid,
-                strerror(errno));
+        job->oom_err = errno;
     }
 
     if (sbx_cg_mode == 0) {
         return 0;
     }
 
-    if (++sbx_cg_seq == 0) {
-        sbx_cg_seq = 1;
-    }
-
     rc = 0;
 
     for (i = 0; i < sbx_cg_nbase && rc == 0; i++) {
-        if (sbx_cg_child_dir(i, sbx_cg_seq, dir, sizeof(dir)) != 0
+        if (sbx_cg_child_dir(i, id, dir, sizeof(dir)) != 0
             || mkdir(dir, 0755) != 0)
         {
             rc = -1;
@@ -962,21 +993,223 @@ sbx_cgroup_child(pid_t pid, int pidfd, uint32_t *id)
         }
     }
 
-    if (rc != 0) {
-        rc = sbx_cg_alive(pid, pidfd) ? -1 : 1;
-
-        if (rc < 0) {
-            sbx_log("cgroup: cannot confine %d in %s: %s", (int) pid, dir,
-                    strerror(errno));
-        }
-
-        sbx_cgroup_remove(sbx_cg_seq);
-        return rc;
+    /*
+     * The memory limit the last execution had, ahead: when the next one
+     * asks the same (most do), its taking the child writes nothing.
+     */
+    if (rc == 0 && job->memory_mb > 0) {
+        i = 0;
+        rc = sbx_cgroup_limit(id, job->memory_mb, 0);
     }
 
-    *id = sbx_cg_seq;
+    if (rc != 0) {
+        job->where = i;
+        job->err = errno;
+        rc = sbx_cg_alive(pid, pidfd) ? -1 : 1;
+    }
+
+    return rc;
+}
+
+
+static void *
+sbx_cg_thread_main(void *arg)
+{
+    sbx_cg_job_t  job;
+
+    (void) arg;
+
+    while (read(sbx_cg_thread_jobs, &job, sizeof(job)) == sizeof(job)) {
+        job.rc = sbx_cg_confine(job.pid, job.pidfd, job.id, &job);
+
+        if (job.pidfd >= 0) {
+            close(job.pidfd);
+        }
+
+        if (write(sbx_cg_thread_done, &job, sizeof(job)) != sizeof(job)) {
+            break;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+sbx_cg_confined(sbx_cg_job_t *job)
+{
+    char  dir[PATH_MAX];
+
+    if (job->oom_err) {
+        sbx_log("cgroup: cannot set the oom_score_adj of %d: %s",
+                (int) job->pid, strerror(job->oom_err));
+    }
+
+    if (job->rc < 0) {
+        if (sbx_cg_child_dir(job->where < sbx_cg_nbase ? job->where : 0,
+                             job->id, dir, sizeof(dir))
+            != 0)
+        {
+            dir[0] = '\0';
+        }
+
+        sbx_log("cgroup: cannot confine %d in %s: %s", (int) job->pid, dir,
+                strerror(job->err));
+    }
+}
+
+
+static void
+sbx_cg_done_handler(sbx_event_t *ev, uint32_t events)
+{
+    ssize_t       n;
+    sbx_cg_job_t  job;
+
+    (void) events;
+
+    for ( ;; ) {
+        n = read(ev->fd, &job, sizeof(job));
+
+        if (n != sizeof(job)) {
+            return;
+        }
+
+        sbx_cg_confined(&job);
+
+        if (job.rc != 0) {
+            sbx_cgroup_remove(job.id);
+        }
+
+        sbx_spawn_confined(job.pid, job.id, job.rc);
+    }
+}
+
+
+/* the loop's side: after the signals are blocked (the thread inherits
+   the mask, and must never take one) and the epoll set exists */
+
+int
+sbx_cgroup_start(void)
+{
+    int  jobs[2], done[2];
+
+    /* without cgroups a spare's confining is one quick write */
+    if (sbx_cg_mode == 0) {
+        return 0;
+    }
+
+    /* the loop's ends never block it; the thread's wait */
+    if (pipe2(jobs, O_CLOEXEC) != 0) {
+        sbx_log("cgroup: pipe2(): %s", strerror(errno));
+        return -1;
+    }
+
+    if (pipe2(done, O_CLOEXEC) != 0) {
+        sbx_log("cgroup: pipe2(): %s", strerror(errno));
+        close(jobs[0]);
+        close(jobs[1]);
+        return -1;
+    }
+
+    if (fcntl(jobs[1], F_SETFL, O_NONBLOCK) != 0
+        || fcntl(done[0], F_SETFL, O_NONBLOCK) != 0)
+    {
+        sbx_log("cgroup: fcntl(): %s", strerror(errno));
+        return -1;
+    }
+
+    sbx_cg_jobs = jobs[1];
+    sbx_cg_thread_jobs = jobs[0];
+    sbx_cg_thread_done = done[1];
+    sbx_cg_done_ev.fd = done[0];
+    sbx_cg_done_ev.handler = sbx_cg_done_handler;
+    sbx_cg_done_ev.data = NULL;
+
+    if (sbx_event_add(&sbx_cg_done_ev, EPOLLIN) != 0
+        || pthread_create(&sbx_cg_thread, NULL, sbx_cg_thread_main, NULL)
+           != 0)
+    {
+        sbx_log("cgroup: cannot start the confining thread");
+        return -1;
+    }
+
+    sbx_cg_threaded = 1;
 
     return 0;
+}
+
+
+static void
+sbx_cg_stop_thread(void)
+{
+    if (!sbx_cg_threaded) {
+        return;
+    }
+
+    /* end of file: the thread finishes its job, if any, and ends */
+    close(sbx_cg_jobs);
+    sbx_cg_jobs = -1;
+    pthread_join(sbx_cg_thread, NULL);
+    sbx_cg_threaded = 0;
+}
+
+
+/*
+ * A spare to confine: SBX_CG_PENDING, and sbx_spawn_confined() hears of
+ * it with the same cgroup id, unique among those pending (a cgroup that
+ * was not had is removed by then); or at once, 0, 1 or -1 as
+ * sbx_cg_confine() says.
+ */
+
+int
+sbx_cgroup_child(pid_t pid, int pidfd, int64_t memory_mb, uint32_t *id)
+{
+    int           rc;
+    sbx_cg_job_t  job;
+
+    *id = 0;
+
+    if (sbx_cg_mode) {
+        if (++sbx_cg_seq == 0) {
+            sbx_cg_seq = 1;
+        }
+
+        *id = sbx_cg_seq;
+    }
+
+    if (sbx_cg_threaded) {
+        memset(&job, 0, sizeof(job));
+        job.pid = pid;
+        job.pidfd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 0) : -1;
+        job.id = *id;
+        job.memory_mb = memory_mb;
+
+        if ((pidfd < 0 || job.pidfd >= 0)
+            && write(sbx_cg_jobs, &job, sizeof(job)) == sizeof(job))
+        {
+            return SBX_CG_PENDING;
+        }
+
+        if (job.pidfd >= 0) {
+            close(job.pidfd);
+        }
+    }
+
+    /* no cgroups, or no thread to be had */
+    memset(&job, 0, sizeof(job));
+    job.pid = pid;
+    job.id = *id;
+    job.memory_mb = memory_mb;
+    job.rc = sbx_cg_confine(pid, pidfd, *id, &job);
+    sbx_cg_confined(&job);
+    rc = job.rc;
+
+    if (rc != 0) {
+        sbx_cgroup_remove(*id);
+        *id = 0;
+    }
+
+    return rc;
 }
 
 
@@ -998,10 +1231,14 @@ sbx_cgroup_limit_mb(int64_t memory_mb)
 }
 
 
-/* an execution takes the child: its own memory limit, swap none */
+/*
+ * An execution takes the child: its own memory limit, swap none.  "was":
+ * the limit the cgroup has already (0: none, a new cgroup's), for v1's
+ * order: memory and swap together may never be below memory alone.
+ */
 
 int
-sbx_cgroup_limit(uint32_t id, int64_t memory_mb)
+sbx_cgroup_limit(uint32_t id, int64_t memory_mb, int64_t was)
 {
     char       dir[PATH_MAX];
     long long  bytes;
@@ -1021,6 +1258,13 @@ sbx_cgroup_limit(uint32_t id, int64_t memory_mb)
     }
 
     /* memsw, where swap is counted: memory and swap together, no more */
+    if (sbx_cg_swap && was > 0 && memory_mb > was
+        && sbx_cg_write(dir, "memory.memsw.limit_in_bytes", "%lld", bytes)
+           != 0)
+    {
+        return -1;
+    }
+
     if (sbx_cg_write(dir, "memory.limit_in_bytes", "%lld", bytes) != 0
         || (sbx_cg_swap
             && sbx_cg_write(dir, "memory.memsw.limit_in_bytes", "%lld", bytes)

@@ -44,8 +44,16 @@ sbx_exec_attach(sbx_exec_t *ex, sbx_child_t *child)
     ex->chan.handler = sbx_exec_chan_handler;
     ex->chan.data = ex;
 
-    /* its memory limit is this execution's, before it sees the request */
-    if (sbx_cgroup_limit(ex->cgroup, ex->memory_mb) != 0) {
+    /*
+     * Its memory limit is this execution's, before it sees the request:
+     * the spare has the last one's already (sbx_spawn.c), which is most
+     * often the same
+     */
+    sbx_cycle.last_memory_mb = ex->memory_mb;
+
+    if (child->memory_mb != ex->memory_mb
+        && sbx_cgroup_limit(ex->cgroup, ex->memory_mb, child->memory_mb) != 0)
+    {
         ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
                               "code", "EXECUTION_FAILED", "message",
                               "sandboxd cannot limit the script's memory");
@@ -159,6 +167,27 @@ sbx_exec_frame(sbx_exec_t *ex, const char *data, size_t len)
     }
 
     type = json_string_value(t);
+    ex->frames++;
+
+    /*
+     * From a lighter zygote's child, as its first word and only then (no
+     * tool called, nothing said, nothing run): the script needs the full
+     * zygote.  Any other reroute is a script's, and breaks the protocol.
+     */
+    if (strcmp(type, "reroute") == 0) {
+        json_decref(msg);
+
+        if (ex->pool->kind == SBX_POOL_FULL || ex->rerouted
+            || ex->frames != 1 || ex->call_count || ex->relay || ex->final
+            || ex->writing || ex->killed || ex->timed_out)
+        {
+            sbx_exec_violation(ex, "a reroute out of turn");
+            return;
+        }
+
+        sbx_exec_reroute(ex);
+        return;
+    }
 
     if (strcmp(type, "call") == 0) {
         name = json_object_get(msg, "name");

@@ -197,6 +197,16 @@ sbx_child_run(int chan)
     /* trusted work while no one waits: reseeding, warming the pages */
     sbx_python_prepare(SBX_CHAN_FD);
 
+    /*
+     * The allow-list from here on, before the request is even read: its
+     * loading (the kernel checks and compiles the program) is then off
+     * the request's path.  What follows needs nothing more than a script
+     * may do: read, memory, and prlimit64() of itself for the limits.
+     */
+    if (sbx_policy_load() != 0) {
+        sbx_child_fail("cannot load the seccomp filter");
+    }
+
     request = sbx_child_request(&len);
 
     /* sandboxd checked these; the limits below must not depend on luck */
@@ -214,11 +224,6 @@ sbx_child_run(int chan)
     sbx_child_limit(RLIMIT_AS, (rlim_t) (sbx_cycle.base_vm_mb + memory_mb)
                                * 1024 * 1024);
     sbx_child_limit(RLIMIT_CPU, (rlim_t) (timeout_ms / 1000 + 2));
-
-    /* the last step before the script: from here on, the allow-list */
-    if (sbx_policy_load() != 0) {
-        sbx_child_fail("cannot load the seccomp filter");
-    }
 
     sbx_python_run(request, len);
 

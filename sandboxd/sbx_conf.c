@@ -102,6 +102,7 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
     conf->relay_timeout_ms = 30000;
     conf->network_namespace = 1;
     conf->spares = 2;
+    conf->lite_zygote = 1;
     conf->max_mcp_calls = 50;
     conf->isolation = 1;
     conf->seccomp = 1;
@@ -184,6 +185,9 @@ sbx_conf_load(const char *path, sbx_conf_t *conf)
         } else if (strcmp(key, "spares") == 0) {
             rc = sbx_conf_int(path, line, value, 0, SBX_MAX_SPARES,
                               &conf->spares);
+
+        } else if (strcmp(key, "lite_zygote") == 0) {
+            rc = sbx_conf_flag(path, line, key, value, &conf->lite_zygote);
 
         } else if (strcmp(key, "network_namespace") == 0) {
             rc = sbx_conf_flag(path, line, key, value,

@@ -23,6 +23,7 @@
 static void sbx_exec_start(sbx_exec_t *ex);
 static void sbx_exec_finish(sbx_exec_t *ex, int status);
 static void sbx_exec_free(sbx_exec_t *ex);
+static void sbx_exec_let_go(sbx_exec_t *ex);
 static void sbx_exec_schedule(void);
 
 
@@ -317,11 +318,42 @@ sbx_exec_submit(sbx_client_t *cl, json_t *req)
 }
 
 
+/* a child of the execution's zygote: a spare, or the next one made */
+
+static void
+sbx_exec_child(sbx_exec_t *ex)
+{
+    sbx_pool_t   *pool;
+    sbx_child_t   child;
+
+    pool = ex->pool;
+    pool->executions++;
+
+    if (sbx_spawn_take(pool, &child) == 0) {
+        sbx_exec_attach(ex, &child);
+        sbx_spawn_request(pool);
+        return;
+    }
+
+    /* no spare ready (a burst): wait for the next one the zygote makes */
+    ex->waiting = 1;
+    pool->nwaiting++;
+
+    if (pool->wait_tail) {
+        pool->wait_tail->wnext = ex;
+    } else {
+        pool->wait_head = ex;
+    }
+
+    pool->wait_tail = ex;
+
+    sbx_spawn_request(pool);
+}
+
+
 static void
 sbx_exec_start(sbx_exec_t *ex)
 {
-    sbx_child_t  child;
-
     sbx_cycle.active++;
     sbx_cycle.executions++;
     ex->owner->active++;
@@ -332,25 +364,33 @@ sbx_exec_start(sbx_exec_t *ex)
     ex->started = sbx_now_ms();
     ex->deadline = ex->started + ex->timeout_ms;
 
-    if (sbx_spawn_take(&child) == 0) {
-        sbx_exec_attach(ex, &child);
-        sbx_spawn_request();
-        return;
-    }
+    ex->pool = sbx_spawn_pool(ex->req);
+    sbx_exec_child(ex);
+}
 
-    /* no spare ready (a burst): wait for the next one the zygote makes */
-    ex->waiting = 1;
-    sbx_cycle.nwaiting++;
 
-    if (sbx_cycle.wait_tail) {
-        sbx_cycle.wait_tail->wnext = ex;
-    } else {
-        sbx_cycle.wait_head = ex;
-    }
+/*
+ * A lighter zygote's child found, before running any of the script, that
+ * it imports what that zygote has not loaded: the child goes (its exit,
+ * when it is heard, finds no execution), and a full one takes the
+ * script, within the same deadline.
+ */
 
-    sbx_cycle.wait_tail = ex;
+void
+sbx_exec_reroute(sbx_exec_t *ex)
+{
+    ex->pool->rerouted++;
 
-    sbx_spawn_request();
+    sbx_spawn_kill(ex->pid, ex->pidfd);
+    sbx_exec_let_go(ex);
+
+    ex->pid = -1;
+    ex->writing = 0;
+    ex->frames = 0;
+
+    ex->rerouted = 1;
+    ex->pool = &sbx_cycle.pools[SBX_POOL_FULL];
+    sbx_exec_child(ex);
 }
 
 
@@ -370,17 +410,23 @@ sbx_exec_kill(sbx_exec_t *ex, const char *why)
 
 
 void
-sbx_exec_exited(pid_t pid, int status)
+sbx_exec_exited(sbx_pool_t *pool, pid_t pid, int status)
 {
     sbx_exec_t  *ex;
 
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
-        if (ex->pid == pid) {
+        if (ex->pool == pool && ex->pid == pid) {
             /* a SIGKILL none of ours, with an OOM kill in its cgroup */
             ex->oom = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL
                       && !ex->killed && sbx_cgroup_oom_killed(ex->cgroup);
             ex->pid = -1;
             sbx_exec_drain(ex, 0);
+
+            /* its last frame sent it on to another child: not finished */
+            if (ex->pool != pool) {
+                return;
+            }
+
             sbx_exec_finish(ex, status);
             return;
         }
@@ -388,17 +434,17 @@ sbx_exec_exited(pid_t pid, int status)
 }
 
 
-/* the zygote died, and every child with it: answer for them */
+/* a zygote died, and every child of its with it: answer for them */
 
 void
-sbx_exec_children_lost(void)
+sbx_exec_children_lost(sbx_pool_t *pool)
 {
     sbx_exec_t  *ex, *next;
 
     for (ex = sbx_cycle.running; ex; ex = next) {
         next = ex->next;
 
-        if (ex->pid <= 0) {
+        if (ex->pool != pool || ex->pid <= 0) {
             continue;
         }
 
@@ -422,10 +468,10 @@ sbx_exec_children_lost(void)
 }
 
 
-/* the zygote could not fork: whoever waits for a child is told so */
+/* a zygote could not fork: whoever waits for its child is told so */
 
 void
-sbx_exec_start_failed(const char *why)
+sbx_exec_start_failed(sbx_pool_t *pool, const char *why)
 {
     sbx_exec_t  *ex;
 
@@ -433,7 +479,7 @@ sbx_exec_start_failed(const char *why)
      * The oldest waiter only: a fork that failed once (ENOMEM, EAGAIN) may
      * succeed on the retry; the others keep their place and deadlines.
      */
-    ex = sbx_cycle.wait_head;
+    ex = pool->wait_head;
 
     if (ex != NULL) {
         ex->final = json_pack("{s:s, s:s, s:s}", "t", "error",
@@ -478,23 +524,25 @@ static void
 sbx_exec_unwait(sbx_exec_t *ex)
 {
     sbx_exec_t  *q, *prev;
+    sbx_pool_t  *pool;
 
     if (!ex->waiting) {
         return;
     }
 
+    pool = ex->pool;
     prev = NULL;
 
-    for (q = sbx_cycle.wait_head; q; prev = q, q = q->wnext) {
+    for (q = pool->wait_head; q; prev = q, q = q->wnext) {
         if (q == ex) {
             if (prev) {
                 prev->wnext = ex->wnext;
             } else {
-                sbx_cycle.wait_head = ex->wnext;
+                pool->wait_head = ex->wnext;
             }
 
-            if (sbx_cycle.wait_tail == ex) {
-                sbx_cycle.wait_tail = prev;
+            if (pool->wait_tail == ex) {
+                pool->wait_tail = prev;
             }
 
             break;
@@ -503,7 +551,7 @@ sbx_exec_unwait(sbx_exec_t *ex)
 
     ex->wnext = NULL;
     ex->waiting = 0;
-    sbx_cycle.nwaiting--;
+    pool->nwaiting--;
 }
 
 
@@ -579,8 +627,10 @@ sbx_exec_schedule(void)
 }
 
 
+/* the execution's hold on its child: channel, pidfd, cgroup, frames */
+
 static void
-sbx_exec_free(sbx_exec_t *ex)
+sbx_exec_let_go(sbx_exec_t *ex)
 {
     if (ex->chan.fd >= 0) {
         sbx_event_del(&ex->chan);
@@ -599,6 +649,14 @@ sbx_exec_free(sbx_exec_t *ex)
 
     sbx_frame_in_reset(&ex->in);
     free(ex->out.data);
+    memset(&ex->out, 0, sizeof(ex->out));
+}
+
+
+static void
+sbx_exec_free(sbx_exec_t *ex)
+{
+    sbx_exec_let_go(ex);
     json_decref(ex->req);
     json_decref(ex->final);
     json_decref(ex->calls);
@@ -651,6 +709,7 @@ sbx_exec_cancel(sbx_exec_t *ex)
 void
 sbx_exec_timers(int64_t now)
 {
+    int          i;
     sbx_exec_t  *ex, *next;
 
     for (ex = sbx_cycle.running; ex; ex = ex->next) {
@@ -661,12 +720,14 @@ sbx_exec_timers(int64_t now)
     }
 
     /* out of time before a child was even ready */
-    for (ex = sbx_cycle.wait_head; ex; ex = next) {
-        next = ex->wnext;
+    for (i = 0; i < SBX_NPOOLS; i++) {
+        for (ex = sbx_cycle.pools[i].wait_head; ex; ex = next) {
+            next = ex->wnext;
 
-        if (ex->deadline <= now) {
-            ex->timed_out = 1;
-            sbx_exec_finish(ex, 0);
+            if (ex->deadline <= now) {
+                ex->timed_out = 1;
+                sbx_exec_finish(ex, 0);
+            }
         }
     }
 }

@@ -231,11 +231,17 @@ sbx_accept_handler(sbx_event_t *ev, uint32_t events)
 static json_t *
 sbx_ping(void)
 {
-    return json_pack("{s:b, s:s, s:i, s:b, s:i, s:i, s:i, s:i, s:i, s:i,"
-                     " s:i, s:I, s:s, s:o, s:o}",
+    sbx_pool_t  *full;
+
+    /* zygote_pid and zygote_ready: the full zygote's, which runs anything */
+    full = &sbx_cycle.pools[SBX_POOL_FULL];
+
+    return json_pack("{s:b, s:s, s:i, s:b, s:o, s:i, s:i, s:i, s:i, s:i,"
+                     " s:i, s:i, s:I, s:s, s:o, s:o}",
                      "ok", 1, "version", SBX_VERSION,
-                     "zygote_pid", (int) sbx_cycle.zygote_pid,
-                     "zygote_ready", sbx_cycle.zygote_ready,
+                     "zygote_pid", (int) full->zygote_pid,
+                     "zygote_ready", full->zygote_ready,
+                     "zygotes", sbx_spawn_status(),
                      "active", sbx_cycle.active,
                      "queued", sbx_cycle.queued,
                      "max_active", sbx_cycle.conf.max_active,
@@ -540,16 +546,17 @@ int
 main(int argc, char **argv)
 {
     int                  sfd, n, i, timeout;
-    int                  ctl;
-    pid_t                zpid;
+    int                  ctl[SBX_NPOOLS];
+    pid_t                zpid[SBX_NPOOLS];
     int64_t              now, next, d;
+    sbx_pool_t          *pool;
     sbx_zygote_msg_t     ready;
     sigset_t             mask;
     sbx_event_t          sev, *ev;
     struct epoll_event   events[64];
 
-    if (argc == 3 && strcmp(argv[1], "--zygote") == 0) {
-        return sbx_zygote_main(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--zygote") == 0) {
+        return sbx_zygote_main(argv[2], argv[3]);
     }
 
     if (argc != 3 || strcmp(argv[1], "-c") != 0) {
@@ -619,17 +626,42 @@ main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* the zygote first: it must inherit nothing but the configuration */
-    ctl = sbx_zygote_start(&zpid, &ready);
-    if (ctl < 0) {
-        return 1;
+    /*
+     * The zygotes first: they must inherit nothing but the configuration.
+     * Both start at once, and are waited for: nothing else runs yet.
+     */
+    sbx_spawn_pools();
+
+    for (i = 0; i < SBX_NPOOLS; i++) {
+        pool = &sbx_cycle.pools[i];
+        ctl[i] = pool->enabled ? sbx_zygote_spawn(pool, &zpid[i]) : -1;
+
+        if (pool->enabled && ctl[i] < 0) {
+            return 1;
+        }
+
+        pool->zygote_started = sbx_now_ms();
     }
 
-    sbx_cycle.base_vm_mb = ready.value;
-    sbx_cycle.zygote_ready = 1;
-    sbx_cycle.zygote_started = sbx_now_ms();
-    snprintf(sbx_cycle.versions, sizeof(sbx_cycle.versions), "%s",
-             ready.text);
+    for (i = 0; i < SBX_NPOOLS; i++) {
+        pool = &sbx_cycle.pools[i];
+
+        if (!pool->enabled) {
+            continue;
+        }
+
+        if (sbx_zygote_ready(ctl[i], zpid[i], &ready) != 0) {
+            sbx_log("the %s zygote failed to start", pool->name);
+            return 1;
+        }
+
+        pool->zygote_ready = 1;
+
+        if (i == SBX_POOL_FULL) {
+            snprintf(sbx_cycle.versions, sizeof(sbx_cycle.versions), "%s",
+                     ready.text);
+        }
+    }
 
     sbx_cycle.epfd = epoll_create1(EPOLL_CLOEXEC);
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -647,10 +679,19 @@ main(int argc, char **argv)
 
     if (sbx_event_add(&sbx_listen_ev, EPOLLIN) != 0
         || sbx_event_add(&sev, EPOLLIN) != 0
-        || sbx_spawn_init(ctl, zpid) != 0)
+        || sbx_cgroup_start() != 0)
     {
         sbx_log("epoll_ctl(): %s", strerror(errno));
         return 1;
+    }
+
+    for (i = 0; i < SBX_NPOOLS; i++) {
+        if (sbx_cycle.pools[i].enabled
+            && sbx_spawn_init(&sbx_cycle.pools[i], ctl[i], zpid[i]) != 0)
+        {
+            sbx_log("epoll_ctl(): %s", strerror(errno));
+            return 1;
+        }
     }
 
     sbx_write_pid();
@@ -675,16 +716,10 @@ main(int argc, char **argv)
             next = d;
         }
 
-        if (sbx_cycle.spawn_retry_at
-            && (next < 0 || sbx_cycle.spawn_retry_at < next))
-        {
-            next = sbx_cycle.spawn_retry_at;
-        }
+        d = sbx_spawn_next_deadline();
 
-        if (sbx_cycle.zygote_pid <= 0
-            && (next < 0 || sbx_cycle.respawn_at < next))
-        {
-            next = sbx_cycle.respawn_at;
+        if (d >= 0 && (next < 0 || d < next)) {
+            next = d;
         }
 
         if (sbx_cycle.listen_paused_until
@@ -718,13 +753,7 @@ main(int argc, char **argv)
         sbx_exec_timers(now);
         sbx_cgroup_timers(now);
 
-        if (sbx_cycle.spawn_retry_at) {
-            sbx_spawn_request();
-        }
-
-        if (sbx_cycle.zygote_pid <= 0) {
-            sbx_spawn_respawn();
-        }
+        sbx_spawn_timers(now);
 
         if (sbx_cycle.listen_paused_until && !sbx_cycle.draining
             && now >= sbx_cycle.listen_paused_until)

@@ -6,7 +6,7 @@
  * root only), and the seccomp allow-list compiled to BPF with libseccomp
  * ("seccomp", for anyone: no_new_privs is all it needs).  Per child: a pid
  * namespace of its own (it is pid 1 and sees no other process), a user
- * namespace, and the filter, loaded before the first byte of the script.
+ * namespace, and the filter, loaded before the child reads its request.
  * Without a pid namespace the filter itself keeps the script's signals and
  * limits to its own process.
  */
@@ -521,18 +521,27 @@ sbx_policy_zygote_early(void)
 }
 
 
-/* the zygote, Python warm: seal the file system, compile the filter */
+/* the zygote, Python warm: compile the filter */
 
 int
-sbx_policy_zygote_late(void)
+sbx_policy_zygote_filter(void)
 {
-    if (sbx_cycle.conf.isolation && sbx_policy_seal() != 0) {
-        return -1;
-    }
-
     if (sbx_cycle.conf.seccomp
         && sbx_policy_filter(sbx_cycle.conf.isolation) != 0)
     {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* the zygote, last before it forks any child for a script: seal it all */
+
+int
+sbx_policy_zygote_seal(void)
+{
+    if (sbx_cycle.conf.isolation && sbx_policy_seal() != 0) {
         return -1;
     }
 

@@ -1,20 +1,23 @@
 
 /*
- * The embedded interpreter.  It is initialised once in the daemon (the
- * zygote): Debian's libpython3.11, numpy and pandas imported, the runtime
- * of sandboxd/runtime/sbx_runtime.py loaded.  A child inherits all of it
- * through fork and only calls runtime.run().  The C module _sbx is the
- * child's one way out: frames over its channel, nothing else.
+ * The embedded interpreter.  It is initialised once in each zygote:
+ * Debian's libpython3.11, numpy (but in the base zygote) and pandas (in
+ * the full one) imported, the runtime of sandboxd/runtime/sbx_runtime.py
+ * loaded.  A child inherits all of it through fork and only calls
+ * runtime.run().  The C module _sbx is the child's one way out: frames
+ * over its channel, nothing else.
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include "sbx.h"
 
 
@@ -53,9 +56,28 @@ static struct {
 #define SBX_MAX_REPLY  (64 * 1024 * 1024)
 
 
-static int        sbx_py_chan = -1;
-static PyObject  *sbx_py_run;
-static PyObject  *sbx_py_prepare;
+/*
+ * numpy's global generator, the MT19937 behind numpy.random.*: its state,
+ * as numpy keeps it, and the beginning of numpy's public bitgen_t, which
+ * leads there.
+ */
+#define SBX_MT_WORDS  624
+
+typedef struct {
+    uint32_t                    key[SBX_MT_WORDS];
+    int                         pos;
+} sbx_mt_state_t;
+
+typedef struct {
+    void                       *state;
+} sbx_bitgen_t;
+
+
+static int              sbx_py_chan = -1;
+static PyObject        *sbx_py_run;
+static PyObject        *sbx_py_prepare;
+static PyObject        *sbx_py_probe;
+static sbx_mt_state_t  *sbx_py_mt;      /* NULL: reseeded in Python */
 
 
 static int
@@ -212,7 +234,24 @@ static struct PyModuleDef  sbx_py_module = {
 static PyObject *
 sbx_py_init_module(void)
 {
-    return PyModule_Create(&sbx_py_module);
+    int        full;
+    PyObject  *m;
+
+    m = PyModule_Create(&sbx_py_module);
+    full = (sbx_cycle.zygote_kind == SBX_POOL_FULL);
+
+    /* which zygote this is: what it imports */
+    if (m == NULL
+        || PyModule_AddIntConstant(m, "NUMPY",
+                                   sbx_cycle.zygote_kind != SBX_POOL_BASE)
+           != 0
+        || PyModule_AddIntConstant(m, "PANDAS", full) != 0)
+    {
+        Py_XDECREF(m);
+        return NULL;
+    }
+
+    return m;
 }
 
 
@@ -234,6 +273,138 @@ sbx_python_vm_mb(void)
     fclose(f);
 
     return (int64_t) pages * sysconf(_SC_PAGESIZE) / (1024 * 1024);
+}
+
+
+/*
+ * Every child gives numpy's global generator a state of its own: 624
+ * words from getrandom(), written where the generator keeps them (no
+ * numpy code runs: its seed() with a list copied 145 pages, set_state()
+ * 60).  The place comes from the bit generator's capsule, and what lies
+ * there is checked against numpy's own set_state() once, here; if any of
+ * it is not as expected, the runtime's prepare() reseeds in Python.
+ */
+
+static void
+sbx_python_find_mt(void)
+{
+    int              i, ok;
+    PyObject        *mod, *rs, *bg, *cap, *key, *state, *res;
+    sbx_bitgen_t    *bitgen;
+    sbx_mt_state_t  *mt;
+
+    ok = 0;
+    rs = bg = cap = key = state = res = NULL;
+    mt = NULL;
+
+    mod = PyImport_ImportModule("numpy.random.mtrand");
+    rs = mod ? PyObject_GetAttrString(mod, "_rand") : NULL;
+    bg = rs ? PyObject_GetAttrString(rs, "_bit_generator") : NULL;
+
+    if (bg && strcmp(Py_TYPE(bg)->tp_name, "numpy.random._mt19937.MT19937")
+              == 0)
+    {
+        cap = PyObject_GetAttrString(bg, "capsule");
+        bitgen = cap ? PyCapsule_GetPointer(cap, "BitGenerator") : NULL;
+        mt = bitgen ? bitgen->state : NULL;
+    }
+
+    key = mt ? PyList_New(SBX_MT_WORDS) : NULL;
+
+    for (i = 0; key && i < SBX_MT_WORDS; i++) {
+        PyList_SET_ITEM(key, i, PyLong_FromUnsignedLong(
+                                    (0x9e3779b9UL * (i + 1)) & 0xffffffffUL));
+    }
+
+    state = key ? Py_BuildValue("(sOiid)", "MT19937", key, 397, 0, 0.0)
+                : NULL;
+    res = state ? PyObject_CallMethod(rs, "set_state", "(O)", state) : NULL;
+
+    if (res) {
+        ok = (mt->pos == 397);
+
+        for (i = 0; ok && i < SBX_MT_WORDS; i++) {
+            ok = (mt->key[i] == ((0x9e3779b9UL * (i + 1)) & 0xffffffffUL));
+        }
+    }
+
+    PyErr_Clear();
+    Py_XDECREF(res);
+    Py_XDECREF(state);
+    Py_XDECREF(key);
+    Py_XDECREF(cap);
+    Py_XDECREF(bg);
+    Py_XDECREF(rs);
+    Py_XDECREF(mod);
+
+    sbx_py_mt = ok ? mt : NULL;
+
+    if (!ok) {
+        sbx_log("numpy's generator is not where it was expected: children "
+                "reseed it in Python");
+    }
+}
+
+
+/* CPython's own, exported though its header is internal */
+int _PyObject_DebugMallocStats(FILE *out);
+
+
+/*
+ * The same for CPython's small objects: a child's new ones would fill
+ * the free blocks left in the zygote's partly used pools, a few in each
+ * of hundreds of pools, every one a page to copy (measured: 85 of the
+ * 600 pages a trivial run copied after the heap was plugged).  The pools
+ * are filled here, from the allocator's own count of their free blocks,
+ * so that a child's objects go to pools of its own, one after the other.
+ */
+
+static void
+sbx_python_plug(void)
+{
+    int      cls, size, pools, used, avail, n;
+    char    *buf, *line, *next;
+    FILE    *f;
+    size_t   len;
+
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+
+    if (f == NULL) {
+        return;
+    }
+
+    (void) _PyObject_DebugMallocStats(f);
+
+    if (fclose(f) != 0) {
+        free(buf);
+        return;
+    }
+
+    /* "class size num-pools blocks-in-use avail-blocks", one a line */
+    for (line = buf; line && *line; line = next) {
+        next = strchr(line, '\n');
+
+        if (next) {
+            *next++ = '\0';
+        }
+
+        if (sscanf(line, "%d %d %d %d %d", &cls, &size, &pools, &used,
+                   &avail) != 5
+            || size <= 0 || size > 512 || avail < 0 || avail > used + avail)
+        {
+            continue;
+        }
+
+        for (n = 0; n < avail; n++) {
+            if (PyObject_Malloc(size) == NULL) {
+                PyErr_Clear();
+                break;
+            }
+        }
+    }
+
+    free(buf);
 }
 
 
@@ -303,9 +474,11 @@ sbx_python_init(void)
 
     sbx_py_run = PyObject_GetAttrString(module, "run");
     sbx_py_prepare = PyObject_GetAttrString(module, "prepare");
+    sbx_py_probe = PyObject_GetAttrString(module, "probe");
     versions = PyObject_GetAttrString(module, "VERSIONS");
 
-    if (sbx_py_run == NULL || sbx_py_prepare == NULL || versions == NULL
+    if (sbx_py_run == NULL || sbx_py_prepare == NULL || sbx_py_probe == NULL
+        || versions == NULL
         || !PyUnicode_Check(versions))
     {
         PyErr_Print();
@@ -318,6 +491,13 @@ sbx_python_init(void)
 
     Py_DECREF(versions);
     Py_DECREF(module);
+
+    if (sbx_cycle.zygote_kind != SBX_POOL_BASE) {
+        sbx_python_find_mt();
+    }
+
+    /* the runtime is loaded, its objects frozen: nothing more to allocate */
+    sbx_python_plug();
 
     sbx_cycle.base_vm_mb = sbx_python_vm_mb();
 
@@ -349,15 +529,55 @@ sbx_python_after_fork_child(void)
 void
 sbx_python_prepare(int chan)
 {
+    size_t     got;
+    ssize_t    n;
     PyObject  *res;
 
     sbx_py_chan = chan;
 
-    res = PyObject_CallNoArgs(sbx_py_prepare);
+    if (sbx_py_mt) {
+        for (got = 0; got < sizeof(sbx_py_mt->key); got += n) {
+            n = getrandom((char *) sbx_py_mt->key + got,
+                          sizeof(sbx_py_mt->key) - got, 0);
+
+            if (n < 0 && errno == EINTR) {
+                n = 0;
+            } else if (n <= 0) {
+                _exit(103);
+            }
+        }
+
+        /* as numpy's own seeding: never the all-zero state */
+        sbx_py_mt->key[0] |= 0x80000000U;
+        sbx_py_mt->pos = SBX_MT_WORDS;
+    }
+
+    res = PyObject_CallOneArg(sbx_py_prepare,
+                              sbx_py_mt ? Py_True : Py_False);
 
     if (res == NULL) {
         PyErr_Clear();
         _exit(103);
+    }
+
+    Py_DECREF(res);
+
+    sbx_prefault_apply();
+}
+
+
+/* in the pre-fault probe: a run of our own, nothing sent */
+
+void
+sbx_python_probe(void)
+{
+    PyObject  *res;
+
+    res = PyObject_CallNoArgs(sbx_py_probe);
+
+    if (res == NULL) {
+        PyErr_Clear();
+        _exit(1);
     }
 
     Py_DECREF(res);

@@ -4,7 +4,9 @@
  * does nothing but fork children.  It never sees a request, a script, a
  * tool's answer or another tenant's anything: a child forked from it
  * inherits a clean interpreter, not sandboxd's heap.  It also enters the
- * empty network namespace once, for all the children.
+ * empty network namespace once, for all the children.  There are three
+ * of them, "full" (numpy and pandas), "lite" (numpy) and "base" (neither;
+ * sbx_spawn.c), each "sandboxd --zygote CONF KIND".
  *
  * Talk with sandboxd is a SOCK_SEQPACKET pair: "F" asks for a child; the
  * answer "C" carries the child's channel and a pidfd (so that a signal
@@ -32,11 +34,19 @@
 
 
 static void sbx_zygote_loop(int ctl) __attribute__((noreturn));
+static void sbx_zygote_plug_heap(void);
 
 
+/*
+ * LD_BIND_NOW: the dynamic linker resolves every symbol at the zygote's
+ * start, once, rather than at a function's first call in each child (a
+ * lookup, and a written, so copied, page of the GOT); the zygote drops the
+ * variable before Python reads its environment.
+ */
 static char  *sbx_zygote_env[] = {
     "LC_ALL=C.UTF-8",
     "PATH=/usr/bin:/bin",
+    "LD_BIND_NOW=1",
     NULL,                            /* the sanitizers' options, see below */
     NULL,
     NULL
@@ -66,7 +76,7 @@ sbx_zygote_sanitizer_env(void)
         ":handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0", ""
     };
 
-    n = 2;
+    n = 3;                           /* after LD_BIND_NOW */
 
     for (i = 0; i < 2; i++) {
         v = getenv(names[i]);
@@ -126,10 +136,10 @@ sbx_zygote_send(int ctl, sbx_zygote_msg_t *msg, int *fds, int nfds)
  */
 
 int
-sbx_zygote_spawn(pid_t *zpid)
+sbx_zygote_spawn(sbx_pool_t *pool, pid_t *zpid)
 {
     int     sv[2];
-    char   *argv[4];
+    char   *argv[5];
     pid_t   pid;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -161,7 +171,8 @@ sbx_zygote_spawn(pid_t *zpid)
         argv[0] = "sandboxd";
         argv[1] = "--zygote";
         argv[2] = sbx_cycle.conf_path;
-        argv[3] = NULL;
+        argv[3] = (char *) pool->name;
+        argv[4] = NULL;
 
         /*
          * Nothing of sandboxd's environment (keys, tokens, paths) may be
@@ -181,30 +192,23 @@ sbx_zygote_spawn(pid_t *zpid)
 /* at start-up, once: waiting for Python is fine, nothing else runs yet */
 
 int
-sbx_zygote_start(pid_t *zpid, sbx_zygote_msg_t *ready)
+sbx_zygote_ready(int ctl, pid_t zpid, sbx_zygote_msg_t *ready)
 {
-    int      ctl;
     ssize_t  n;
-
-    ctl = sbx_zygote_spawn(zpid);
-    if (ctl < 0) {
-        return -1;
-    }
 
     do {
         n = recv(ctl, ready, sizeof(*ready), 0);
     } while (n < 0 && errno == EINTR);
 
     if (n != (ssize_t) sizeof(*ready) || ready->type != 'R') {
-        sbx_log("the zygote failed to start");
         close(ctl);
-        waitpid(*zpid, NULL, 0);
+        waitpid(zpid, NULL, 0);
         return -1;
     }
 
     ready->text[sizeof(ready->text) - 1] = '\0';
 
-    return ctl;
+    return 0;
 }
 
 
@@ -263,6 +267,50 @@ sbx_zygote_fork(int ctl)
 }
 
 
+/*
+ * A child's first allocations would be carved out of the zygote's free
+ * chunks: glibc sorts its unsorted bin, then splits and unlinks chunks,
+ * writing to headers all over the heap, and each write copies a page
+ * (measured: 430 of the 1200 pages a trivial run copied).  Every free
+ * chunk is taken here, once, and kept (a few hundred KB): a child's
+ * allocations then come from the top of the heap, pages no one shares.
+ */
+
+static void
+sbx_zygote_plug_heap(void)
+{
+    char              *top, *p;
+    size_t             size, taken, bound;
+    struct mallinfo2   mi;
+
+    mi = mallinfo2();
+    top = (char *) sbrk(0) - mi.keepcost;
+    bound = 4 * mi.fordblks + 1024 * 1024;
+    taken = 0;
+
+    /*
+     * Largest first: malloc() takes the best fit, and a chunk carved from
+     * the top lies above where the top began.  Then every small size,
+     * which also empties the thread cache.  What is taken below the top
+     * is bounded (a few times what was free: a request may take a larger
+     * chunk), in case the heap is not one brk() area.
+     */
+    for (size = 64 * 1024; size >= 2048; size /= 2) {
+        while ((p = malloc(size)) != NULL && p < top && taken < bound) {
+            taken += size;
+        }
+    }
+
+    for (size = 1040; size >= 32; size -= 16) {
+        while ((p = malloc(size - sizeof(size_t))) != NULL && p < top
+               && taken < bound)
+        {
+            taken += size;
+        }
+    }
+}
+
+
 static void
 sbx_zygote_reap(int ctl)
 {
@@ -281,13 +329,28 @@ sbx_zygote_reap(int ctl)
 }
 
 
-/* "sandboxd --zygote CONF": what sbx_zygote_spawn() executes */
+/* "sandboxd --zygote CONF KIND": what sbx_zygote_spawn() executes */
 
 int
-sbx_zygote_main(const char *conf)
+sbx_zygote_main(const char *conf, const char *kind)
 {
+    (void) unsetenv("LD_BIND_NOW");
+
     if (sbx_conf_load(conf, &sbx_cycle.conf) != 0) {
         return 1;
+    }
+
+    if (strcmp(kind, "full") == 0) {
+        sbx_cycle.zygote_kind = SBX_POOL_FULL;
+
+    } else if (strcmp(kind, "lite") == 0) {
+        sbx_cycle.zygote_kind = SBX_POOL_LITE;
+
+    } else if (strcmp(kind, "base") == 0) {
+        sbx_cycle.zygote_kind = SBX_POOL_BASE;
+
+    } else {
+        return 2;
     }
 
     sbx_cycle.pid = getppid();
@@ -346,7 +409,7 @@ sbx_zygote_loop(int ctl)
     }
 
     if (sfd < 0 || sbx_policy_zygote_early() != 0
-        || sbx_python_init() != 0 || sbx_policy_zygote_late() != 0)
+        || sbx_python_init() != 0 || sbx_policy_zygote_filter() != 0)
     {
         _exit(1);
     }
@@ -358,6 +421,14 @@ sbx_zygote_loop(int ctl)
      */
     malloc_trim(0);
     mallopt(M_MXFAST, 0);
+    sbx_zygote_plug_heap();
+
+    /* the heap as every child will find it, /proc still there */
+    (void) sbx_prefault_learn();
+
+    if (sbx_policy_zygote_seal() != 0) {
+        _exit(1);
+    }
 
     memset(&msg, 0, sizeof(msg));
     msg.type = 'R';

@@ -148,11 +148,19 @@ for my $case ([{}, 'script', 'no script'],
 
 # every child has randomness of its own
 {
-    my $script = "import random\nimport numpy\nresult = [random.random(), float(numpy.random.rand())]\n";
+    # numpy's generator gets a whole state of its own (624 words), no
+    # normal deviate of the zygote's waiting in it
+    my $script = "import random\nimport numpy\nst = numpy.random.get_state()\n"
+               . "result = [random.random(), float(numpy.random.rand()), float(numpy.random.randn()),"
+               . " int(st[2]), int(st[3]), len(set(int(k) for k in st[1]))]\n";
     my $a = is_success($s->execute(script => $script), 'random numbers');
     my $b = is_success($s->execute(script => $script), 'random numbers again');
-    isnt $a->{result}{body}[0]{value}[0], $b->{result}{body}[0]{value}[0], '  random differs between children';
-    isnt $a->{result}{body}[0]{value}[1], $b->{result}{body}[0]{value}[1], '  numpy.random differs too';
+    my ($va, $vb) = ($a->{result}{body}[0]{value}, $b->{result}{body}[0]{value});
+    isnt $va->[0], $vb->[0], '  random differs between children';
+    isnt $va->[1], $vb->[1], '  numpy.random differs too';
+    isnt $va->[2], $vb->[2], '  and its normal deviates';
+    is_deeply [@$va[3, 4]], [624, 0], '  a state fresh from seeding, no cached deviate';
+    cmp_ok $va->[5], '>', 600, '  of 624 words that are not one number repeated';
 }
 
 # a full house: 2 running, 1 queued, the next one is told to come back

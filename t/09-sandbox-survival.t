@@ -44,47 +44,59 @@ sub sandboxd_health { $s->http(GET => '/health')->{json}{data}{components}{sandb
     is_success($s->execute(script => "result = 1\n"), 'sandboxd serves on');
 }
 
-# the zygote dies: running executions are answered, a new zygote comes up
-{
-    my $old = sandboxd_health()->{zygote_pid};
-    ok $old > 0, "the zygote is pid $old";
+# a zygote dies: running executions are answered, a new zygote comes up;
+# each of the three: the base one (scripts that name neither numpy nor
+# pandas), the lite one (numpy) and the full one
+sub zygote_of {
+    my ($kind) = @_;
+    my ($z) = grep { $_->{kind} eq $kind } @{ sandboxd_health()->{zygotes} || [] };
+    return $z;
+}
+
+for my $case ([base => ''], [lite => "import numpy\n"], [full => "import pandas\n"]) {
+    my ($kind, $head) = @$case;
+    my $z = zygote_of($kind);
+    my $old = $z ? $z->{pid} : 0;
+    ok $old > 0, "the $kind zygote is pid $old";
+    is sandboxd_health()->{zygote_pid}, zygote_of('full')->{pid}, '  zygote_pid names the full one'
+        if $kind eq 'full';
 
     my $sock = $s->connect;
     $s->send_request($sock, POST => '/execute',
-                     json => { script => "import time\ntime.sleep(100)\nresult = 1\n",
+                     json => { script => "${head}import time\ntime.sleep(100)\nresult = 1\n",
                                timeout_seconds => 110 });
     select(undef, undef, undef, 0.5);
 
     # the zygote's children: the spares and the one running the script
     my @children = grep { /^\d+$/ } split /\s+/, `pgrep -P $old`;
-    ok @children >= 1, 'the zygote has children: ' . join(',', @children);
+    ok @children >= 1, "  the $kind zygote has children: " . join(',', @children);
 
     kill 'KILL', $old;
 
     my $r = QnA::Stack::read_response($sock, 10);
-    my $j = is_error($r, 422, 'EXECUTION_FAILED', 'the execution in flight is answered');
+    my $j = is_error($r, 422, 'EXECUTION_FAILED', '  the execution in flight is answered');
     like $j->{error}{message}, qr/restarted/, '  saying why';
 
     my $ok;
     for (1 .. 100) {
-        $r = $s->execute(script => "result = 2\n");
-        last if $ok = ($r->{status} // 0) == 200;
+        $r = $s->execute(script => "${head}result = 2\n");
+        last if ($ok = ($r->{status} // 0) == 200) && (zygote_of($kind) || {})->{ready};
         select(undef, undef, undef, 0.1);
     }
-    ok $ok, 'executions work again with a new zygote';
-    my $new = sandboxd_health()->{zygote_pid};
-    ok $new > 0 && $new != $old, "  the new zygote is pid $new";
+    ok $ok, '  executions work again';
+    my $new = (zygote_of($kind) || {})->{pid} // 0;
+    ok $new > 0 && $new != $old, "  the new $kind zygote is pid $new";
     # gone, or a zombie no one reaps (this machine's init may not)
     my @alive = grep { (proc_state($_) // 'Z') ne 'Z' } @children;
-    ok !@alive, '  no child of the old zygote outlived it' or diag "alive: @alive";
+    ok !@alive, "  no child of the old $kind zygote outlived it" or diag "alive: @alive";
 }
 
 # nothing of sandboxd's environment reaches a script
 {
     my $d = is_success($s->execute(script => "import os\nresult = sorted(os.environ)\n"), 'the environment');
     my @names = @{ $d->{result}{body}[0]{value} };
-    ok !grep({ $_ eq 'QNA_TEST_SECRET' || $_ eq 'HOME' } @names),
-        '  sandboxd\'s own variables are not there: ' . join(',', @names);
+    ok !grep({ $_ eq 'QNA_TEST_SECRET' || $_ eq 'HOME' || $_ eq 'LD_BIND_NOW' } @names),
+        '  sandboxd\'s own variables are not there, nor the zygote\'s: ' . join(',', @names);
 }
 
 # a script that keeps calling past its budget is ended, not recorded for ever

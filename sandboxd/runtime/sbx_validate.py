@@ -59,21 +59,44 @@ def _const_str(node):
     return None
 
 
+def _imported(node, imports):
+    """The modules an import names: "a.b" for import a.b, "a:b" for from a
+    import b (a submodule or any name of a); relative ones are no module."""
+    if isinstance(node, ast.Import):
+        imports.extend(alias.name for alias in node.names)
+    elif node.level == 0 and node.module:
+        imports.extend(node.module + ":" + alias.name
+                       for alias in node.names if alias.name != "*")
+        imports.append(node.module)
+
+
+def imports_of(tree, imports):
+    """Every module a tree imports, into a list (the scan does it too)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            _imported(node, imports)
+
+
 class _Scan(ast.NodeVisitor):
 
-    def __init__(self):
+    def __init__(self, imports=None):
         self.errors = []
         self.warnings = []
         self.mcp_calls = []
         self.loops = 0
+        self.imports = imports
 
     def visit_Import(self, node):
         for alias in node.names:
             self._module(node, alias.name)
+        if self.imports is not None:
+            _imported(node, self.imports)
         self.generic_visit(node)
 
     def visit_ImportFrom(self, node):
         self._module(node, node.module or "")
+        if self.imports is not None:
+            _imported(node, self.imports)
         self.generic_visit(node)
 
     def _module(self, node, name):
@@ -168,8 +191,9 @@ class _Scan(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def validate(script, tree=None):
-    """The validation result of seed 000 for one script (or its tree)."""
+def validate(script, tree=None, imports=None):
+    """The validation result of seed 000 for one script (or its tree); the
+    modules it imports go into "imports" when that is a list."""
     try:
         if tree is None:
             tree = ast.parse(script, "<script>")
@@ -187,7 +211,7 @@ def validate(script, tree=None):
                 "warnings": [], "security_score": 0,
                 "estimated_runtime_ms": 0, "mcp_calls": []}
 
-    scan = _Scan()
+    scan = _Scan(imports)
     try:
         scan.visit(tree)
     except RecursionError:
