@@ -204,9 +204,13 @@ sub load {
         $log = $edge->access_log;
     }
     for my $rec (@records) {
-        my @tried = split /, /, ($log->{ $rec->{request_id} } || {})->{upstream_addr} // '';
+        my $line = $log->{ $rec->{request_id} } || {};
+        my @tried = split /, /, $line->{upstream_addr} // '';
         $rec->{tried} = \@tried;
         $rec->{upstream} = $tried[-1] // '';
+        # when the edge had sent the answer: the client reads it a little
+        # later, on a loaded machine some milliseconds later
+        $rec->{answered} = $line->{msec} // $rec->{end};
     }
     return { records => \@records, event => \%event, t0 => $t0,
              expected => $clients * $requests, stragglers => scalar keys %left };
@@ -221,8 +225,8 @@ sub figures {
     my @r = @{ $run->{records} };
     my @failed = grep { $_->{status} != 200 } @r;
     # on the instance when it ended: sent to it (the last it was tried),
-    # begun before it was gone, not answered before the signal
-    my @in_flight = grep { $_->{upstream} eq $addr && $_->{start} < $to && $_->{end} > $from } @r;
+    # begun before it was gone, not answered by the edge before the signal
+    my @in_flight = grep { $_->{upstream} eq $addr && $_->{start} < $to && $_->{answered} > $from } @r;
     my @survivor = grep { $_->{status} == 200 && $_->{upstream} ne $addr && $_->{end} > $from } @r;
     my @after = grep { $_->{start} > $to } @r;
     my ($first) = sort { $a <=> $b } map { $_->{end} - $from } @survivor;
