@@ -22,7 +22,6 @@ static void *ngx_mcp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_mcp_handler(ngx_http_request_t *r);
-static void ngx_mcp_body_handler(ngx_http_request_t *r);
 
 
 static ngx_conf_num_bounds_t  ngx_mcp_page_bounds = {
@@ -463,41 +462,6 @@ ngx_mcp_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-static void
-ngx_mcp_body_handler(ngx_http_request_t *r)
-{
-    json_t              *msg;
-    ngx_str_t            body;
-    json_error_t         jerr;
-    ngx_mcp_loc_conf_t  *mlcf;
-
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
-
-    if (ngx_qna_http_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    msg = json_loadb((char *) body.data, body.len,
-                     JSON_REJECT_DUPLICATES, &jerr);
-
-    if (msg == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mcp: parse error: %s", jerr.text);
-
-        ngx_http_finalize_request(r,
-            ngx_mcp_send(r, NGX_HTTP_BAD_REQUEST,
-                         ngx_mcp_jsonrpc_error(NULL, NGX_MCP_PARSE_ERROR,
-                                               "Parse error")));
-        return;
-    }
-
-    ngx_mcp_transport_body(r, mlcf, msg);
-
-    json_decref(msg);
 }
 
 

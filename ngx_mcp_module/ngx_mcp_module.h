@@ -76,9 +76,10 @@ typedef struct {
 } ngx_mcp_main_conf_t;
 
 
-/* a request's own: what the access log and the metrics read */
+/* a request's own: what the access log and the metrics read, its turn */
 typedef struct {
     ngx_str_t                   tool;      /* tools/call's, "" for none */
+    ngx_event_t                 turn;      /* ngx_mcp_body.c */
 } ngx_mcp_ctx_t;
 
 
@@ -86,6 +87,7 @@ typedef struct {
 #define NGX_MCP_METRICS_TOOLS      64
 #define NGX_MCP_METRICS_UPSTREAMS  16
 
+ngx_mcp_ctx_t *ngx_mcp_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name);
 ngx_uint_t ngx_mcp_metrics_slot(ngx_http_request_t *r);
 ngx_int_t ngx_mcp_add_variables(ngx_conf_t *cf);
@@ -94,6 +96,9 @@ ngx_int_t ngx_mcp_add_variables(ngx_conf_t *cf);
 /* ngx_mcp_module.c: takes the reference to "answer" */
 ngx_int_t ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
     json_t *answer);
+
+/* ngx_mcp_body.c: the body read, its message handled in its turn */
+void ngx_mcp_body_handler(ngx_http_request_t *r);
 
 /* ngx_mcp_transport.c: Streamable HTTP around the JSON-RPC */
 ngx_int_t ngx_mcp_transport_headers(ngx_http_request_t *r,

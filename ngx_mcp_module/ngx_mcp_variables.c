@@ -34,8 +34,8 @@ ngx_mcp_add_variables(ngx_conf_t *cf)
 }
 
 
-ngx_int_t
-ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name)
+ngx_mcp_ctx_t *
+ngx_mcp_get_ctx(ngx_http_request_t *r)
 {
     ngx_mcp_ctx_t  *ctx;
 
@@ -44,10 +44,24 @@ ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name)
     if (ctx == NULL) {
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_mcp_ctx_t));
         if (ctx == NULL) {
-            return NGX_ERROR;
+            return NULL;
         }
 
         ngx_http_set_ctx(r, ctx, ngx_http_mcp_module);
+    }
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name)
+{
+    ngx_mcp_ctx_t  *ctx;
+
+    ctx = ngx_mcp_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
     }
 
     /* the name may be anything a client sent: at most what a tool takes */
