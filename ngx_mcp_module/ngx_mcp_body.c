@@ -1,7 +1,8 @@
 
 /*
- * A POST body's turn.  Its message is handled after the worker has looked
- * at every connection's events once more, never in the pass that read it.
+ * A POST body's turns.  Its message is handled after the worker has
+ * looked at every connection's events once more, never in the pass that
+ * read it; and a large body is scanned (ngx_mcp_scan.c) a slice a turn.
  *
  * nginx runs a keep-alive connection's next request from its posted
  * events, in the same pass as the request before it, as long as the
@@ -10,19 +11,29 @@
  * that was a moment late waits for epoll, which the worker does not call
  * again until no such client is left.  A client's hiccup of a few
  * milliseconds became a wait of hundreds (bench/mcp, 50 connections).
- * Posted to ngx_posted_next_events, each message waits for one look at
- * epoll (without blocking: the worker has work) and then for the messages
- * before it, first come, first served.
+ * Posted to ngx_posted_next_events, each turn waits for one look at epoll
+ * (without blocking: the worker has work) and then for the turns before
+ * it, first come, first served.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_mcp_module.h"
+#include "ngx_mcp_scan.h"
 #include "ngx_qna_http.h"
 
 
+/*
+ * What a turn scans: 128 KB of numbers are ~30000 values, a fraction of
+ * a millisecond; a tools/call of a thousand prices is one turn.
+ */
+#define NGX_MCP_BODY_SLICE  (128 * 1024)
+
+
 static void ngx_mcp_body_turn(ngx_event_t *ev);
+static ngx_mcp_tool_paths_t *ngx_mcp_body_tool(void *data, u_char *name,
+    size_t len);
 static void ngx_mcp_body_cleanup(void *data);
 
 
@@ -60,8 +71,10 @@ static void
 ngx_mcp_body_turn(ngx_event_t *ev)
 {
     json_t              *msg;
+    ngx_int_t            rc;
     ngx_str_t            body;
     json_error_t         jerr;
+    ngx_mcp_ctx_t       *ctx;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
     ngx_mcp_loc_conf_t  *mlcf;
@@ -71,27 +84,45 @@ ngx_mcp_body_turn(ngx_event_t *ev)
 
     ngx_http_set_log_request(c->log, r);
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
 
-    if (ngx_qna_http_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        ngx_http_run_posted_requests(c);
+    if (ctx->scan == NULL) {
+        if (ngx_qna_http_body(r, &body) != NGX_OK) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+        ctx->scan = ngx_mcp_scan_create(r->pool, &body, ngx_mcp_body_tool,
+                                        r);
+        if (ctx->scan == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+    }
+
+    rc = ngx_mcp_scan(ctx->scan, NGX_MCP_BODY_SLICE);
+
+    if (rc == NGX_AGAIN) {
+        ngx_post_event(&ctx->turn, &ngx_posted_next_events);
         return;
     }
 
-    msg = json_loadb((char *) body.data, body.len,
-                     JSON_REJECT_DUPLICATES, &jerr);
+    if (rc == NGX_ERROR) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    msg = ngx_mcp_scan_message(ctx->scan, &ctx->numbers, &jerr, c->log);
 
     if (msg == NULL) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "mcp: parse error: %s", jerr.text);
 
-        ngx_http_finalize_request(r,
-            ngx_mcp_send(r, NGX_HTTP_BAD_REQUEST,
-                         ngx_mcp_jsonrpc_error(NULL, NGX_MCP_PARSE_ERROR,
-                                               "Parse error")));
-        ngx_http_run_posted_requests(c);
-        return;
+        rc = ngx_mcp_send(r, NGX_HTTP_BAD_REQUEST,
+                          ngx_mcp_jsonrpc_error(NULL, NGX_MCP_PARSE_ERROR,
+                                                "Parse error"));
+        goto done;
     }
 
     ngx_mcp_transport_body(r, mlcf, msg);
@@ -99,6 +130,28 @@ ngx_mcp_body_turn(ngx_event_t *ev)
     json_decref(msg);
 
     ngx_http_run_posted_requests(c);
+
+    return;
+
+done:
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* "mcp_read_numbers off": jansson reads every number (t/41 compares) */
+
+static ngx_mcp_tool_paths_t *
+ngx_mcp_body_tool(void *data, u_char *name, size_t len)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_mcp_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
+
+    return mlcf->read_numbers ? ngx_mcp_numbers_paths(r, name, len) : NULL;
 }
 
 

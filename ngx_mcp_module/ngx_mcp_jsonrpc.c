@@ -318,6 +318,7 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     ngx_uint_t             role, needed;
     const char            *upstream_tool;
     ngx_mcp_upstream_t    *up;
+    ngx_mcp_ctx_t         *ctx;
     ngx_mcp_tool_t        *tool;
     ngx_mcp_tool_error_t   err;
 
@@ -403,8 +404,10 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
                                        json_is_object(args) ? args : NULL);
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+
     res = ngx_mcp_tool_call(tool, json_is_object(args) ? args : NULL,
-                            r->pool, work, &err);
+                            ctx ? ctx->numbers : NULL, r->pool, work, &err);
 
     if (res == NULL && !async
         && ngx_strcmp(err.code, NGX_MCP_ERR_WORK) == 0)

@@ -88,6 +88,13 @@ static ngx_command_t  ngx_mcp_commands[] = {
       offsetof(ngx_mcp_loc_conf_t, page_size),
       &ngx_mcp_page_bounds },
 
+    { ngx_string("mcp_read_numbers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mcp_loc_conf_t, read_numbers),
+      NULL },
+
     { ngx_string("mcp_allow_host"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_mcp_set_names,
@@ -363,6 +370,7 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
     conf->page_size = NGX_CONF_UNSET_UINT;
     conf->relay = NGX_CONF_UNSET;
     conf->relay_peer = NGX_CONF_UNSET_UINT;
+    conf->read_numbers = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -379,6 +387,7 @@ ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->hosts, prev->hosts, NULL);
     ngx_conf_merge_uint_value(conf->page_size, prev->page_size, 100);
     ngx_conf_merge_value(conf->relay, prev->relay, 0);
+    ngx_conf_merge_value(conf->read_numbers, prev->read_numbers, 1);
 
     if (conf->relay_peer == NGX_CONF_UNSET_UINT) {
         conf->relay_peer = prev->relay_peer;

@@ -38,6 +38,7 @@ typedef struct {
     ngx_flag_t                  relay;     /* sandboxd's: X-QnA-Role */
     ngx_uint_t                  relay_peer;   /* the uid it may come from */
     ngx_uint_t                  relay_master; /* nginx's own uid */
+    ngx_flag_t                  read_numbers; /* ngx_mcp_scan.c */
 } ngx_mcp_loc_conf_t;
 
 
@@ -72,14 +73,20 @@ typedef struct {
     time_t                      cache_valid; /* caps each call's TTL */
 
     ngx_array_t                 upstreams;   /* ngx_mcp_upstream_conf_t */
+    ngx_array_t                 numbers;     /* ngx_mcp_tool_paths_t */
     ngx_mcp_policy_conf_t       policy;      /* mcp_tool_role */
 } ngx_mcp_main_conf_t;
 
 
-/* a request's own: what the access log and the metrics read, its turn */
+/*
+ * A request's own: what the access log and the metrics read; its turns,
+ * the scan of its body and the arrays of numbers that read (ngx_mcp_body.c)
+ */
 typedef struct {
     ngx_str_t                   tool;      /* tools/call's, "" for none */
-    ngx_event_t                 turn;      /* ngx_mcp_body.c */
+    ngx_event_t                 turn;
+    void                       *scan;
+    struct ngx_mcp_numbers_s   *numbers;
 } ngx_mcp_ctx_t;
 
 
