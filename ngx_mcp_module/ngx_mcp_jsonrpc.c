@@ -436,7 +436,7 @@ json_t *
 ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
     ngx_mcp_tool_error_t *err)
 {
-    json_t     *out;
+    json_t     *out, *block;
     ngx_str_t   text;
 
     if (res == NULL) {
@@ -451,13 +451,15 @@ ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
     }
 
     /* text content for clients that only read text (spec: SHOULD) */
-    if (ngx_qna_json_dump_shared(pool, res, &text) != NGX_OK) {
+    if (ngx_qna_json_dump_shared(pool, res, &text) != NGX_OK
+        || (block = ngx_qna_json_text(pool, &text)) == NULL)
+    {
         json_decref(res);
         return ngx_mcp_jsonrpc_result(id, NULL);
     }
 
-    out = json_pack("{s:[{s:s, s:s%}], s:o, s:b}",
-                    "content", "type", "text", "text", text.data, text.len,
+    out = json_pack("{s:[{s:s, s:o}], s:o, s:b}",
+                    "content", "type", "text", "text", block,
                     "structuredContent", res,
                     "isError", 0);
 
