@@ -361,6 +361,7 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->secret = { 0, NULL };
+     *     conf->mac = NULL;
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -398,6 +399,7 @@ ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->secret.data == NULL) {
         conf->secret = prev->secret;
+        conf->mac = prev->mac;
     }
 
     /* "mcp" is a content handler: it is not inherited */

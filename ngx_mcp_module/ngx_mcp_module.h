@@ -32,6 +32,7 @@ typedef struct {
     const char                 *server;    /* NULL: every server */
     ngx_flag_t                  sessions;
     ngx_str_t                   secret;    /* HMAC key of session ids */
+    void                       *mac;       /* keyed with it: EVP_MAC_CTX */
     ngx_array_t                *origins;   /* NULL: loopback only */
     ngx_array_t                *hosts;     /* NULL: loopback only */
     ngx_uint_t                  page_size; /* tools/list */
@@ -116,9 +117,9 @@ void ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     json_t *msg);
 
 /* ngx_mcp_session.c */
-ngx_int_t ngx_mcp_session_issue(ngx_http_request_t *r, ngx_str_t *secret,
-    ngx_str_t *id);
-ngx_int_t ngx_mcp_session_check(ngx_str_t *secret, ngx_str_t *id);
+ngx_int_t ngx_mcp_session_issue(ngx_http_request_t *r,
+    ngx_mcp_loc_conf_t *mlcf, ngx_str_t *id);
+ngx_int_t ngx_mcp_session_check(ngx_mcp_loc_conf_t *mlcf, ngx_str_t *id);
 void ngx_mcp_session_end(ngx_str_t *id);
 ngx_int_t ngx_mcp_session_zone(ngx_conf_t *cf, void *module);
 char *ngx_mcp_session_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
