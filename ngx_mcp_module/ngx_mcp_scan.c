@@ -606,7 +606,16 @@ ngx_mcp_scan_keep(ngx_mcp_scan_t *s)
 
     s->open = NULL;
 
-    if (s->n <= NGX_MCP_MAX_ARRAY) {
+    if (s->n > NGX_MCP_MAX_ARRAY) {
+        /* only counted */
+
+    } else if (s->n * 2 > s->nscratch) {
+        /* the scratch is the array's: no copy, the next array makes one */
+        a->values = s->scratch;
+        s->scratch = NULL;
+        s->nscratch = 0;
+
+    } else {
         a->values = ngx_palloc(s->pool, s->n * sizeof(double));
         if (a->values == NULL) {
             return NGX_ERROR;
