@@ -10,6 +10,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <math.h>
 #include "ngx_mcp_tools.h"
 
 
@@ -43,9 +44,39 @@ typedef struct {
 } ngx_mcp_ksum_t;
 
 
-void ngx_mcp_ksum_add(ngx_mcp_ksum_t *k, double x);
-double ngx_mcp_ksum_value(ngx_mcp_ksum_t *k);
-json_t *ngx_mcp_series(const double *v, size_t n);
+/*
+ * A compensated (Neumaier) sum: a sliding window adds and removes values,
+ * and a plain running sum would keep the rounding of every value it ever
+ * held ([1e16, 1, 1] with period 2 would give 0, not 1).  Inline: the
+ * indicators' loops call them for every value.
+ */
+
+static ngx_inline void
+ngx_mcp_ksum_add(ngx_mcp_ksum_t *k, double x)
+{
+    double  t;
+
+    t = k->sum + x;
+
+    if (fabs(k->sum) >= fabs(x)) {
+        k->c += (k->sum - t) + x;
+
+    } else {
+        k->c += (x - t) + k->sum;
+    }
+
+    k->sum = t;
+}
+
+
+static ngx_inline double
+ngx_mcp_ksum_value(ngx_mcp_ksum_t *k)
+{
+    return k->sum + k->c;
+}
+
+
+json_t *ngx_mcp_series(ngx_pool_t *pool, const double *v, size_t n);
 json_t *ngx_mcp_nomem(ngx_mcp_tool_error_t *err);
 double ngx_mcp_mean(const double *v, size_t n);
 double ngx_mcp_stddev(const double *v, size_t n, size_t ddof);

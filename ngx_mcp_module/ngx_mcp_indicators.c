@@ -136,7 +136,7 @@ ngx_mcp_sma(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     }
 
     return json_pack("{s:I, s:o, s:o, s:I}",
-                     "period", period, "values", ngx_mcp_series(out, m),
+                     "period", period, "values", ngx_mcp_series(pool, out, m),
                      "latest", ngx_mcp_json_real(out[m - 1]),
                      "count", (json_int_t) m);
 }
@@ -165,7 +165,7 @@ ngx_mcp_ema(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     ngx_mcp_ema_fill(p, n, (size_t) period, out);
 
     return json_pack("{s:I, s:o, s:o, s:I}",
-                     "period", period, "values", ngx_mcp_series(out, m),
+                     "period", period, "values", ngx_mcp_series(pool, out, m),
                      "latest", ngx_mcp_json_real(out[m - 1]),
                      "count", (json_int_t) m);
 }
@@ -225,7 +225,7 @@ ngx_mcp_rsi(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
              : out[m - 1] < 30 ? "oversold" : "neutral";
 
     return json_pack("{s:I, s:o, s:o, s:s, s:I}",
-                     "period", period, "values", ngx_mcp_series(out, m),
+                     "period", period, "values", ngx_mcp_series(pool, out, m),
                      "latest", ngx_mcp_json_real(out[m - 1]),
                      "signal", signal, "count", (json_int_t) m);
 }
@@ -301,9 +301,9 @@ ngx_mcp_macd(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     return json_pack("{s:I, s:I, s:I, s:o, s:o, s:o,"
                      " s:{s:o, s:o, s:o}, s:s}",
                      "fast_period", f, "slow_period", s, "signal_period", g,
-                     "macd", ngx_mcp_series(line + sig - 1, nsig),
-                     "signal", ngx_mcp_series(sl, nsig),
-                     "histogram", ngx_mcp_series(hist, nsig),
+                     "macd", ngx_mcp_series(pool, line + sig - 1, nsig),
+                     "signal", ngx_mcp_series(pool, sl, nsig),
+                     "histogram", ngx_mcp_series(pool, hist, nsig),
                      "latest",
                          "macd", ngx_mcp_json_real(line[nm - 1]),
                          "signal", ngx_mcp_json_real(sl[nsig - 1]),
@@ -378,9 +378,9 @@ ngx_mcp_bollinger(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     return json_pack("{s:I, s:f, s:o, s:o, s:o,"
                      " s:{s:o, s:o, s:o, s:f, s:o, s:o}}",
                      "period", period, "std_dev", k,
-                     "upper", ngx_mcp_series(up, m),
-                     "middle", ngx_mcp_series(mid, m),
-                     "lower", ngx_mcp_series(lo, m),
+                     "upper", ngx_mcp_series(pool, up, m),
+                     "middle", ngx_mcp_series(pool, mid, m),
+                     "lower", ngx_mcp_series(pool, lo, m),
                      "latest",
                          "upper", ngx_mcp_json_real(up[m - 1]),
                          "middle", ngx_mcp_json_real(mid[m - 1]),
@@ -453,7 +453,7 @@ ngx_mcp_atr(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     }
 
     return json_pack("{s:I, s:o, s:o, s:o, s:I}",
-                     "period", period, "values", ngx_mcp_series(out, m),
+                     "period", period, "values", ngx_mcp_series(pool, out, m),
                      "latest", ngx_mcp_json_real(out[m - 1]),
                      "latest_percent_of_price",
                          ngx_mcp_json_real(c[n - 1] != 0

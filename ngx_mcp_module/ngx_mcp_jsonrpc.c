@@ -318,6 +318,7 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     ngx_uint_t             role, needed;
     const char            *upstream_tool;
     ngx_mcp_upstream_t    *up;
+    ngx_mcp_ctx_t         *ctx;
     ngx_mcp_tool_t        *tool;
     ngx_mcp_tool_error_t   err;
 
@@ -403,8 +404,10 @@ ngx_mcp_tools_call(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
                                        json_is_object(args) ? args : NULL);
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+
     res = ngx_mcp_tool_call(tool, json_is_object(args) ? args : NULL,
-                            r->pool, work, &err);
+                            ctx ? ctx->numbers : NULL, r->pool, work, &err);
 
     if (res == NULL && !async
         && ngx_strcmp(err.code, NGX_MCP_ERR_WORK) == 0)
@@ -433,7 +436,7 @@ json_t *
 ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
     ngx_mcp_tool_error_t *err)
 {
-    json_t     *out;
+    json_t     *out, *block;
     ngx_str_t   text;
 
     if (res == NULL) {
@@ -448,13 +451,15 @@ ngx_mcp_tool_answer(ngx_pool_t *pool, json_t *id, json_t *res,
     }
 
     /* text content for clients that only read text (spec: SHOULD) */
-    if (ngx_qna_json_dump_shared(pool, res, &text) != NGX_OK) {
+    if (ngx_qna_json_dump_shared(pool, res, &text) != NGX_OK
+        || (block = ngx_qna_json_text(pool, &text)) == NULL)
+    {
         json_decref(res);
         return ngx_mcp_jsonrpc_result(id, NULL);
     }
 
-    out = json_pack("{s:[{s:s, s:s%}], s:o, s:b}",
-                    "content", "type", "text", "text", text.data, text.len,
+    out = json_pack("{s:[{s:s, s:o}], s:o, s:b}",
+                    "content", "type", "text", "text", block,
                     "structuredContent", res,
                     "isError", 0);
 

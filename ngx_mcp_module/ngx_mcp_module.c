@@ -22,7 +22,6 @@ static void *ngx_mcp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_mcp_handler(ngx_http_request_t *r);
-static void ngx_mcp_body_handler(ngx_http_request_t *r);
 
 
 static ngx_conf_num_bounds_t  ngx_mcp_page_bounds = {
@@ -88,6 +87,13 @@ static ngx_command_t  ngx_mcp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_mcp_loc_conf_t, page_size),
       &ngx_mcp_page_bounds },
+
+    { ngx_string("mcp_read_numbers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mcp_loc_conf_t, read_numbers),
+      NULL },
 
     { ngx_string("mcp_allow_host"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -355,6 +361,7 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->secret = { 0, NULL };
+     *     conf->mac = NULL;
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -364,6 +371,7 @@ ngx_mcp_create_loc_conf(ngx_conf_t *cf)
     conf->page_size = NGX_CONF_UNSET_UINT;
     conf->relay = NGX_CONF_UNSET;
     conf->relay_peer = NGX_CONF_UNSET_UINT;
+    conf->read_numbers = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -380,6 +388,7 @@ ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->hosts, prev->hosts, NULL);
     ngx_conf_merge_uint_value(conf->page_size, prev->page_size, 100);
     ngx_conf_merge_value(conf->relay, prev->relay, 0);
+    ngx_conf_merge_value(conf->read_numbers, prev->read_numbers, 1);
 
     if (conf->relay_peer == NGX_CONF_UNSET_UINT) {
         conf->relay_peer = prev->relay_peer;
@@ -390,6 +399,7 @@ ngx_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->secret.data == NULL) {
         conf->secret = prev->secret;
+        conf->mac = prev->mac;
     }
 
     /* "mcp" is a content handler: it is not inherited */
@@ -463,41 +473,6 @@ ngx_mcp_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-static void
-ngx_mcp_body_handler(ngx_http_request_t *r)
-{
-    json_t              *msg;
-    ngx_str_t            body;
-    json_error_t         jerr;
-    ngx_mcp_loc_conf_t  *mlcf;
-
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
-
-    if (ngx_qna_http_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    msg = json_loadb((char *) body.data, body.len,
-                     JSON_REJECT_DUPLICATES, &jerr);
-
-    if (msg == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mcp: parse error: %s", jerr.text);
-
-        ngx_http_finalize_request(r,
-            ngx_mcp_send(r, NGX_HTTP_BAD_REQUEST,
-                         ngx_mcp_jsonrpc_error(NULL, NGX_MCP_PARSE_ERROR,
-                                               "Parse error")));
-        return;
-    }
-
-    ngx_mcp_transport_body(r, mlcf, msg);
-
-    json_decref(msg);
 }
 
 

@@ -32,12 +32,14 @@ typedef struct {
     const char                 *server;    /* NULL: every server */
     ngx_flag_t                  sessions;
     ngx_str_t                   secret;    /* HMAC key of session ids */
+    void                       *mac;       /* keyed with it: EVP_MAC_CTX */
     ngx_array_t                *origins;   /* NULL: loopback only */
     ngx_array_t                *hosts;     /* NULL: loopback only */
     ngx_uint_t                  page_size; /* tools/list */
     ngx_flag_t                  relay;     /* sandboxd's: X-QnA-Role */
     ngx_uint_t                  relay_peer;   /* the uid it may come from */
     ngx_uint_t                  relay_master; /* nginx's own uid */
+    ngx_flag_t                  read_numbers; /* ngx_mcp_scan.c */
 } ngx_mcp_loc_conf_t;
 
 
@@ -72,13 +74,20 @@ typedef struct {
     time_t                      cache_valid; /* caps each call's TTL */
 
     ngx_array_t                 upstreams;   /* ngx_mcp_upstream_conf_t */
+    ngx_array_t                 numbers;     /* ngx_mcp_tool_paths_t */
     ngx_mcp_policy_conf_t       policy;      /* mcp_tool_role */
 } ngx_mcp_main_conf_t;
 
 
-/* a request's own: what the access log and the metrics read */
+/*
+ * A request's own: what the access log and the metrics read; its turns,
+ * the scan of its body and the arrays of numbers that read (ngx_mcp_body.c)
+ */
 typedef struct {
     ngx_str_t                   tool;      /* tools/call's, "" for none */
+    ngx_event_t                 turn;
+    void                       *scan;
+    struct ngx_mcp_numbers_s   *numbers;
 } ngx_mcp_ctx_t;
 
 
@@ -86,6 +95,7 @@ typedef struct {
 #define NGX_MCP_METRICS_TOOLS      64
 #define NGX_MCP_METRICS_UPSTREAMS  16
 
+ngx_mcp_ctx_t *ngx_mcp_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name);
 ngx_uint_t ngx_mcp_metrics_slot(ngx_http_request_t *r);
 ngx_int_t ngx_mcp_add_variables(ngx_conf_t *cf);
@@ -94,6 +104,9 @@ ngx_int_t ngx_mcp_add_variables(ngx_conf_t *cf);
 /* ngx_mcp_module.c: takes the reference to "answer" */
 ngx_int_t ngx_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
     json_t *answer);
+
+/* ngx_mcp_body.c: the body read, its message handled in its turn */
+void ngx_mcp_body_handler(ngx_http_request_t *r);
 
 /* ngx_mcp_transport.c: Streamable HTTP around the JSON-RPC */
 ngx_int_t ngx_mcp_transport_headers(ngx_http_request_t *r,
@@ -104,9 +117,9 @@ void ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     json_t *msg);
 
 /* ngx_mcp_session.c */
-ngx_int_t ngx_mcp_session_issue(ngx_http_request_t *r, ngx_str_t *secret,
-    ngx_str_t *id);
-ngx_int_t ngx_mcp_session_check(ngx_str_t *secret, ngx_str_t *id);
+ngx_int_t ngx_mcp_session_issue(ngx_http_request_t *r,
+    ngx_mcp_loc_conf_t *mlcf, ngx_str_t *id);
+ngx_int_t ngx_mcp_session_check(ngx_mcp_loc_conf_t *mlcf, ngx_str_t *id);
 void ngx_mcp_session_end(ngx_str_t *id);
 ngx_int_t ngx_mcp_session_zone(ngx_conf_t *cf, void *module);
 char *ngx_mcp_session_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

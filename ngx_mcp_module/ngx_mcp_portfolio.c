@@ -10,6 +10,7 @@
 #include <math.h>
 #include "ngx_mcp_tools.h"
 #include "ngx_mcp_analytics.h"
+#include "ngx_mcp_numbers.h"
 
 
 #define NGX_MCP_MAX_ASSETS   50
@@ -143,7 +144,7 @@ ngx_mcp_pearson(const double *dx, double sxx, const double *dy, double syy,
 /* the values of an array's series, before any is read */
 
 static size_t
-ngx_mcp_series_values(json_t *series)
+ngx_mcp_series_values(ngx_mcp_numbers_t *nums, json_t *series)
 {
     size_t   i, total;
     json_t  *v;
@@ -151,7 +152,7 @@ ngx_mcp_series_values(json_t *series)
     total = 0;
 
     json_array_foreach(series, i, v) {
-        total += json_array_size(v);
+        total += ngx_mcp_array_size(nums, v);
     }
 
     return total;
@@ -336,7 +337,7 @@ ngx_mcp_correlation(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
     total = 0;
 
     for (k = 0; k < m; k++) {
-        total += json_array_size(s[k].prices);
+        total += ngx_mcp_array_size(err->numbers, s[k].prices);
     }
 
     if (total > NGX_MCP_MAX_VALUES) {
@@ -519,12 +520,13 @@ ngx_mcp_quad(double *c, const double *w, size_t n, double *cw)
 static json_t *
 ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 {
-    size_t        i, j, n, len, it, iters;
-    json_t       *cov, *row, *weights;
-    double       *mu, *c, *w, *g, *cw, *tmp, rf, lip, var, ret, s, step;
-    double        prev, best, *bw;
-    ngx_uint_t    converged;
-    const char   *objective;
+    size_t                   i, j, n, len, it, iters;
+    json_t                  *cov, *row, *weights;
+    double                  *mu, *c, *w, *g, *cw, *tmp, rf, lip, var, ret;
+    double                   s, step, prev, best, *bw;
+    ngx_uint_t               converged;
+    const char              *objective;
+    ngx_mcp_number_array_t  *na;
 
     if (ngx_mcp_arg_numbers(args, "expected_returns", 2, pool, &mu, &n, err)
         != NGX_OK
@@ -576,8 +578,10 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
 
     for (i = 0; i < n; i++) {
         row = json_array_get(cov, i);
+        na = ngx_mcp_numbers_find(err->numbers, row);
 
-        if (!json_is_array(row) || json_array_size(row) != n) {
+        if (!json_is_array(row) || ngx_mcp_array_size(err->numbers, row) != n)
+        {
             ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
                               "argument \"cov_matrix\"[%zu] must hold %zu "
                               "numbers", i, n);
@@ -585,16 +589,18 @@ ngx_mcp_optimize(json_t *args, ngx_pool_t *pool, ngx_mcp_tool_error_t *err)
         }
 
         for (j = 0; j < n; j++) {
-            json_t  *x = json_array_get(row, j);
+            json_t  *x = na ? NULL : json_array_get(row, j);
 
-            if (!json_is_number(x) || !isfinite(json_number_value(x))) {
+            if (x != NULL
+                && (!json_is_number(x) || !isfinite(json_number_value(x))))
+            {
                 ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
                                   "argument \"cov_matrix\"[%zu][%zu] is not "
                                   "a number", i, j);
                 return NULL;
             }
 
-            c[i * n + j] = json_number_value(x);
+            c[i * n + j] = na ? na->values[j] : json_number_value(x);
             lip += c[i * n + j] * c[i * n + j];
         }
 
@@ -770,7 +776,7 @@ ngx_mcp_portfolio_metrics(json_t *args, ngx_pool_t *pool,
         return NULL;
     }
 
-    if (ngx_mcp_series_values(rets) > NGX_MCP_MAX_VALUES) {
+    if (ngx_mcp_series_values(err->numbers, rets) > NGX_MCP_MAX_VALUES) {
         ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
                           "argument \"returns\" holds more than %d values "
                           "in all", NGX_MCP_MAX_VALUES);

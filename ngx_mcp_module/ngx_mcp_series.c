@@ -1,7 +1,7 @@
 
 /*
  * Numeric helpers the analytics tools share: sums that keep their
- * precision, means and deviations, series as JSON, common arguments.
+ * precision, means and deviations, series as JSON text, common arguments.
  */
 
 #include <ngx_config.h>
@@ -9,48 +9,53 @@
 #include <math.h>
 #include "ngx_mcp_tools.h"
 #include "ngx_mcp_analytics.h"
+#include "ngx_qna_json.h"
 
 
 /*
- * A compensated (Neumaier) sum: a sliding window adds and removes values,
- * and a plain running sum would keep the rounding of every value it ever
- * held ([1e16, 1, 1] with period 2 would give 0, not 1).
+ * A series written straight from its doubles into the pool: in the tree
+ * an empty array stands for it, which the JSON writer replaces with the
+ * text (ngx_qna_json_remember); a jansson real a number only when the
+ * writer's memo is full.
  */
 
-void
-ngx_mcp_ksum_add(ngx_mcp_ksum_t *k, double x)
-{
-    double  t;
-
-    t = k->sum + x;
-
-    if (fabs(k->sum) >= fabs(x)) {
-        k->c += (k->sum - t) + x;
-
-    } else {
-        k->c += (x - t) + k->sum;
-    }
-
-    k->sum = t;
-}
-
-
-double
-ngx_mcp_ksum_value(ngx_mcp_ksum_t *k)
-{
-    return k->sum + k->c;
-}
-
-
 json_t *
-ngx_mcp_series(const double *v, size_t n)
+ngx_mcp_series(ngx_pool_t *pool, const double *v, size_t n)
 {
-    size_t   i;
-    json_t  *a;
+    u_char     *p;
+    size_t      i;
+    json_t     *a;
+    ngx_str_t   text;
 
     a = json_array();
     if (a == NULL) {
         return NULL;
+    }
+
+    text.data = ngx_pnalloc(pool, 2 + n * (NGX_QNA_JSON_REAL_LEN + 1));
+    if (text.data == NULL) {
+        json_decref(a);
+        return NULL;
+    }
+
+    p = text.data;
+    *p++ = '[';
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        /* as ngx_mcp_json_real(): no NaN or Infinity in JSON */
+        p = isfinite(v[i]) ? ngx_qna_json_real(p, v[i])
+                           : ngx_cpymem(p, "null", 4);
+    }
+
+    *p++ = ']';
+    text.len = p - text.data;
+
+    if (ngx_qna_json_remember(pool, a, &text) == NGX_OK) {
+        return a;
     }
 
     for (i = 0; i < n; i++) {

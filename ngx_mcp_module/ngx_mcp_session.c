@@ -13,7 +13,8 @@
 #include <ngx_http.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include "ngx_mcp_module.h"
 #include "ngx_qna_module.h"
@@ -91,15 +92,24 @@ ngx_mcp_session_zone(ngx_conf_t *cf, void *module)
 }
 
 
-static ngx_int_t
-ngx_mcp_session_mac(ngx_str_t *secret, u_char *data, size_t len, u_char *hex)
-{
-    u_char        mac[EVP_MAX_MD_SIZE];
-    unsigned int  maclen;
+/*
+ * The secret's HMAC is keyed once, at configuration: the one-shot HMAC()
+ * of OpenSSL 3 fetches the algorithms from the provider at every call,
+ * which was a sixteenth of a tools/call (bench/mcp, perf).  A worker uses
+ * its copy of the context one call at a time.
+ */
 
-    if (HMAC(EVP_sha256(), secret->data, (int) secret->len, data, len, mac,
-             &maclen)
-        == NULL)
+static ngx_int_t
+ngx_mcp_session_mac(ngx_mcp_loc_conf_t *mlcf, u_char *data, size_t len,
+    u_char *hex)
+{
+    size_t        maclen;
+    u_char        mac[EVP_MAX_MD_SIZE];
+    EVP_MAC_CTX  *ctx = mlcf->mac;
+
+    if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1
+        || EVP_MAC_update(ctx, data, len) != 1
+        || EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) != 1)
     {
         return NGX_ERROR;
     }
@@ -110,8 +120,15 @@ ngx_mcp_session_mac(ngx_str_t *secret, u_char *data, size_t len, u_char *hex)
 }
 
 
+static void
+ngx_mcp_session_mac_free(void *data)
+{
+    EVP_MAC_CTX_free(data);
+}
+
+
 ngx_int_t
-ngx_mcp_session_issue(ngx_http_request_t *r, ngx_str_t *secret,
+ngx_mcp_session_issue(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     ngx_str_t *id)
 {
     u_char  *p, nonce[NGX_MCP_SESSION_NONCE];
@@ -129,7 +146,7 @@ ngx_mcp_session_issue(ngx_http_request_t *r, ngx_str_t *secret,
     p = ngx_hex_dump(p, nonce, sizeof(nonce));
     p = ngx_sprintf(p, ".%08xi.", (ngx_int_t) ngx_time());
 
-    if (ngx_mcp_session_mac(secret, id->data, p - id->data, p) != NGX_OK) {
+    if (ngx_mcp_session_mac(mlcf, id->data, p - id->data, p) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -142,7 +159,7 @@ ngx_mcp_session_issue(ngx_http_request_t *r, ngx_str_t *secret,
 /* NGX_OK: a live session; NGX_DECLINED: unknown, forged, old or ended */
 
 ngx_int_t
-ngx_mcp_session_check(ngx_str_t *secret, ngx_str_t *id)
+ngx_mcp_session_check(ngx_mcp_loc_conf_t *mlcf, ngx_str_t *id)
 {
     u_char            hex[NGX_MCP_SESSION_MAC * 2];
     time_t            issued;
@@ -171,7 +188,7 @@ ngx_mcp_session_check(ngx_str_t *secret, ngx_str_t *id)
         return NGX_DECLINED;
     }
 
-    if (ngx_mcp_session_mac(secret, id->data, 3 + 32 + 10, hex) != NGX_OK) {
+    if (ngx_mcp_session_mac(mlcf, id->data, 3 + 32 + 10, hex) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -227,7 +244,12 @@ ngx_mcp_session_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_mcp_loc_conf_t *mlcf = conf;
 
-    ngx_str_t  *value;
+    char                *rv;
+    EVP_MAC             *hmac;
+    ngx_str_t           *value;
+    OSSL_PARAM           params[2];
+    EVP_MAC_CTX         *ctx;
+    ngx_pool_cleanup_t  *cln;
 
     if (mlcf->secret.data != NULL) {
         return "is duplicate";
@@ -235,5 +257,35 @@ ngx_mcp_session_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    return ngx_qna_conf_read_secret(cf, &value[1], 32, 4096, &mlcf->secret);
+    rv = ngx_qna_conf_read_secret(cf, &value[1], 32, 4096, &mlcf->secret);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    EVP_MAC_free(hmac);
+
+    params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (ctx == NULL
+        || EVP_MAC_init(ctx, mlcf->secret.data, mlcf->secret.len, params)
+           != 1)
+    {
+        EVP_MAC_CTX_free(ctx);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "HMAC-SHA256 is unavailable");
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_mcp_session_mac_free;
+    cln->data = ctx;
+    mlcf->mac = ctx;
+
+    return NGX_CONF_OK;
 }

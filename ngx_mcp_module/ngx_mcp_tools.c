@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <math.h>
 #include "ngx_mcp_tools.h"
+#include "ngx_mcp_numbers.h"
 #include "ngx_mcp_policy.h"
 
 
@@ -117,14 +118,16 @@ ngx_mcp_tools_count(void)
 /* "work" is what the request has left; the call's work is taken from it */
 
 json_t *
-ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args, ngx_pool_t *pool,
-    size_t *work, ngx_mcp_tool_error_t *err)
+ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args,
+    ngx_mcp_numbers_t *numbers, ngx_pool_t *pool, size_t *work,
+    ngx_mcp_tool_error_t *err)
 {
     json_t  *empty, *res;
 
     err->code = NULL;
     err->message[0] = '\0';
     err->work = *work;
+    err->numbers = numbers;
 
     if (args != NULL && !json_is_object(args)) {
         ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
@@ -210,9 +213,10 @@ ngx_int_t
 ngx_mcp_arg_numbers(json_t *args, const char *name, size_t min_len,
     ngx_pool_t *pool, double **out, size_t *n, ngx_mcp_tool_error_t *err)
 {
-    size_t   i, len;
-    double  *v;
-    json_t  *arr, *item;
+    size_t                   i, len;
+    double                  *v;
+    json_t                  *arr, *item;
+    ngx_mcp_number_array_t  *na;
 
     arr = json_object_get(args, name);
 
@@ -228,7 +232,8 @@ ngx_mcp_arg_numbers(json_t *args, const char *name, size_t min_len,
         return NGX_ERROR;
     }
 
-    len = json_array_size(arr);
+    na = ngx_mcp_numbers_find(err->numbers, arr);
+    len = na ? na->n : json_array_size(arr);
 
     if (len < min_len) {
         ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
@@ -248,10 +253,27 @@ ngx_mcp_arg_numbers(json_t *args, const char *name, size_t min_len,
         return NGX_ERROR;
     }
 
+    /* the caller's own copy: a tool may sort it */
     v = ngx_palloc(pool, (len ? len : 1) * sizeof(double));
     if (v == NULL) {
         ngx_mcp_tool_fail(err, NGX_MCP_ERR_TOOL, "out of memory");
         return NGX_ERROR;
+    }
+
+    if (na != NULL) {
+        /* read by ngx_mcp_scan.c: all numbers, finite */
+        ngx_memcpy(v, na->values, len * sizeof(double));
+
+        for (i = 0; i < len; i++) {
+            if (fabs(v[i]) > NGX_MCP_MAX_VALUE) {
+                goto range;
+            }
+        }
+
+        *out = v;
+        *n = len;
+
+        return NGX_OK;
     }
 
     for (i = 0; i < len; i++) {
@@ -268,10 +290,7 @@ ngx_mcp_arg_numbers(json_t *args, const char *name, size_t min_len,
 
         /* no price or return is this large; bounds keep the sums finite */
         if (!isfinite(v[i]) || fabs(v[i]) > NGX_MCP_MAX_VALUE) {
-            ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
-                              "argument \"%s\"[%zu] is out of range "
-                              "(|x| <= 1e15)", name, i);
-            return NGX_ERROR;
+            goto range;
         }
     }
 
@@ -279,6 +298,13 @@ ngx_mcp_arg_numbers(json_t *args, const char *name, size_t min_len,
     *n = len;
 
     return NGX_OK;
+
+range:
+
+    ngx_mcp_tool_fail(err, NGX_MCP_ERR_INVALID_ARGUMENT,
+                      "argument \"%s\"[%zu] is out of range (|x| <= 1e15)",
+                      name, i);
+    return NGX_ERROR;
 }
 
 

@@ -45,11 +45,18 @@
 #define NGX_MCP_NUMBERS  NGX_MCP_NUMBERS_AND("")
 
 
-/* what a call reports: its error, and the work its request has left */
+typedef struct ngx_mcp_numbers_s  ngx_mcp_numbers_t;
+
+
+/*
+ * What a call reports: its error, and the work its request has left; and
+ * the arrays of its arguments read as numbers (ngx_mcp_numbers.h).
+ */
 typedef struct {
     const char                 *code;
     char                        message[256];
     size_t                      work;
+    ngx_mcp_numbers_t          *numbers;
 } ngx_mcp_tool_error_t;
 
 
@@ -131,7 +138,8 @@ ngx_uint_t ngx_mcp_tools_count(void);
 ngx_mcp_tool_t *ngx_mcp_tool_next(ngx_uint_t *iter);
 ngx_uint_t ngx_mcp_tool_family(ngx_mcp_tool_t *tool);
 json_t *ngx_mcp_tool_call(ngx_mcp_tool_t *tool, json_t *args,
-    ngx_pool_t *pool, size_t *work, ngx_mcp_tool_error_t *err);
+    ngx_mcp_numbers_t *numbers, ngx_pool_t *pool, size_t *work,
+    ngx_mcp_tool_error_t *err);
 ngx_int_t ngx_mcp_work(ngx_mcp_tool_error_t *err, size_t units);
 
 /* argument helpers: each names the argument in its error */

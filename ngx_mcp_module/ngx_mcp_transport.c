@@ -248,7 +248,7 @@ ngx_mcp_transport_session(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
         return NGX_DONE;
     }
 
-    if (ngx_mcp_session_check(&mlcf->secret, &h->value) != NGX_OK) {
+    if (ngx_mcp_session_check(mlcf, &h->value) != NGX_OK) {
         *rc = ngx_mcp_send(r, NGX_HTTP_NOT_FOUND,
                            ngx_mcp_jsonrpc_error(NULL, -32001,
                                                  "Session not found"));
@@ -424,7 +424,7 @@ ngx_mcp_transport_body(ngx_http_request_t *r, ngx_mcp_loc_conf_t *mlcf,
     answer = ngx_mcp_jsonrpc_handle(r, mlcf, msg, &status, 0, &work);
 
     if (mlcf->sessions && json_object_get(answer, "result") != NULL) {
-        if (ngx_mcp_session_issue(r, &mlcf->secret, &sid) != NGX_OK
+        if (ngx_mcp_session_issue(r, mlcf, &sid) != NGX_OK
             || ngx_qna_http_add_header(r, "MCP-Session-Id", &sid) != NGX_OK)
         {
             json_decref(answer);

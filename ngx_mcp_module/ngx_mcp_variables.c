@@ -2,7 +2,8 @@
 /*
  * What an MCP request called, for the access log ($mcp_tool) and the
  * metrics (a histogram per tool): kept in the request's context when
- * tools/call names a tool, refused calls included.
+ * tools/call names a tool, refused calls included.  $mcp_numbers: the
+ * values of its arguments read straight into doubles (ngx_mcp_scan.c).
  */
 
 #include <ngx_config.h>
@@ -11,16 +12,22 @@
 #include "ngx_mcp_module.h"
 #include "ngx_mcp_tools.h"
 #include "ngx_mcp_upstream.h"
+#include "ngx_mcp_numbers.h"
 #include "ngx_qna_http.h"
 
 
 static ngx_int_t ngx_mcp_tool_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_mcp_numbers_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_mcp_variables[] = {
 
     { ngx_string("mcp_tool"), NULL, ngx_mcp_tool_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mcp_numbers"), NULL, ngx_mcp_numbers_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -34,8 +41,8 @@ ngx_mcp_add_variables(ngx_conf_t *cf)
 }
 
 
-ngx_int_t
-ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name)
+ngx_mcp_ctx_t *
+ngx_mcp_get_ctx(ngx_http_request_t *r)
 {
     ngx_mcp_ctx_t  *ctx;
 
@@ -44,10 +51,24 @@ ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name)
     if (ctx == NULL) {
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_mcp_ctx_t));
         if (ctx == NULL) {
-            return NGX_ERROR;
+            return NULL;
         }
 
         ngx_http_set_ctx(r, ctx, ngx_http_mcp_module);
+    }
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_mcp_set_tool(ngx_http_request_t *r, json_t *name)
+{
+    ngx_mcp_ctx_t  *ctx;
+
+    ctx = ngx_mcp_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
     }
 
     /* the name may be anything a client sent: at most what a tool takes */
@@ -78,6 +99,45 @@ ngx_mcp_tool_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     }
 
     return ngx_qna_http_variable(v, &ctx->tool);
+}
+
+
+static ngx_int_t
+ngx_mcp_numbers_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    size_t              n;
+    u_char             *p;
+    ngx_uint_t          i;
+    ngx_mcp_ctx_t      *ctx;
+    ngx_mcp_numbers_t  *nums;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_mcp_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    n = 0;
+    nums = ctx->numbers;
+
+    for (i = 0; nums && i < nums->nelts; i++) {
+        n += nums->elts[i].n;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_SIZE_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%uz", n) - p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
 }
 
 

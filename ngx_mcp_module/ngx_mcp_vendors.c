@@ -13,6 +13,7 @@
 #include "ngx_qna_module.h"
 #include "ngx_mcp_vendor.h"
 #include "ngx_mcp_cache.h"
+#include "ngx_mcp_numbers.h"
 
 
 #define NGX_MCP_KEY_MAX  512
@@ -80,6 +81,10 @@ ngx_mcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(mcf->cache_size, 16 * 1024 * 1024);
     ngx_conf_init_value(mcf->cache_valid, 86400);
     ngx_mcp_policy_init_conf(&mcf->policy);
+
+    if (ngx_mcp_numbers_init(cf, &mcf->numbers) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (mcf->alpaca_feed.data == NULL) {
         ngx_str_set(&mcf->alpaca_feed, "iex");

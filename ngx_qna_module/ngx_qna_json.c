@@ -6,6 +6,8 @@
  * numbers (bench/mcp, perf).  Here a real is written with 15 significant
  * digits from integer arithmetic; anything outside the plain range falls
  * back to snprintf.  Strings are escaped as jansson does (UTF-8 kept).
+ * Texts can be remembered for nodes (a tool's result, a series written
+ * straight from doubles) and are then copied, not written again.
  */
 
 #include <ngx_config.h>
@@ -30,14 +32,29 @@ static ngx_int_t ngx_qna_json_value(ngx_qna_json_buf_t *b, json_t *v,
 
 
 /*
- * A tool's result is written twice in its answer: as the text block and as
- * structuredContent.  The first writing is remembered, with a reference
- * that keeps the node (and so its address) alive, and copied for the
- * second when a dump into the same pool meets the same node.
+ * Texts remembered for nodes, copied when a dump into the same pool meets
+ * the node: a tool's result is written twice in its answer (the text
+ * block and structuredContent), and a series of numbers is written
+ * straight from its doubles (an empty array stands for it in the tree).
+ * A reference keeps each node, and so its address, alive until
+ * ngx_qna_json_forget().
  */
-static json_t      *ngx_qna_json_memo_node;
-static ngx_pool_t  *ngx_qna_json_memo_pool;
-static ngx_str_t    ngx_qna_json_memo_text;
+#define NGX_QNA_JSON_MEMO  128
+
+typedef struct {
+    json_t                     *node;
+    ngx_str_t                   text;
+} ngx_qna_json_memo_t;
+
+static ngx_qna_json_memo_t   ngx_qna_json_memo[NGX_QNA_JSON_MEMO];
+static ngx_uint_t            ngx_qna_json_nmemo;
+static ngx_pool_t           *ngx_qna_json_memo_pool;
+
+
+static const char  ngx_qna_json_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
 
 
 static const double  ngx_qna_pow10[] = {
@@ -142,15 +159,19 @@ ngx_qna_json_string(ngx_qna_json_buf_t *b, const u_char *s, size_t len)
 }
 
 
-/* what %.15g would print, from integer arithmetic; ".0" keeps it a real */
+/*
+ * What %.15g would print, from integer arithmetic; ".0" keeps it a real.
+ * At most NGX_QNA_JSON_REAL_LEN bytes.
+ */
 
-static u_char *
-ngx_qna_json_real_text(u_char *p, double v)
+u_char *
+ngx_qna_json_real(u_char *p, double v)
 {
     int        e, k, nd, i;
     double     a, s;
     u_char     digits[16];
-    uint64_t   m;
+    uint32_t   hi, lo, q[4];
+    uint64_t   m, bits;
 
     if (v == 0) {
         return ngx_cpymem(p, "0.0", 3);
@@ -174,9 +195,18 @@ ngx_qna_json_real_text(u_char *p, double v)
         *p++ = '-';
     }
 
-    /* a = m * 10^(e - 14), m of exactly 15 digits; e first from the table */
+    /*
+     * a = m * 10^(e - 14), m of exactly 15 digits; e first from the table:
+     * the largest power of ten up to a, counted up from the one its binary
+     * exponent guarantees, floor((b - 1) * log10(2)) (78913 / 2^18)
+     */
     if (a >= 1.0) {
-        for (e = 14; a < ngx_qna_pow10[e]; e--) { /* void */ }
+        ngx_memcpy(&bits, &a, sizeof(double));
+        e = (int) ((((bits >> 52) & 0x7ff) - 1023) * 78913 >> 18);
+
+        while (e < 14 && a >= ngx_qna_pow10[e + 1]) {
+            e++;
+        }
 
     } else {
         for (e = -1; e > -4 && a * ngx_qna_pow10[-e] < 1.0; e--) { /* void */ }
@@ -207,7 +237,8 @@ ngx_qna_json_real_text(u_char *p, double v)
         break;
     }
 
-    m = (uint64_t) (s + 0.5);
+    /* s < 2^63: the signed conversion, one instruction */
+    m = (uint64_t) (int64_t) (s + 0.5);
 
     /* 999999999999999.7 rounds up to sixteen digits: one more power */
     if (m >= 1000000000000000ULL) {
@@ -215,30 +246,52 @@ ngx_qna_json_real_text(u_char *p, double v)
         e++;
     }
 
-    for (i = 14; i >= 0; i--) {
-        digits[i] = (u_char) ('0' + m % 10);
-        m /= 10;
+    /*
+     * two digits a division, in halves of 7 and 8 digits and quarters
+     * that do not wait for each other
+     */
+    hi = (uint32_t) (m / 100000000);
+    lo = (uint32_t) (m % 100000000);
+
+    q[0] = hi / 10000;
+    q[1] = hi % 10000;
+    q[2] = lo / 10000;
+    q[3] = lo % 10000;
+
+    digits[0] = (u_char) ('0' + q[0] / 100);
+    ngx_memcpy(&digits[1], &ngx_qna_json_pairs[(q[0] % 100) * 2], 2);
+
+    for (i = 1; i < 4; i++) {
+        ngx_memcpy(&digits[4 * i - 1], &ngx_qna_json_pairs[(q[i] / 100) * 2],
+                   2);
+        ngx_memcpy(&digits[4 * i + 1], &ngx_qna_json_pairs[(q[i] % 100) * 2],
+                   2);
     }
 
-    for (nd = 15; nd > 1 && digits[nd - 1] == '0'; nd--) {
-        /* void */
+    /* the trailing zeros: whole quarters first */
+    for (nd = 15, i = 3; i > 0 && q[i] == 0; i--) {
+        nd -= 4;
+    }
+
+    while (nd > 1 && digits[nd - 1] == '0') {
+        nd--;
     }
 
     if (e >= 0) {
-        for (i = 0; i <= e; i++) {
-            *p++ = i < nd ? digits[i] : '0';
+        if (nd > e + 1) {
+            p = ngx_cpymem(p, digits, e + 1);
+            *p++ = '.';
+            return ngx_cpymem(p, &digits[e + 1], nd - e - 1);
+        }
+
+        p = ngx_cpymem(p, digits, nd);
+
+        for (i = nd; i <= e; i++) {
+            *p++ = '0';
         }
 
         *p++ = '.';
-
-        if (e + 1 >= nd) {
-            *p++ = '0';
-
-        } else {
-            for (i = e + 1; i < nd; i++) {
-                *p++ = digits[i];
-            }
-        }
+        *p++ = '0';
 
         return p;
     }
@@ -250,11 +303,7 @@ ngx_qna_json_real_text(u_char *p, double v)
         *p++ = '0';
     }
 
-    for (i = 0; i < nd; i++) {
-        *p++ = digits[i];
-    }
-
-    return p;
+    return ngx_cpymem(p, digits, nd);
 }
 
 
@@ -271,9 +320,14 @@ ngx_qna_json_value(ngx_qna_json_buf_t *b, json_t *v, ngx_uint_t depth)
         return NGX_ERROR;
     }
 
-    if (v == ngx_qna_json_memo_node && b->pool == ngx_qna_json_memo_pool) {
-        return ngx_qna_json_raw(b, (char *) ngx_qna_json_memo_text.data,
-                                ngx_qna_json_memo_text.len);
+    if (ngx_qna_json_nmemo && b->pool == ngx_qna_json_memo_pool) {
+        for (i = 0; i < ngx_qna_json_nmemo; i++) {
+            if (ngx_qna_json_memo[i].node == v) {
+                return ngx_qna_json_raw(b,
+                                   (char *) ngx_qna_json_memo[i].text.data,
+                                   ngx_qna_json_memo[i].text.len);
+            }
+        }
     }
 
     switch (json_typeof(v)) {
@@ -330,12 +384,12 @@ ngx_qna_json_value(ngx_qna_json_buf_t *b, json_t *v, ngx_uint_t depth)
         return NGX_OK;
 
     case JSON_REAL:
-        p = ngx_qna_json_reserve(b, 40);
+        p = ngx_qna_json_reserve(b, NGX_QNA_JSON_REAL_LEN);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
-        b->len = ngx_qna_json_real_text(p, json_real_value(v)) - b->data;
+        b->len = ngx_qna_json_real(p, json_real_value(v)) - b->data;
         return NGX_OK;
 
     case JSON_TRUE:
@@ -376,26 +430,111 @@ ngx_qna_json_dump(ngx_pool_t *pool, json_t *json, ngx_str_t *out)
 ngx_int_t
 ngx_qna_json_dump_shared(ngx_pool_t *pool, json_t *json, ngx_str_t *out)
 {
-    ngx_qna_json_forget();
-
     if (ngx_qna_json_dump(pool, json, out) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ngx_qna_json_memo_node = json_incref(json);
-    ngx_qna_json_memo_pool = pool;
-    ngx_qna_json_memo_text = *out;
+    /* not remembered, it is written again: slower, not wrong */
+    (void) ngx_qna_json_remember(pool, json, out);
 
     return NGX_OK;
+}
+
+
+/* NGX_DECLINED when full: the caller writes the node itself */
+
+ngx_int_t
+ngx_qna_json_remember(ngx_pool_t *pool, json_t *node, ngx_str_t *text)
+{
+    if (pool != ngx_qna_json_memo_pool) {
+        ngx_qna_json_forget();
+        ngx_qna_json_memo_pool = pool;
+    }
+
+    if (ngx_qna_json_nmemo == NGX_QNA_JSON_MEMO) {
+        return NGX_DECLINED;
+    }
+
+    ngx_qna_json_memo[ngx_qna_json_nmemo].node = json_incref(node);
+    ngx_qna_json_memo[ngx_qna_json_nmemo].text = *text;
+    ngx_qna_json_nmemo++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A string node whose value is the JSON text "json" (ngx_qna_json_dump's:
+ * valid UTF-8, its strings' control characters escaped, so it has none),
+ * with its escaped text remembered: a dump into the pool copies that
+ * rather than escaping the string byte by byte.
+ */
+
+json_t *
+ngx_qna_json_text(ngx_pool_t *pool, ngx_str_t *json)
+{
+    u_char     *p, *q, *last, *d, *quote, *bs;
+    json_t     *node;
+    ngx_str_t   text;
+
+    p = json->data;
+    last = p + json->len;
+
+    text.data = ngx_pnalloc(pool, 2 * json->len + 2);
+    node = json_stringn_nocheck((char *) json->data, json->len);
+
+    if (text.data == NULL || node == NULL) {
+        json_decref(node);
+        return NULL;
+    }
+
+    /* a result is mostly numbers: memchr runs over them */
+    quote = memchr(p, '"', last - p);
+    bs = memchr(p, '\\', last - p);
+
+    d = text.data;
+    *d++ = '"';
+
+    for ( ;; ) {
+        q = (quote && (bs == NULL || quote < bs)) ? quote : bs;
+
+        if (q == NULL) {
+            d = ngx_cpymem(d, p, last - p);
+            break;
+        }
+
+        d = ngx_cpymem(d, p, q - p);
+        *d++ = '\\';
+        *d++ = *q;
+        p = q + 1;
+
+        if (q == quote) {
+            quote = memchr(p, '"', last - p);
+
+        } else {
+            bs = memchr(p, '\\', last - p);
+        }
+    }
+
+    *d++ = '"';
+    text.len = d - text.data;
+
+    /* not remembered, it is escaped at the dump: slower, not wrong */
+    (void) ngx_qna_json_remember(pool, node, &text);
+
+    return node;
 }
 
 
 void
 ngx_qna_json_forget(void)
 {
-    if (ngx_qna_json_memo_node != NULL) {
-        json_decref(ngx_qna_json_memo_node);
-        ngx_qna_json_memo_node = NULL;
-        ngx_qna_json_memo_pool = NULL;
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_qna_json_nmemo; i++) {
+        json_decref(ngx_qna_json_memo[i].node);
     }
+
+    ngx_qna_json_nmemo = 0;
+    ngx_qna_json_memo_pool = NULL;
 }

@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 use Test::More;
+use Digest::SHA ();
 use QnA::Stack;
 use QnA::Check;
 
@@ -201,6 +202,15 @@ for my $case (['calculate_sma', { prices => [1, 2, 3], period => 0 }, qr/period/
     my $r = $s->http(POST => '/mcp', json => $init, headers => { Accept => $accept });
     my $sid = $r->{headers}{'mcp-session-id'};
     like $sid, qr/^v1\.[0-9a-f]{32}\.[0-9a-f]{8}\.[0-9a-f]{32}$/, 'initialize issues a session id';
+    {
+        # its mac is HMAC-SHA256 under the file's key (the keyed context
+        # made at configuration computes what any instance computes)
+        open my $f, '<', $s->dir . '/mcp-session.secret' or die;
+        (my $key = do { local $/; <$f> }) =~ s/\s+$//;
+        my ($msg, $mac) = ($sid // '') =~ /^(.*\.)([0-9a-f]{32})$/;
+        is substr(Digest::SHA::hmac_sha256_hex($msg // '', $key), 0, 32), $mac // '',
+            '  its mac: HMAC-SHA256 of the rest under the secret';
+    }
 
     $r = $s->http(POST => '/mcp', json => $ping, headers => { Accept => $accept });
     is $r->{status}, 400, 'no session id after initialize: 400';
