@@ -199,7 +199,8 @@ ngx_qna_metrics_names(ngx_qna_metrics_t *m)
             name = pr[i].name;
 
         } else {
-            ngx_str_null(&name);
+            /* not ngx_str_null(): the string functions take no NULL */
+            ngx_str_set(&name, "");
         }
 
         name.len = ngx_min(name.len, 63);
@@ -222,7 +223,8 @@ ngx_qna_metrics_names(ngx_qna_metrics_t *m)
             name = ups[i]->name;
 
         } else {
-            ngx_str_null(&name);
+            /* not ngx_str_null(): the string functions take no NULL */
+            ngx_str_set(&name, "");
         }
 
         name.len = ngx_min(name.len, 63);

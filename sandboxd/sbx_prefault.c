@@ -36,6 +36,13 @@
 #define SBX_PF_EXCLUSIVE     (1ULL << 56)
 #define SBX_PF_PRESENT       (1ULL << 63)
 
+/*
+ * A mapping larger than this is a reservation, not a heap a run writes
+ * into: a sanitizer's shadow (terabytes, whose page map alone would take
+ * minutes to read), an allocator's arena held in advance.
+ */
+#define SBX_PF_MAP_MAX       ((uintptr_t) 1 << 30)
+
 
 typedef struct {
     uintptr_t                   start;
@@ -66,7 +73,8 @@ sbx_pf_maps(sbx_pf_range_t *maps, int max)
 
     while (n < max && fgets(line, sizeof(line), f)) {
         if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) == 3
-            && strcmp(perms, "rw-p") == 0)
+            && strcmp(perms, "rw-p") == 0
+            && end - start <= SBX_PF_MAP_MAX)
         {
             maps[n].start = (uintptr_t) start;
             maps[n].len = (uintptr_t) (end - start);
