@@ -68,8 +68,7 @@ sub via_edge {
 # the files themselves: nginx -t on each as rendered (sandboxd refuses an
 # unknown key at start: it runs from sandboxd.conf)
 for my $t (['gateway.conf (A)', $a], ['gateway.conf (B)', $b], ['edge.conf', $edge]) {
-    my $d = $t->[1]->dir;
-    my $out = `/usr/sbin/nginx -t -p $d -c $d/nginx.conf 2>&1`;
+    my $out = $t->[1]->nginx_test;
     is $?, 0, "nginx -t: conf/production/$t->[0]" or diag $out;
     unlike $out, qr/\[(warn|alert|emerg)\]/, '  without a warning';
 }

@@ -172,7 +172,7 @@ EOF
     $d->stop;
     for my $bad ('app.example.com', 'https://app.example.com/', 'ftp://x', 'https://') {
         my $t = QnA::Stack->new(name => 'cors-bad', workers => 1, nginx_http => "    qna_cors_origin $bad;\n");
-        my $out = `/usr/sbin/nginx -t -p @{[ $t->dir ]} -c @{[ $t->dir ]}/nginx.conf 2>&1`;
+        my $out = $t->nginx_test;
         like $out, qr/is not an origin/, "nginx -t refuses qna_cors_origin $bad";
     }
 }
