@@ -36,7 +36,7 @@ ngx_mcp_decimal(u_char *p, u_char *last, double *v)
     u_char     *start, *ip, *fp;
     uint64_t    m;
     ngx_int_t   neg, eneg, real, x;
-    ngx_uint_t  nd, d, many;
+    ngx_uint_t  nd, d, many, ebig;
 
     start = p;
     neg = (*p == '-');
@@ -83,6 +83,7 @@ ngx_mcp_decimal(u_char *p, u_char *last, double *v)
     fp = p;
     e = 0;
     eneg = 0;
+    ebig = 0;
 
     if (p < last && *p == '.') {
         fp = ++p;
@@ -123,9 +124,16 @@ ngx_mcp_decimal(u_char *p, u_char *last, double *v)
         }
 
         while (p < last && *p >= '0' && *p <= '9') {
-            /* past a few thousand it is zero or infinite: strtod says */
+            /*
+             * past a few thousand it is zero or infinite, strtod says; but
+             * e is no longer the exponent, and a fraction as long could
+             * bring x back within the fast path's range (0.000...01e1000000)
+             */
             if (e < 100000) {
                 e = e * 10 + (*p - '0');
+
+            } else {
+                ebig = 1;
             }
 
             p++;
@@ -153,6 +161,10 @@ ngx_mcp_decimal(u_char *p, u_char *last, double *v)
     if (m == 0) {
         *v = neg ? -0.0 : 0.0;
         return p;
+    }
+
+    if (ebig) {
+        goto slow;
     }
 
     /*

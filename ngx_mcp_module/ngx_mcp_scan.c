@@ -213,7 +213,8 @@ ngx_mcp_scan(ngx_mcp_scan_t *s, size_t budget)
             q = p + 1;
 
             while (q < last && *q != '"') {
-                q += (*q == '\\') ? 2 : 1;
+                /* an escape's second byte, if the body has it */
+                q += (*q == '\\' && q + 1 < last) ? 2 : 1;
             }
 
             if (q >= last) {
@@ -384,6 +385,7 @@ ngx_mcp_scan_value(ngx_mcp_scan_t *s, u_char *p, u_char *end)
 
             case NGX_MCP_PATH_KEY:
                 if (parent->type == '{'
+                    && parent->key != NULL
                     && parent->key_len == path->step[pos].key.len
                     && ngx_strncmp(parent->key, path->step[pos].key.data,
                                    parent->key_len) == 0)

@@ -241,6 +241,19 @@ for my $m (@messages) {
          . '],"low":[' . join(',', (1) x 100_000) . '],"close":[' . join(',', (1.5) x 100_000) . ']}'));
 }
 
+# an exponent too long to keep, after a fraction long enough to cancel
+# what was kept of it: 10^900000 is no number jansson takes, and it must
+# not come out as 1 (the exponent's first digits against the fraction's)
+{
+    my $tiny = '0.' . ('0' x 99999) . '1';
+    for my $e ('1000000', '1000001', '1234567', '100000', '99999', '9999999999') {
+        same("prices [1, 0.(99999 zeros)1e$e]",
+             call(calculate_sma => qq({"prices":[1,${tiny}e$e],"period":1})));
+    }
+    same('prices [1, 0.(99990 zeros)1e99995]',
+         call(calculate_sma => '{"prices":[1,0.' . ('0' x 99990) . '1e99995],"period":1}'));
+}
+
 # mutations of a valid call, byte by byte
 {
     srand(41);
