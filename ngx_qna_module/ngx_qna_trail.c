@@ -15,8 +15,10 @@
  * line to a local file is the same kind of write as nginx's own access
  * log.  A
  * spool that reaches its bound is logged at every record lost, or makes
- * the next requests 503 (qna_trail_spool ... full=refuse).  Spools left
- * by workers that are gone are taken over at start.
+ * the next requests 503 (qna_trail_spool ... full=refuse).  A record in
+ * flight is in the worker's journal (ngx_qna_trail_journal.c) until the
+ * database answers.  Spools and journals left by workers that are gone
+ * are taken over at start, and every NGX_QNA_TRAIL_ADOPT seconds.
  */
 
 #include <ngx_config.h>
@@ -24,6 +26,7 @@
 #include <ngx_event.h>
 #include "ngx_qna_module.h"
 #include "ngx_qna_trail.h"
+#include "ngx_qna_trail_journal.h"
 #include "ngx_qna_metrics.h"
 
 
@@ -288,7 +291,7 @@ static ngx_int_t ngx_qna_trail_spool(ngx_uint_t stmt, json_t *params);
 static void ngx_qna_trail_replay(ngx_event_t *ev);
 static void ngx_qna_trail_replayed(PGresult *res, const char *error,
     void *data);
-static void ngx_qna_trail_adopt(ngx_log_t *log);
+static void ngx_qna_trail_adopt(ngx_log_t *log, ngx_uint_t init);
 
 
 /* qna_trail_spool DIR [max=64m] [full=drop|refuse]; */
@@ -386,9 +389,13 @@ ngx_qna_trail_init_process(ngx_cycle_t *cycle, ngx_qna_trail_conf_t *tcf)
         w->size = ngx_file_size(&fi);
     }
 
-    /* what workers that are gone could not write */
-    ngx_qna_trail_adopt(cycle->log);
+    /* what workers that are gone could not write, then this one's journal */
+    ngx_qna_trail_adopt(cycle->log, 1);
     w->adopt_at = ngx_time() + NGX_QNA_TRAIL_ADOPT;
+
+    if (ngx_qna_trail_journal_open(&tcf->dir, cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     w->spooling = (w->size > 0);
 
@@ -416,6 +423,8 @@ ngx_qna_trail_exit_process(void)
         ngx_close_file(w->fd);
         w->fd = NGX_INVALID_FILE;
     }
+
+    ngx_qna_trail_journal_close();
 }
 
 
@@ -488,9 +497,11 @@ ngx_qna_trail_accepting(void)
 void
 ngx_qna_trail_write(ngx_uint_t stmt, json_t *params)
 {
-    size_t                   i;
+    char                    *text;
+    size_t                   i, len;
     json_t                  *v, *record;
     ngx_int_t                rc;
+    ngx_uint_t               tag;
     const char              *values[NGX_QNA_TRAIL_PARAMS_MAX];
     ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
 
@@ -515,6 +526,24 @@ ngx_qna_trail_write(ngx_uint_t stmt, json_t *params)
 
     /* the record comes back with the answer: spooled if it failed */
     record = json_pack("{s:I, s:O}", "s", (json_int_t) stmt, "p", params);
+    tag = 0;
+
+    /* in the journal while in flight, as the spool's line it would be */
+    if (record && w->fd != NGX_INVALID_FILE) {
+        text = json_dumps(record, JSON_COMPACT);
+
+        if (text) {
+            len = ngx_strlen(text);
+            text[len++] = '\n';   /* over json_dumps()'s '\0' */
+            tag = ngx_qna_trail_journal_add((u_char *) text, len);
+            free(text);
+        }
+
+        if (tag && json_object_set_new(record, "j", json_integer(tag)) != 0) {
+            ngx_qna_trail_journal_done(tag);
+            tag = 0;
+        }
+    }
 
     rc = record ? ngx_qna_pg_query_prepared(NULL, w->log,
                                             &ngx_qna_trail_stmt[stmt], values,
@@ -524,6 +553,7 @@ ngx_qna_trail_write(ngx_uint_t stmt, json_t *params)
     if (rc != NGX_OK) {
         json_decref(record);
         (void) ngx_qna_trail_spool(stmt, params);
+        ngx_qna_trail_journal_done(tag);
     }
 
     json_decref(params);
@@ -544,6 +574,10 @@ ngx_qna_trail_sent(PGresult *res, const char *error, void *data)
                                                                    "s")),
                    json_object_get(record, "p"));
     }
+
+    /* written, or in the spool: no longer the journal's to keep */
+    ngx_qna_trail_journal_done(
+        (ngx_uint_t) json_integer_value(json_object_get(record, "j")));
 
     json_decref(record);
 }
@@ -731,7 +765,7 @@ ngx_qna_trail_replay(ngx_event_t *ev)
      */
     if (!w->spooling && ngx_time() >= w->adopt_at) {
         w->adopt_at = ngx_time() + NGX_QNA_TRAIL_ADOPT;
-        ngx_qna_trail_adopt(w->log);
+        ngx_qna_trail_adopt(w->log, 0);
         w->spooling = (w->size > 0);
     }
 
@@ -899,17 +933,22 @@ ngx_qna_trail_replayed(PGresult *res, const char *error, void *data)
 }
 
 
-/* spools of workers that are gone, appended to this one's, then removed */
+/*
+ * Spools and journals of workers that are gone, appended to this one's
+ * spool, then removed; at start ("init") also a journal under this
+ * worker's own pid, left by a worker of an earlier boot.
+ */
 
 static void
-ngx_qna_trail_adopt(ngx_log_t *log)
+ngx_qna_trail_adopt(ngx_log_t *log, ngx_uint_t init)
 {
-    u_char                  *name, path[NGX_MAX_PATH];
+    u_char                  *name, path[NGX_MAX_PATH], last;
     size_t                   len;
     ssize_t                  n;
     ngx_fd_t                 fd;
     ngx_dir_t                dir;
     ngx_int_t                pid;
+    ngx_uint_t               journal;
     ngx_qna_trail_worker_t  *w = &ngx_qna_trail_worker;
     u_char                   buf[65536];
 
@@ -921,13 +960,20 @@ ngx_qna_trail_adopt(ngx_log_t *log)
         name = ngx_de_name(&dir);
         len = ngx_de_namelen(&dir);
 
-        if (!ngx_qna_trail_is_spool(name, len)) {
-            continue;
+        journal = 0;
+
+        if (ngx_qna_trail_is_spool(name, len)) {
+            pid = ngx_atoi(name + 6, len - 12);
+
+        } else {
+            pid = ngx_qna_trail_journal_pid(name, len);
+            journal = 1;
         }
 
-        pid = ngx_atoi(name + 6, len - 12);
-
-        if (pid <= 0 || pid == ngx_pid || kill((pid_t) pid, 0) == 0) {
+        if (pid <= 0
+            || (pid == ngx_pid && !(journal && init))
+            || (pid != ngx_pid && kill((pid_t) pid, 0) == 0))
+        {
             continue;
         }
 
@@ -939,22 +985,35 @@ ngx_qna_trail_adopt(ngx_log_t *log)
             continue;
         }
 
+        last = '\n';
+
         while ((n = ngx_read_fd(fd, buf, sizeof(buf))) > 0) {
             if (ngx_write_fd(w->fd, buf, n) != n) {
                 break;
             }
 
             w->size += n;
+            last = buf[n - 1];
         }
 
         ngx_close_file(fd);
 
+        /*
+         * a line its worker was killed writing ends here, malformed (the
+         * replay skips it), rather than joined to the next one
+         */
+        if (n == 0 && last != '\n' && ngx_write_fd(w->fd, "\n", 1) == 1) {
+            w->size++;
+        }
+
         if (n == 0) {
             (void) ngx_delete_file(path);
 
-            ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                          "qna trail: took over the spool of worker %i",
-                          pid);
+            if (!journal || w->size > 0) {
+                ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                              "qna trail: took over the %s of worker %i",
+                              journal ? "records in flight" : "spool", pid);
+            }
         }
     }
 

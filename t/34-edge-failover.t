@@ -218,7 +218,6 @@ sub answered_all {
     is scalar(grep { $_->{status} != 200 || $_->{upstream} ne '127.0.0.1:' . $b->port } @after), 0,
        '  every one answered 200 by B';
     ok defined $fig->{first_survivor_ms}, '  B answered after the kill';
-    in_postgres($run, 'A killed');
     log_is_clean($b, "B's error log is clean");
 
     # past fail_timeout the edge tries A again: refused, the request goes
@@ -236,8 +235,11 @@ sub answered_all {
     ok $probed, 'A tried again after fail_timeout, refused: the POST passed on to B';
     is scalar(grep { $_ != 200 } @status), 0, '  every POST /analyze meanwhile answered 200 (' . scalar(@status) . ')';
 
-    # A again, in its folder: the edge takes it back after fail_timeout
+    # A again, in its folder: the edge takes it back after fail_timeout,
+    # and its new workers replay what the killed ones had sent PostgreSQL
+    # without an answer yet (their journals, spool/sent.PID.G)
     ok $f->restart_instance($a), 'A restarted: the edge sends to it again';
+    in_postgres($run, 'A killed, then restarted');
 }
 
 # one instance rolled mid-load: out of the edge, then nginx -s quit
