@@ -844,6 +844,19 @@ ngx_qna_turn_ran(ngx_http_request_t *r, void *data, json_t *answer,
     /* on success t->answer is the run's answer, completed */
     (void) answer;
 
+    /*
+     * made of a vendor's stale answer (the vendor failing, its cache
+     * answering past the data's freshness): given, marked so by sandboxd
+     * (metadata.data_stale), and never cached as if it were fresh
+     */
+    if (error == NULL
+        && json_is_true(json_object_get(json_object_get(t->answer,
+                                                        "metadata"),
+                                        "data_stale")))
+    {
+        t->cache_ttl = 0;
+    }
+
     if (t->store) {
         ngx_qna_session_store(t);
         return;

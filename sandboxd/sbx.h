@@ -211,6 +211,8 @@ struct sbx_exec_s {
     json_t                     *calls;         /* [{tool, duration_ms}] */
     int                         progress;      /* each call told at once */
     json_t                     *sources;
+    int                         data_stale;    /* a vendor's old answer */
+    int64_t                     data_age;      /* the oldest cached, s */
     int                         call_count;
     int                         max_calls;
     int64_t                     call_started;

@@ -462,7 +462,7 @@ void
 sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer)
 {
     int      rc;
-    json_t  *src, *ok;
+    json_t  *src, *ok, *meta, *cache, *age;
 
     ex->relay = NULL;
 
@@ -485,11 +485,26 @@ sbx_exec_relay_done(sbx_exec_t *ex, json_t *answer)
                                      json_array_size(ex->calls) - 1)));
     }
 
-    src = json_object_get(json_object_get(json_object_get(answer, "value"),
-                                          "metadata"), "source");
+    meta = json_object_get(json_object_get(answer, "value"), "metadata");
+    src = json_object_get(meta, "source");
 
     if (json_is_string(src) && json_string_length(src) < 64) {
         sbx_exec_add_unique(ex->sources, json_string_value(src));
+    }
+
+    /*
+     * data a vendor's cache gave: how old, and whether past its freshness
+     * (the vendor failing): the gateway caches no answer made of it
+     */
+    cache = json_object_get(meta, "cache");
+    age = json_object_get(cache, "age_seconds");
+
+    if (json_is_true(json_object_get(cache, "stale"))) {
+        ex->data_stale = 1;
+    }
+
+    if (json_is_integer(age) && json_integer_value(age) > ex->data_age) {
+        ex->data_age = json_integer_value(age);
     }
 
     if (ex->chan.fd < 0 || sbx_frame_set_json(&ex->out, answer) != 0) {

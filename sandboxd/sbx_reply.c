@@ -81,12 +81,23 @@ sbx_error(const char *id, const char *code, const char *message,
 json_t *
 sbx_exec_metadata(sbx_exec_t *ex)
 {
-    return json_pack("{s:O, s:O, s:i, s:b, s:i}",
+    json_t  *meta;
+
+    meta = json_pack("{s:O, s:O, s:i, s:b, s:i}",
                      "data_sources", ex->sources,
                      "mcp_calls_made", ex->calls,
                      "mcp_call_count", ex->call_count,
                      "cache_hit", 0,
                      "progress_dropped", ex->progress_dropped);
+
+    /* only when a vendor's answer came from its cache, old or stale */
+    if (meta != NULL && (ex->data_age > 0 || ex->data_stale)) {
+        json_object_set_new(meta, "data_age_s", json_integer(ex->data_age));
+        json_object_set_new(meta, "data_stale",
+                            json_boolean(ex->data_stale));
+    }
+
+    return meta;
 }
 
 

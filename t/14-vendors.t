@@ -226,6 +226,34 @@ sub close_of { my ($sym, $i) = @_; 100 + length($sym) * 10 + $i * 0.25 + (($i * 
     like $s->json->encode($r->{json}{data}{metadata}{data_sources} // []), qr/alpaca|Alpaca/i, '  and its data source named';
 }
 
+# an analysis made of a vendor's stale answer (the vendor down, its cached
+# bars past their freshness): given, marked, and not cached as fresh
+{
+    my $v = QnA::Stack->new(name => 'vendors-stale-analysis', workers => 1,
+                            nginx_http => $s->{nginx_http} . "    mcp_vendor_cache_valid 1s;\n");
+    QnA::Stack::write_file($v->dir . '/alpaca.key', "mock-key\nmock-secret\n");
+    QnA::Stack::write_file($v->dir . '/eodhd.key', "mock-token\n");
+    $v->start;
+    my $q = 'What is the 25-day volatility of KO?';
+    # the bars the script will ask for, in the vendor cache
+    $v->tool('alpaca_market_stocks_bars', { symbol => 'KO', timeframe => '1Day', limit => 26 });
+    QnA::Stack::write_file($s->dir . '/down', '');
+    sleep 1.2;
+    my $d = is_success($v->analyze($q), 'vendor down, its cached bars past their freshness: answered');
+    is $d->{metadata}{data_stale}, JSON::PP::true, '  metadata.data_stale';
+    cmp_ok $d->{metadata}{data_age_s}, '>=', 1, "  metadata.data_age_s ($d->{metadata}{data_age_s})";
+    my $again = is_success($v->analyze($q), '  asked again');
+    is $again->{metadata}{cache_hit}, JSON::PP::false, '  not from the result cache: the stale answer was not kept';
+    is $again->{metadata}{data_stale}, JSON::PP::true, '  stale again';
+    unlink $s->dir . '/down';
+    my $fresh = is_success($v->analyze($q), 'vendor back');
+    is $fresh->{metadata}{cache_hit}, JSON::PP::false, '  run again';
+    is $fresh->{metadata}{data_stale}, undef, '  fresh data: no data_stale';
+    is is_success($v->analyze($q), '  asked again')->{metadata}{cache_hit}, JSON::PP::true, '  now from the cache';
+    is_deeply [$v->bad_log_lines], [], '  no alert, crit or emerg';
+    $v->stop;
+}
+
 # a client that leaves while the vendor is asked: the transfer is dropped,
 # the worker goes on
 {
