@@ -69,6 +69,8 @@ typedef struct {
     ngx_str_t                   csv_folder;
     void                       *csv;         /* the loaded files */
 
+    ngx_str_t                   vendors_id;  /* who answers what, in short */
+
     ngx_msec_t                  vendor_timeout;
     size_t                      cache_size;
     time_t                      cache_valid; /* caps each call's TTL */

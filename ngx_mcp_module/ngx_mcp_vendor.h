@@ -12,6 +12,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
 #include "ngx_mcp_tools.h"
 
 
@@ -61,6 +62,9 @@ time_t ngx_mcp_sample_end(void);
 
 /* ngx_mcp_reference.c: the day "last year" is counted from */
 time_t ngx_mcp_reference_today(void);
+
+/* which vendors answer, and where: part of every cache key of an answer */
+ngx_str_t *ngx_mcp_vendors_id(ngx_http_request_t *r);
 
 /* ngx_mcp_vendor_csv.c: read with the configuration, used by workers */
 void *ngx_mcp_csv_load(ngx_conf_t *cf, ngx_str_t *folder);

@@ -149,7 +149,40 @@ ngx_mcp_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
+    /*
+     * what the gateway's caches key their answers on besides the question:
+     * answers of the sample vendor are no answers once alpaca is
+     * configured (a reload, or instances that differ on one Redis)
+     */
+    mcf->vendors_id.data = ngx_pnalloc(cf->pool, 64
+                                       + mcf->alpaca_data_url.len
+                                       + mcf->alpaca_feed.len
+                                       + mcf->eodhd_url.len
+                                       + mcf->csv_folder.len);
+    if (mcf->vendors_id.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->vendors_id.len = ngx_sprintf(mcf->vendors_id.data,
+                                      "%ui %ui %ui\n%V\n%V\n%V\n%V",
+                                      mcf->market, mcf->reference,
+                                      mcf->trading, &mcf->alpaca_data_url,
+                                      &mcf->alpaca_feed, &mcf->eodhd_url,
+                                      &mcf->csv_folder)
+                          - mcf->vendors_id.data;
+
     return NGX_CONF_OK;
+}
+
+
+ngx_str_t *
+ngx_mcp_vendors_id(ngx_http_request_t *r)
+{
+    ngx_mcp_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_module);
+
+    return &mcf->vendors_id;
 }
 
 

@@ -221,7 +221,7 @@ ngx_qna_hit_key(ngx_qna_turn_t *t)
 {
     u_char               *p;
     const char           *role;
-    ngx_str_t            *build;
+    ngx_str_t            *build, *vendors;
     ngx_tm_t              tm;
     SHA256_CTX            sha;
     ngx_http_request_t   *r = t->request;
@@ -243,6 +243,9 @@ ngx_qna_hit_key(ngx_qna_turn_t *t)
     SHA256_Update(&sha, role, ngx_strlen(role));
     SHA256_Update(&sha, "\n", 1);
     SHA256_Update(&sha, policy, ngx_mcp_policy_digest(r, policy) - policy);
+    SHA256_Update(&sha, "\n", 1);
+    vendors = ngx_mcp_vendors_id(r);
+    SHA256_Update(&sha, vendors->data, vendors->len);
     SHA256_Update(&sha, "\n", 1);
 
     /* the planner reads "last year" against the reference data's year */

@@ -29,6 +29,7 @@
 #include "ngx_qna_http.h"
 #include "ngx_qna_llm.h"
 #include "ngx_qna_metrics.h"
+#include "ngx_mcp_vendor.h"
 
 
 #define NGX_QNA_SIMILAR_MAX       3
@@ -448,7 +449,7 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     size_t                 len;
     json_t                *denied, *params;
     ngx_qna_ctx_t         *ctx;
-    ngx_str_t              text;
+    ngx_str_t              text, *vendors;
     ngx_http_request_t    *r = t->request;
     const char            *argv[2];
     size_t                 lens[2];
@@ -541,8 +542,9 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     /*
      * The caches' keys: the question, then what ran for it.  The script
      * too: what an LLM wrote depends on the session it was asked in, and
-     * a follow-up's question alone says nothing of it.  PostgreSQL's
-     * execution cache keeps the two apart (seed 000's question_hash).
+     * a follow-up's question alone says nothing of it; and the vendors
+     * that answered its tools.  PostgreSQL's execution cache keeps the
+     * two apart (seed 000's question_hash).
      */
     SHA256_Init(&sha);
     SHA256_Update(&sha, t->normalized.data, t->normalized.len);
@@ -553,6 +555,9 @@ ngx_qna_turn_context(ngx_qna_turn_t *t)
     SHA256_Update(&sha, text.data, text.len);
     SHA256_Update(&sha, "\n", 1);
     SHA256_Update(&sha, t->plan.script.data, t->plan.script.len);
+    SHA256_Update(&sha, "\n", 1);
+    vendors = ngx_mcp_vendors_id(r);
+    SHA256_Update(&sha, vendors->data, vendors->len);
     SHA256_Final(hash, &sha);
     *ngx_hex_dump(t->phash, hash, sizeof(hash)) = '\0';
 

@@ -226,6 +226,22 @@ sub close_of { my ($sym, $i) = @_; 100 + length($sym) * 10 + $i * 0.25 + (($i * 
     like $s->json->encode($r->{json}{data}{metadata}{data_sources} // []), qr/alpaca|Alpaca/i, '  and its data source named';
 }
 
+# two gateways on one Redis, one on the sample vendor, the same tool
+# policy: the alpaca one is not given the sample one's answer, whole or
+# its result (the vendors are part of both keys)
+{
+    my $p = QnA::Stack->new(name => 'vendors-sample', workers => 1, redis_sock => $s->{redis_sock},
+                            nginx_http => "    mcp_tool_role trading viewer;\n")->start;
+    my $q = 'What is the 35-day volatility of AAPL?';
+    is_deeply is_success($p->analyze($q), 'the sample gateway')->{metadata}{data_sources}, ['sample'], '  on sample data';
+    is is_success($p->analyze($q), '  asked again')->{metadata}{cache_hit}, JSON::PP::true, '  from the cache';
+    my $d = is_success($s->analyze($q), 'the same question to the alpaca gateway on the same Redis');
+    is $d->{metadata}{cache_hit}, JSON::PP::false, '  not the sample gateway\'s answer';
+    like $s->json->encode($d->{metadata}{data_sources}), qr/alpaca/i, '  the vendor\'s data';
+    is is_success($s->analyze($q), '  asked again')->{metadata}{cache_hit}, JSON::PP::true, '  then its own from the cache';
+    $p->stop;
+}
+
 # an analysis made of a vendor's stale answer (the vendor down, its cached
 # bars past their freshness): given, marked, and not cached as fresh
 {
