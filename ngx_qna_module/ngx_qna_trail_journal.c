@@ -124,9 +124,8 @@ ngx_qna_trail_journal_add(u_char *line, size_t len)
                       j->path);
 
         /* a part of a line would join the next one */
-        if (ftruncate(j->fd, j->size) != 0) {
+        if (ftruncate(j->fd, j->size) != 0 && ftruncate(j->fd, 0) == 0) {
             j->size = 0;
-            (void) ftruncate(j->fd, 0);
         }
 
         return 0;
